@@ -1,0 +1,1 @@
+//! api crate (work in progress).

@@ -1,0 +1,1 @@
+//! market crate (work in progress).

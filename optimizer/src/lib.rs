@@ -1,0 +1,1 @@
+//! optimizer crate (work in progress).

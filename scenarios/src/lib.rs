@@ -1,0 +1,1 @@
+//! scenarios crate (work in progress).
