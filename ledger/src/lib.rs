@@ -1,1 +1,2 @@
-//! ledger crate (work in progress).
+//! The system of record: every discharge right, carbon quota, offset credit and yuan of settlement cash.
+pub mod enterprise;

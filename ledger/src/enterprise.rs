@@ -1,0 +1,1 @@
+//! Enterprise register (being written).
