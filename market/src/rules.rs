@@ -1,0 +1,103 @@
+//! Per-account rules checked before anything is held or recorded: frozen accounts, holding
+//! limits and daily purchase limits, each per instrument with an optional default.
+
+use crate::error::MarketError;
+use crate::ids::{AccountId, InstrumentId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A limit in tonnes for one instrument: a default for every account plus per-account overrides
+/// (an override may be higher or lower than the default).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitTable {
+    default_t: BTreeMap<InstrumentId, u64>,
+    per_account_t: BTreeMap<(InstrumentId, AccountId), u64>,
+}
+
+impl LimitTable {
+    pub fn set_default(&mut self, instrument: InstrumentId, limit_t: u64) {
+        self.default_t.insert(instrument, limit_t);
+    }
+
+    pub fn set_for(&mut self, instrument: InstrumentId, account: AccountId, limit_t: u64) {
+        self.per_account_t.insert((instrument, account), limit_t);
+    }
+
+    /// The limit that applies to `account`, if any.
+    pub fn limit_t(&self, instrument: InstrumentId, account: AccountId) -> Option<u64> {
+        if self.per_account_t.is_empty() && self.default_t.is_empty() {
+            return None;
+        }
+        self.per_account_t
+            .get(&(instrument, account))
+            .or_else(|| self.default_t.get(&instrument))
+            .copied()
+    }
+}
+
+/// Rules about accounts, owned by the bureau's configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRules {
+    frozen: BTreeSet<AccountId>,
+    /// Most an account may hold of an instrument, counting open purchases.
+    pub holding_limits: LimitTable,
+    /// Most an account may buy of an instrument in one trading day, counting open purchases.
+    pub purchase_limits_per_day: LimitTable,
+}
+
+impl AccountRules {
+    pub fn freeze(&mut self, account: AccountId) {
+        self.frozen.insert(account);
+    }
+
+    pub fn unfreeze(&mut self, account: AccountId) {
+        self.frozen.remove(&account);
+    }
+
+    pub fn is_frozen(&self, account: AccountId) -> bool {
+        !self.frozen.is_empty() && self.frozen.contains(&account)
+    }
+
+    pub(crate) fn check_not_frozen(&self, account: AccountId) -> Result<(), MarketError> {
+        if self.is_frozen(account) {
+            return Err(MarketError::AccountFrozen(account));
+        }
+        Ok(())
+    }
+
+    /// Refuses a purchase that would take `holder` above its holding limit.
+    pub(crate) fn check_holding(
+        &self,
+        holder: AccountId,
+        instrument: InstrumentId,
+        would_hold_t: u64,
+    ) -> Result<(), MarketError> {
+        match self.holding_limits.limit_t(instrument, holder) {
+            Some(limit_t) if would_hold_t > limit_t => Err(MarketError::HoldingLimitExceeded {
+                holder,
+                instrument,
+                would_hold_t,
+                limit_t,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a purchase that would take `holder` above its daily purchase limit.
+    pub(crate) fn check_purchase(
+        &self,
+        holder: AccountId,
+        instrument: InstrumentId,
+        would_buy_t: u64,
+    ) -> Result<(), MarketError> {
+        match self.purchase_limits_per_day.limit_t(instrument, holder) {
+            Some(limit_t) if would_buy_t > limit_t => Err(MarketError::PurchaseLimitExceeded {
+                holder,
+                instrument,
+                would_buy_t,
+                limit_t,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
