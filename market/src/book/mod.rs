@@ -562,9 +562,7 @@ impl Book {
         ladder.levels[idx as usize].lots -= lots;
         let maker_done = self.arena.node(maker).lots == 0;
         if maker_done {
-            debug_assert_eq!(self.arena.node(maker).hold_remaining, 0);
             ladder.unlink(&mut self.arena, maker);
-            self.arena.release(maker);
         }
         let exposure = self.exposure.entry(buyer).or_default();
         exposure.bought_today_t += quantity_t;
@@ -572,6 +570,11 @@ impl Book {
             exposure.open_buy_t -= quantity_t;
         }
         self.daily.record(price_ticks, lots);
+        if maker_done {
+            // A resting buy keeps the price improvement it got as a taker before it rested;
+            // that part of its hold is released now.
+            self.close_order(maker, out);
+        }
         self.tape.push(Trade {
             seq,
             instrument: self.spec.id,
