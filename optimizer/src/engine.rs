@@ -1,0 +1,177 @@
+//! Strict priority: tiers are solved one after another, each against what the higher tiers left,
+//! and each tier's exact (rounded) result is fixed before the next starts. A lower tier therefore
+//! never gets capacity a higher tier could use, and nothing a lower tier does can change a higher
+//! tier's grants.
+
+use crate::allocation::TierResult;
+use crate::policy::{Objective, TIER_MAX};
+use crate::prepare::Prepared;
+use crate::rounding::round_tier;
+use crate::solve::{Method, Options, TierLp, solve_tier};
+
+/// What the tiers produced, in prepared (priority) order.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub residual: Vec<i128>,
+    /// Units per item of every app.
+    pub grants: Vec<Vec<i128>>,
+    /// Per tier (index tier-1), per global row: dual in objective units per row unit, when the row
+    /// was in that tier's LP; and its rhs range (row units) when known.
+    pub duals: Vec<Vec<Option<f64>>>,
+    pub ranges: Vec<Vec<crate::solve::ranging::Range>>,
+    /// Per tier, what was left of every row before and after it.
+    pub residual_before_tier: Vec<Vec<i128>>,
+    pub residual_after_tier: Vec<Vec<i128>>,
+    pub tiers: Vec<TierResult>,
+}
+
+pub(crate) fn run(
+    prep: &Prepared,
+    objective: Objective,
+    options: &Options,
+) -> Result<Outcome, (u8, String)> {
+    let rows = prep.rows.len();
+    let mut outcome = Outcome {
+        residual: prep.rows.iter().map(|r| r.rhs).collect(),
+        grants: prep.apps.iter().map(|a| vec![0; a.items.len()]).collect(),
+        duals: Vec::new(),
+        ranges: Vec::new(),
+        residual_before_tier: Vec::new(),
+        residual_after_tier: Vec::new(),
+        tiers: Vec::new(),
+    };
+    let mut start = 0;
+    for tier in 1..=TIER_MAX {
+        let end = start
+            + prep.apps[start..]
+                .iter()
+                .take_while(|a| a.tier == Some(tier))
+                .count();
+        let members: Vec<usize> = (start..end).collect();
+        start = end;
+        let (lp, columns, local_rows, mut y) =
+            build_lp(prep, &members, &outcome.residual, options.method);
+        let solution = solve_tier(&lp, objective, options).map_err(|e| (tier, e))?;
+        // Projects filled without the LP (no row could bind) count in the tier's objective.
+        let free: f64 = (0..members.len())
+            .filter(|&k| y[k] > 0.0)
+            .map(|k| prep.apps[members[k]].weight * y[k])
+            .sum();
+        for (k, &m) in columns.iter().enumerate() {
+            y[m] = solution.y[k];
+        }
+        let mut tier_duals = vec![None; rows];
+        let mut tier_ranges = vec![None; rows];
+        for (local, &global) in local_rows.iter().enumerate() {
+            if let Some(d) = &solution.duals {
+                tier_duals[global] = Some(d[local]);
+            }
+            if let Some(r) = &solution.ranges {
+                tier_ranges[global] = r[local];
+            }
+        }
+        outcome.residual_before_tier.push(outcome.residual.clone());
+        round_tier(
+            prep,
+            &members,
+            &y,
+            &mut outcome.residual,
+            &mut outcome.grants,
+        );
+        outcome.residual_after_tier.push(outcome.residual.clone());
+        outcome.duals.push(tier_duals);
+        outcome.ranges.push(tier_ranges);
+        outcome.tiers.push(TierResult {
+            tier,
+            applications: members.len(),
+            columns: lp.cols(),
+            rows: lp.rows(),
+            objective: solution.objective + free,
+            bound: solution.bound + free,
+            mip_gap: solution.gap,
+            method: solution.method,
+        });
+    }
+    Ok(outcome)
+}
+
+/// Builds the tier's problem from what is left. Structured: a project touching an exhausted row
+/// is out (fixed proportions), a row whose whole potential demand fits is
+/// dropped (it cannot bind), and a project with no row left gets everything. Naive: every
+/// eligible project and every row it touches, as written.
+///
+/// Returns the LP, the member positions of its columns, the global ids of its rows and the
+/// initial shares of all members.
+fn build_lp(
+    prep: &Prepared,
+    members: &[usize],
+    residual: &[i128],
+    method: Method,
+) -> (TierLp, Vec<usize>, Vec<usize>, Vec<f64>) {
+    let naive = method == Method::NaiveGoodLp;
+    let mut y = vec![0.0; members.len()];
+    let candidate: Vec<bool> = members
+        .iter()
+        .map(|&i| {
+            let app = &prep.apps[i];
+            app.missing.is_empty()
+                && !app.items.is_empty()
+                && (naive || app.entries.iter().all(|e| residual[e.row] > 0))
+        })
+        .collect();
+    let mut potential = vec![0i128; prep.rows.len()];
+    for (_, &i) in members.iter().enumerate().filter(|(k, _)| candidate[*k]) {
+        let app = &prep.apps[i];
+        for e in &app.entries {
+            potential[e.row] += prep.rows[e.row].usage_of(e.coef, app.items[e.item].requested);
+        }
+    }
+    let binding: Vec<bool> = (0..prep.rows.len())
+        .map(|r| potential[r] > 0 && (naive || potential[r] > residual[r]))
+        .collect();
+    let mut local = vec![usize::MAX; prep.rows.len()];
+    let mut global_rows = Vec::new();
+    for r in (0..prep.rows.len()).filter(|&r| binding[r]) {
+        local[r] = global_rows.len();
+        global_rows.push(r);
+    }
+    let mut lp = TierLp {
+        rhs: global_rows
+            .iter()
+            .map(|&r| residual[r].max(0) as f64)
+            .collect(),
+        start: vec![0],
+        ..TierLp::default()
+    };
+    let mut columns = Vec::new();
+    let mut scratch: Vec<(u32, f64)> = Vec::new();
+    for (k, &i) in members.iter().enumerate() {
+        if !candidate[k] {
+            continue;
+        }
+        let app = &prep.apps[i];
+        scratch.clear();
+        for e in app.entries.iter().filter(|e| binding[e.row]) {
+            let value = prep.rows[e.row].float_coef(e.coef) * app.items[e.item].requested as f64;
+            let row = local[e.row] as u32;
+            match scratch.iter_mut().find(|(r, _)| *r == row) {
+                Some(slot) => slot.1 += value,
+                None => scratch.push((row, value)),
+            }
+        }
+        if scratch.is_empty() {
+            y[k] = 1.0;
+            continue;
+        }
+        scratch.sort_by_key(|&(r, _)| r);
+        for &(r, v) in &scratch {
+            lp.index.push(r);
+            lp.value.push(v);
+        }
+        lp.start.push(lp.index.len());
+        lp.weight.push(app.weight);
+        lp.min_share.push(app.min_share);
+        columns.push(k);
+    }
+    (lp, columns, global_rows, y)
+}

@@ -1,0 +1,268 @@
+//! Assembles the published [`Allocation`]: exact decimals, statuses with reasons, per-pool and
+//! per-cap accounts, shadow prices and the provenance flows (north-west corner over sources in
+//! reduction-id order and grants in priority order, so flows are deterministic).
+
+use std::collections::BTreeSet;
+
+use crate::allocation::{
+    Allocation, ApplicationResult, Binding, CapResult, Constraint, Flow, Grant, PoolResult,
+    ShadowPrice, Status,
+};
+use crate::engine::Outcome;
+use crate::model::Round;
+use crate::prepare::{COEF_PLACES, Prepared, RowKind, to_decimal};
+
+pub(crate) fn assemble(round: &Round, prep: &Prepared, outcome: &Outcome) -> Allocation {
+    let mut applications: Vec<ApplicationResult> = (0..prep.apps.len())
+        .map(|i| application(round, prep, outcome, i))
+        .collect();
+    applications.sort_by(|a, b| a.id.cmp(&b.id));
+    let flows = flows(round, prep, outcome);
+    Allocation {
+        round_id: round.id.clone(),
+        policy_version: round.policy.version.clone(),
+        objective: round.policy.objective,
+        applications,
+        pools: pools(round, prep, outcome),
+        caps: caps(round, prep, outcome),
+        mip_gap: outcome.tiers.iter().map(|t| t.mip_gap).fold(0.0, f64::max),
+        tiers: outcome.tiers.clone(),
+        flows,
+    }
+}
+
+fn constraint(round: &Round, prep: &Prepared, row: usize) -> Constraint {
+    match &prep.rows[row].kind {
+        RowKind::Pool(p) => Constraint::Pool {
+            pool: round.pools[prep.pools[*p].input].id.clone(),
+        },
+        RowKind::Cap(c) => Constraint::Cap {
+            cap: round.policy.caps[*c].id.clone(),
+        },
+        RowKind::Share { pool, enterprise } => Constraint::EnterpriseShare {
+            enterprise: enterprise.clone(),
+            pool: round.pools[prep.pools[*pool].input].id.clone(),
+        },
+    }
+}
+
+fn application(round: &Round, prep: &Prepared, outcome: &Outcome, i: usize) -> ApplicationResult {
+    let app = &prep.apps[i];
+    let input = &round.applications[app.input];
+    let q = &outcome.grants[i];
+    let grants: Vec<Grant> = app
+        .items
+        .iter()
+        .enumerate()
+        .map(|(k, item)| {
+            let scale = prep.pollutants[item.pollutant].scale;
+            let drawn = app
+                .entries
+                .iter()
+                .find(|e| Some(e.row) == item.pool && e.item == k)
+                .map_or(0, |e| prep.rows[e.row].usage_of(e.coef, q[k]));
+            Grant {
+                pollutant: prep.pollutants[item.pollutant].id.clone(),
+                pool: item
+                    .pool
+                    .map(|p| round.pools[prep.pools[p].input].id.clone()),
+                requested: to_decimal(item.requested, scale),
+                granted: to_decimal(q[k], scale),
+                drawn: to_decimal(drawn, scale),
+            }
+        })
+        .collect();
+    let fill_rate = app
+        .items
+        .iter()
+        .zip(q)
+        .map(|(item, &g)| g as f64 / item.requested as f64)
+        .fold(if app.items.is_empty() { 0.0 } else { 1.0 }, f64::min);
+    let full = !app.items.is_empty() && app.items.iter().zip(q).all(|(it, &g)| g == it.requested);
+    let status = if app.tier.is_none() {
+        Status::Excluded
+    } else if full {
+        Status::Full
+    } else if q.iter().any(|&g| g > 0) {
+        Status::Partial
+    } else {
+        Status::None
+    };
+    let binding = match status {
+        Status::Partial | Status::None => binding(round, prep, outcome, i),
+        _ => Vec::new(),
+    };
+    ApplicationResult {
+        id: input.id.clone(),
+        enterprise: input.enterprise.clone(),
+        tier: app.tier,
+        status,
+        exclusions: app.exclusions.clone(),
+        notes: app.notes.clone(),
+        fill_rate,
+        grants,
+        binding,
+    }
+}
+
+/// A row binds a project when it cannot give the project one more unit. Rows are checked against
+/// what was left right after the project's tier (later tiers only take more).
+fn binding(round: &Round, prep: &Prepared, outcome: &Outcome, i: usize) -> Vec<Binding> {
+    let app = &prep.apps[i];
+    if !app.missing.is_empty() {
+        return app
+            .missing
+            .iter()
+            .map(|c| Binding {
+                constraint: c.clone(),
+                shadow_price: None,
+            })
+            .collect();
+    }
+    let Some(tier) = app.tier else {
+        return Vec::new();
+    };
+    let after = &outcome.residual_after_tier[usize::from(tier) - 1];
+    let q = &outcome.grants[i];
+    let mut rows = BTreeSet::new();
+    for e in &app.entries {
+        let row = &prep.rows[e.row];
+        let extra = row.usage_of(e.coef, q[e.item] + 1) - row.usage_of(e.coef, q[e.item]);
+        if extra > after[e.row] {
+            rows.insert(e.row);
+        }
+    }
+    let mut out: Vec<Binding> = rows
+        .into_iter()
+        .map(|r| Binding {
+            constraint: constraint(round, prep, r),
+            shadow_price: outcome.duals[usize::from(tier) - 1][r]
+                .map(|d| d * prep.rows[r].units_per_tonne),
+        })
+        .collect();
+    if out.is_empty() && app.min_share > 0.0 {
+        out.push(Binding {
+            constraint: Constraint::MinimumViableShare,
+            shadow_price: None,
+        });
+    }
+    out
+}
+
+fn shadow_price(prep: &Prepared, outcome: &Outcome, row: usize) -> Option<ShadowPrice> {
+    let per_tonne = prep.rows[row].units_per_tonne;
+    outcome.duals.iter().enumerate().find_map(|(t, duals)| {
+        let d = duals[row].filter(|d| *d > 1e-12)?;
+        let range = outcome.ranges[t][row];
+        // The LP's rhs was what was left before tier t; restate the range as the capacity itself.
+        let before = outcome.residual_before_tier[t][row] as f64;
+        let capacity = prep.rows[row].rhs as f64;
+        let to_capacity = |v: f64| (capacity + (v - before)) / per_tonne;
+        Some(ShadowPrice {
+            tier: t as u8 + 1,
+            value: d * per_tonne,
+            range_known: range.is_some(),
+            range_low: range.and_then(|r| r.0).map(to_capacity),
+            range_high: range.and_then(|r| r.1).map(to_capacity),
+        })
+    })
+}
+
+fn pools(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<PoolResult> {
+    let mut granted = vec![0i128; prep.pools.len()];
+    for (app, q) in prep.apps.iter().zip(&outcome.grants) {
+        for (item, &g) in app.items.iter().zip(q) {
+            if let Some(p) = item.pool {
+                granted[p] += g;
+            }
+        }
+    }
+    prep.pools
+        .iter()
+        .enumerate()
+        .map(|(p, pool)| {
+            let scale = prep.pollutants[pool.pollutant].scale;
+            let left = outcome.residual[p];
+            let used = pool.available - left;
+            let input = &round.pools[pool.input];
+            PoolResult {
+                id: input.id.clone(),
+                pollutant: input.pollutant.clone(),
+                area: input.area.clone(),
+                total: to_decimal(pool.total, scale),
+                held_back: to_decimal(pool.held, scale),
+                available: to_decimal(pool.available, scale),
+                used: to_decimal(used, scale),
+                granted: to_decimal(granted[p], scale),
+                retired: to_decimal(used - granted[p], scale),
+                left: to_decimal(left, scale),
+                shadow_price: shadow_price(prep, outcome, p),
+            }
+        })
+        .collect()
+}
+
+fn caps(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<CapResult> {
+    (0..prep.rows.len())
+        .filter_map(|r| {
+            let RowKind::Cap(c) = prep.rows[r].kind else {
+                return None;
+            };
+            let cap = &round.policy.caps[c];
+            let scale = prep.pollutants[prep.rows[r].pollutant].scale + COEF_PLACES;
+            let left = outcome.residual[r];
+            Some(CapResult {
+                id: cap.id.clone(),
+                pollutant: cap.pollutant.clone(),
+                cap: cap.cap,
+                used: to_decimal(prep.rows[r].rhs - left, scale).normalize(),
+                left: to_decimal(left, scale).normalize(),
+                shadow_price: shadow_price(prep, outcome, r),
+            })
+        })
+        .collect()
+}
+
+fn flows(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<Flow> {
+    // Per pool: a cursor over its sources; grants visit pools in priority order.
+    let mut cursor: Vec<(usize, i128)> = prep
+        .pools
+        .iter()
+        .map(|p| (0, p.sources.first().map_or(0, |s| s.1)))
+        .collect();
+    let mut out = Vec::new();
+    for (i, app) in prep.apps.iter().enumerate() {
+        for e in app.entries.iter().filter(|e| e.row < prep.pools.len()) {
+            let mut draw = prep.rows[e.row].usage_of(e.coef, outcome.grants[i][e.item]);
+            let pool = &prep.pools[e.row];
+            let (source, left) = &mut cursor[e.row];
+            while draw > 0 && *source < pool.sources.len() {
+                let take = draw.min(*left);
+                if take > 0 {
+                    out.push(Flow {
+                        pool: round.pools[pool.input].id.clone(),
+                        reduction_id: pool.sources[*source].0.clone(),
+                        application: round.applications[app.input].id.clone(),
+                        pollutant: prep.pollutants[pool.pollutant].id.clone(),
+                        quantity: to_decimal(take, prep.pollutants[pool.pollutant].scale),
+                    });
+                }
+                draw -= take;
+                *left -= take;
+                if *left == 0 {
+                    *source += 1;
+                    *left = pool.sources.get(*source).map_or(0, |s| s.1);
+                }
+            }
+            assert!(
+                draw == 0,
+                "pool {} overdrawn: sources cannot fund the draws",
+                e.row
+            );
+        }
+    }
+    out.sort_by(|a, b| {
+        (&a.pool, &a.reduction_id, &a.application).cmp(&(&b.pool, &b.reduction_id, &b.application))
+    });
+    out
+}

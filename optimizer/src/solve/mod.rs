@@ -1,0 +1,183 @@
+//! One tier's continuous (or mixed-integer) problem and the methods that solve it.
+//!
+//! A tier is `max Σ w_i y_i` subject to `Σ_i a_ri y_i ≤ b_r` and `y_i ∈ {0} ∪ [m_i, 1]`: a
+//! knapsack-like problem with a handful of coupling rows and many columns. Small tiers go straight
+//! to HiGHS; large ones are solved by sifting ([`sift`]), which prices every column against
+//! HiGHS duals of a small working set and stops only with a full dual-feasibility certificate,
+//! so its optimum is the full LP's optimum.
+
+pub(crate) mod fair;
+pub(crate) mod highs_lp;
+pub(crate) mod naive;
+pub(crate) mod ranging;
+pub(crate) mod sift;
+
+use crate::policy::Objective;
+
+/// Column-major tier problem. Rows are local (only those that can still bind), with `rhs > 0`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TierLp {
+    pub rhs: Vec<f64>,
+    pub weight: Vec<f64>,
+    pub min_share: Vec<f64>,
+    pub start: Vec<usize>,
+    pub index: Vec<u32>,
+    pub value: Vec<f64>,
+}
+
+impl TierLp {
+    pub fn rows(&self) -> usize {
+        self.rhs.len()
+    }
+
+    pub fn cols(&self) -> usize {
+        self.weight.len()
+    }
+
+    pub fn column(&self, j: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let range = self.start[j]..self.start[j + 1];
+        self.index[range.clone()]
+            .iter()
+            .map(|&r| r as usize)
+            .zip(self.value[range].iter().copied())
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TierSolution {
+    pub y: Vec<f64>,
+    /// Per local row, objective units per row unit; `None` in fairness mode.
+    pub duals: Option<Vec<f64>>,
+    /// Per local row, the rhs interval in which the dual holds (row units), when known.
+    pub ranges: Option<Vec<ranging::Range>>,
+    pub objective: f64,
+    pub bound: f64,
+    pub gap: f64,
+    pub method: String,
+}
+
+/// Which algorithm solves a tier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Structure-exploiting: direct HiGHS when small, sifting when large.
+    Structured,
+    /// The same model built naively through good_lp and solved by HiGHS with default options.
+    NaiveGoodLp,
+}
+
+/// Solver settings. The defaults are what the bureau runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    pub method: Method,
+    /// Up to this many columns a tier's LP goes to HiGHS whole.
+    pub direct_columns_max: usize,
+    /// Up to this many columns an all-or-nothing tier is solved as one MILP; above, only the
+    /// sifting working set is left free and the rest keeps its LP value (gap reported).
+    pub milp_columns_max: usize,
+    pub milp_time_limit_s: f64,
+    pub milp_rel_gap: f64,
+    /// Smallest sifting working set (grown by 8 per row).
+    pub sift_working_min: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            method: Method::Structured,
+            direct_columns_max: 3_000,
+            milp_columns_max: 5_000,
+            milp_time_limit_s: 10.0,
+            milp_rel_gap: 1e-6,
+            sift_working_min: 1_000,
+        }
+    }
+}
+
+pub(crate) fn solve_tier(
+    lp: &TierLp,
+    objective: Objective,
+    options: &Options,
+) -> Result<TierSolution, String> {
+    if lp.cols() == 0 {
+        return Ok(TierSolution {
+            method: "empty".into(),
+            ..TierSolution::default()
+        });
+    }
+    if objective == Objective::FillRateFairness {
+        return Ok(fair::solve(lp));
+    }
+    let mut solution = match options.method {
+        Method::NaiveGoodLp => naive::solve(lp, options)?,
+        Method::Structured => solve_value(lp, options)?,
+    };
+    // A MILP tier's conditional LP has columns resting at their minimum share, so its basis
+    // cannot be read off the solution: no ranges there.
+    if solution.duals.is_some() && !solution.method.contains("milp") {
+        solution.ranges = Some(ranging::ranges(lp, &solution.y));
+    }
+    Ok(solution)
+}
+
+const SHARE_TOLERANCE: f64 = 1e-9;
+
+fn violates_min_share(lp: &TierLp, y: &[f64], j: usize) -> bool {
+    let m = lp.min_share[j];
+    m > 0.0 && y[j] > SHARE_TOLERANCE && y[j] < m - SHARE_TOLERANCE
+}
+
+fn solve_value(lp: &TierLp, options: &Options) -> Result<TierSolution, String> {
+    let all: Vec<usize> = (0..lp.cols()).collect();
+    let (relaxed, working) = if lp.cols() <= options.direct_columns_max {
+        let raw = highs_lp::solve(lp, &all, &lp.rhs, highs_lp::Kind::Lp, options)?;
+        (raw.into_solution(lp, &all, "highs"), all.clone())
+    } else {
+        sift::solve(lp, options)?
+    };
+    if !(0..lp.cols()).any(|j| violates_min_share(lp, &relaxed.y, j)) {
+        return Ok(relaxed);
+    }
+    // Some fractional column is below its minimum viable share: branch with HiGHS. Outside the
+    // candidate set every column sits at 0 or 1 in the LP, which any minimum share accepts.
+    let whole = lp.cols() <= options.milp_columns_max;
+    let candidates = if whole { all } else { working };
+    let mut rhs = lp.rhs.clone();
+    let mut in_set = vec![false; lp.cols()];
+    for &j in &candidates {
+        in_set[j] = true;
+    }
+    let mut y = relaxed.y.clone();
+    for j in (0..lp.cols()).filter(|&j| !in_set[j]) {
+        y[j] = if y[j] >= 0.5 { 1.0 } else { 0.0 };
+        for (r, a) in lp.column(j) {
+            rhs[r] -= a * y[j];
+        }
+    }
+    for b in &mut rhs {
+        *b = b.max(0.0);
+    }
+    let raw = highs_lp::solve(lp, &candidates, &rhs, highs_lp::Kind::Milp, options)?;
+    for (k, &j) in candidates.iter().enumerate() {
+        y[j] = raw.y[k];
+    }
+    // Conditional duals: fix the on/off decisions and re-solve the LP.
+    let fixed = highs_lp::Kind::Conditional(&y);
+    let conditional = highs_lp::solve(lp, &candidates, &rhs, fixed, options)?;
+    let objective: f64 = (0..lp.cols()).map(|j| lp.weight[j] * y[j]).sum();
+    let bound = relaxed.bound.max(objective);
+    // Whole MILP: HiGHS's proven gap. Restricted: the LP relaxation of the whole tier bounds it.
+    let gap = if whole {
+        raw.mip_gap
+    } else if bound > 0.0 {
+        ((bound - objective) / bound).max(0.0)
+    } else {
+        0.0
+    };
+    let mut solution = conditional.into_solution(lp, &candidates, "milp");
+    solution.y = y;
+    solution.objective = objective;
+    solution.bound = bound;
+    solution.gap = gap;
+    solution.method = format!("{}+milp({} free)", relaxed.method, candidates.len());
+    Ok(solution)
+}

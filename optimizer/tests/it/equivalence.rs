@@ -1,0 +1,63 @@
+//! The structured solver (pruning, sifting) against the same model built naively through good_lp
+//! and solved whole by HiGHS: per tier, the LP optima agree.
+
+use optimizer::{Method, Objective, Options, allocate_with};
+use proptest::prelude::*;
+
+use crate::properties::{Shape, check_invariants, random_round};
+
+fn compare(seed: u64, applications: usize, structured: Options) {
+    let shape = Shape {
+        applications,
+        min_shares: false,
+        objective: Some(Objective::ValueAddedPerTonne),
+    };
+    let r = random_round(seed, &shape);
+    let ours = allocate_with(&r, &structured).unwrap();
+    let naive = allocate_with(
+        &r,
+        &Options {
+            method: Method::NaiveGoodLp,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    check_invariants(&r, &ours);
+    check_invariants(&r, &naive);
+    for (x, y) in ours.tiers.iter().zip(&naive.tiers) {
+        let scale = x.objective.abs().max(y.objective.abs()).max(1.0);
+        assert!(
+            (x.objective - y.objective).abs() <= 1e-6 * scale,
+            "seed {seed} tier {}: ours {} ({}) vs naive {} ({})",
+            x.tier,
+            x.objective,
+            x.method,
+            y.objective,
+            y.method
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn direct_highs_matches_naive(seed in any::<u64>(), n in 1usize..30) {
+        compare(seed, n, Options::default());
+    }
+}
+
+#[test]
+fn sifting_matches_naive_on_larger_tiers() {
+    for seed in 0..6 {
+        compare(
+            seed,
+            3_000,
+            Options {
+                direct_columns_max: 50,
+                sift_working_min: 20,
+                ..Options::default()
+            },
+        );
+    }
+}
