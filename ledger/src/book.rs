@@ -1,0 +1,210 @@
+//! The in-memory view of the rows a batch touches, with an undo log so a refused request can be
+//! rolled back without touching the others in its batch. Storage loads a [`Book`], the state
+//! machine in [`crate::apply`] changes it, storage writes back what changed.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::account::{Account, AccountKey};
+use crate::amount::Units;
+use crate::enterprise::Enterprise;
+use crate::instrument::{Instrument, Pollutant, Region};
+use crate::request::Measure;
+
+/// A table of rows keyed by text, remembering what changed and how to undo it.
+#[derive(Debug, Clone)]
+pub struct Table<V> {
+    rows: HashMap<String, V>,
+    loaded: BTreeSet<String>,
+    dirty: BTreeSet<String>,
+    undo: Vec<(String, Option<V>)>,
+}
+
+impl<V> Default for Table<V> {
+    fn default() -> Self {
+        Table {
+            rows: HashMap::new(),
+            loaded: BTreeSet::new(),
+            dirty: BTreeSet::new(),
+            undo: Vec::new(),
+        }
+    }
+}
+
+impl<V: Clone> Table<V> {
+    /// Adds a row as it is in storage: not dirty, not undoable.
+    pub fn load(&mut self, key: String, value: V) {
+        self.loaded.insert(key.clone());
+        self.rows.insert(key, value);
+    }
+
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.rows.get(key)
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.rows.contains_key(key)
+    }
+
+    pub fn put(&mut self, key: String, value: V) {
+        let old = self.rows.insert(key.clone(), value);
+        self.dirty.insert(key.clone());
+        self.undo.push((key, old));
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.rows.values()
+    }
+
+    fn mark(&self) -> usize {
+        self.undo.len()
+    }
+
+    fn rollback(&mut self, mark: usize) {
+        while self.undo.len() > mark {
+            let Some((key, old)) = self.undo.pop() else { break };
+            match old {
+                Some(value) => self.rows.insert(key, value),
+                None => self.rows.remove(&key),
+            };
+        }
+    }
+
+    fn forget_undo(&mut self) {
+        self.undo.clear();
+    }
+
+    /// Rows changed since loading, in key order (sorted, so writes lock rows in a stable order).
+    pub fn changed(&self) -> impl Iterator<Item = (&String, &V)> {
+        self.dirty.iter().filter_map(|key| self.rows.get_key_value(key))
+    }
+
+    /// Rows that did not exist in storage: for insert-only tables.
+    pub fn created(&self) -> impl Iterator<Item = (&String, &V)> {
+        self.changed().filter(|(key, _)| !self.loaded.contains(*key))
+    }
+
+    /// Marks every row as written: after a commit, the next batch starts clean.
+    pub fn settle(&mut self) {
+        self.loaded.extend(self.dirty.iter().filter(|k| self.rows.contains_key(*k)).cloned());
+        self.dirty.clear();
+        self.undo.clear();
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldState {
+    Open,
+    Posted,
+    Voided,
+    Expired,
+}
+
+impl HoldState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldState::Open => "open",
+            HoldState::Posted => "posted",
+            HoldState::Voided => "voided",
+            HoldState::Expired => "expired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<HoldState> {
+        Some(match text {
+            "open" => HoldState::Open,
+            "posted" => HoldState::Posted,
+            "voided" => HoldState::Voided,
+            "expired" => HoldState::Expired,
+            _ => return None,
+        })
+    }
+}
+
+/// An amount taken from a holder into escrow, to be posted to someone, voided, or expired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub id: String,
+    pub instrument: String,
+    /// The account the amount came from and returns to.
+    pub holder: AccountKey,
+    pub amount: Units,
+    pub remaining: Units,
+    pub expires_at: DateTime<Utc>,
+    pub state: HoldState,
+}
+
+/// A certified reduction: capacity an enterprise freed, now in the bureau's reserve.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reduction {
+    pub id: String,
+    pub enterprise: String,
+    pub instrument: String,
+    pub units: Units,
+    pub measure: Measure,
+    pub evidence: String,
+    pub seq: u64,
+}
+
+/// Everything a batch reads and writes.
+#[derive(Debug, Clone, Default)]
+pub struct Book {
+    pub pollutants: Table<Pollutant>,
+    pub regions: Table<Region>,
+    pub instruments: Table<Instrument>,
+    pub enterprises: Table<Enterprise>,
+    pub accounts: Table<Account>,
+    pub holds: Table<Hold>,
+    pub reductions: Table<Reduction>,
+}
+
+/// Where to roll back to if a request is refused.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark([usize; 7]);
+
+impl Book {
+    pub fn mark(&self) -> Mark {
+        Mark([
+            self.pollutants.mark(),
+            self.regions.mark(),
+            self.instruments.mark(),
+            self.enterprises.mark(),
+            self.accounts.mark(),
+            self.holds.mark(),
+            self.reductions.mark(),
+        ])
+    }
+
+    pub fn rollback(&mut self, mark: Mark) {
+        let [p, r, i, e, a, h, d] = mark.0;
+        self.pollutants.rollback(p);
+        self.regions.rollback(r);
+        self.instruments.rollback(i);
+        self.enterprises.rollback(e);
+        self.accounts.rollback(a);
+        self.holds.rollback(h);
+        self.reductions.rollback(d);
+    }
+
+    /// A request succeeded: its changes can no longer be rolled back.
+    pub fn keep(&mut self) {
+        self.pollutants.forget_undo();
+        self.regions.forget_undo();
+        self.instruments.forget_undo();
+        self.enterprises.forget_undo();
+        self.accounts.forget_undo();
+        self.holds.forget_undo();
+        self.reductions.forget_undo();
+    }
+
+    /// The account's current state, or a new empty one.
+    pub fn account(&self, key: &AccountKey) -> Account {
+        self.accounts
+            .get(&key.id())
+            .cloned()
+            .unwrap_or_else(|| Account::new(key.clone()))
+    }
+}

@@ -1,0 +1,230 @@
+//! What callers ask the ledger to do. A [`Request`] is a list of [`Action`]s applied as one atomic
+//! batch of postings under one idempotency key, recorded as one journal entry.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::amount::Quantity;
+use crate::enterprise::EnterpriseInput;
+use crate::instrument::{Instrument, Pollutant, Region};
+
+/// At most this many actions in one request: large enough for a reallocation round's grants.
+pub const ACTIONS_MAX: usize = 100_000;
+/// Idempotency keys are at most this long.
+pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 128;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// Chosen by the caller and reused on retry. Time-ordered keys (ULID, UUIDv7) keep the index
+    /// append-mostly and writes fast.
+    pub idempotency_key: String,
+    /// Who asks: recorded in the journal, checked by the API layer.
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo: Option<String>,
+    pub actions: Vec<Action>,
+}
+
+/// Either side of a movement: the bureau's reserve, or an enterprise by its credit code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Party {
+    Reserve,
+    Enterprise(String),
+}
+
+impl Serialize for Party {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Party::Reserve => serializer.serialize_str("reserve"),
+            Party::Enterprise(code) => serializer.serialize_str(code),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Party {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(Party::parse(&text))
+    }
+}
+
+impl Party {
+    /// `reserve` names the bureau's reserve; anything else is taken as a credit code (checked when
+    /// the action is applied, so the error names the action).
+    pub fn parse(text: &str) -> Party {
+        if text == "reserve" {
+            Party::Reserve
+        } else {
+            Party::Enterprise(text.to_owned())
+        }
+    }
+}
+
+impl std::fmt::Display for Party {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Party::Reserve => f.write_str("reserve"),
+            Party::Enterprise(code) => f.write_str(code),
+        }
+    }
+}
+
+/// Why units move between two holders; kept on every posting so each right stays traceable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    #[default]
+    Transfer,
+    Trade,
+    Auction,
+    Allocation,
+}
+
+/// How a certified reduction freed its capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measure {
+    Upgrade,
+    Treatment,
+    EnergySaving,
+    CleanerProduction,
+    Closure,
+    CapacityCut,
+    GovernmentFunded,
+    IdleReclaim,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    DefinePollutant {
+        pollutant: Pollutant,
+    },
+    DefineRegion {
+        region: Region,
+    },
+    DefineInstrument {
+        instrument: Instrument,
+    },
+    RegisterEnterprise {
+        enterprise: EnterpriseInput,
+    },
+    /// Replaces an enterprise's record (a new credit grade, tags, permit); the journal keeps the old.
+    UpdateEnterprise {
+        enterprise: EnterpriseInput,
+    },
+    /// New units from issuance into the reserve or an enterprise's holding.
+    Issue {
+        instrument: String,
+        to: Party,
+        amount: Quantity,
+    },
+    /// Initial or reserve allocation: from the bureau's reserve to an enterprise.
+    Allocate {
+        instrument: String,
+        to: String,
+        amount: Quantity,
+    },
+    Transfer {
+        instrument: String,
+        from: Party,
+        to: Party,
+        amount: Quantity,
+        #[serde(default)]
+        purpose: Purpose,
+    },
+    /// Cash received by the settlement bank for an enterprise, recorded by the bureau.
+    Deposit {
+        instrument: String,
+        enterprise: String,
+        amount: Quantity,
+    },
+    /// Cash paid out by the settlement bank to an enterprise.
+    Withdraw {
+        instrument: String,
+        enterprise: String,
+        amount: Quantity,
+    },
+    /// Moves `amount` from the holder into escrow until posted, voided or expired.
+    PlaceHold {
+        hold: String,
+        instrument: String,
+        from: Party,
+        amount: Quantity,
+        expires_at: DateTime<Utc>,
+    },
+    /// Delivers part or all of a hold's remaining amount to `to`; the rest stays held.
+    PostHold {
+        hold: String,
+        to: Party,
+        amount: Quantity,
+        #[serde(default)]
+        purpose: Purpose,
+    },
+    /// Returns a hold's remaining amount to its holder.
+    VoidHold {
+        hold: String,
+    },
+    /// Returns every hold past its expiry to its holder.
+    ExpireHolds {},
+    /// Year-end compliance: units leave the enterprise for the surrender account.
+    Surrender {
+        instrument: String,
+        enterprise: String,
+        amount: Quantity,
+        compliance_year: i32,
+    },
+    /// Cancels or retires units for good.
+    Cancel {
+        instrument: String,
+        from: Party,
+        amount: Quantity,
+        reason: String,
+    },
+    Freeze {
+        instrument: String,
+        holder: Party,
+    },
+    Unfreeze {
+        instrument: String,
+        holder: Party,
+    },
+    /// The bureau certifies capacity freed by an enterprise's measure: the enterprise's holding is
+    /// reduced by the amount and the reserve credited with it.
+    CertifyReduction {
+        reduction: String,
+        enterprise: String,
+        instrument: String,
+        amount: Quantity,
+        measure: Measure,
+        evidence: String,
+    },
+}
+
+impl Action {
+    /// A short name for messages: "action 3 (transfer)".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::DefinePollutant { .. } => "define_pollutant",
+            Action::DefineRegion { .. } => "define_region",
+            Action::DefineInstrument { .. } => "define_instrument",
+            Action::RegisterEnterprise { .. } => "register_enterprise",
+            Action::UpdateEnterprise { .. } => "update_enterprise",
+            Action::Issue { .. } => "issue",
+            Action::Allocate { .. } => "allocate",
+            Action::Transfer { .. } => "transfer",
+            Action::Deposit { .. } => "deposit",
+            Action::Withdraw { .. } => "withdraw",
+            Action::PlaceHold { .. } => "place_hold",
+            Action::PostHold { .. } => "post_hold",
+            Action::VoidHold { .. } => "void_hold",
+            Action::ExpireHolds { .. } => "expire_holds",
+            Action::Surrender { .. } => "surrender",
+            Action::Cancel { .. } => "cancel",
+            Action::Freeze { .. } => "freeze",
+            Action::Unfreeze { .. } => "unfreeze",
+            Action::CertifyReduction { .. } => "certify_reduction",
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Storage: SQLite (the embedded default, a file) or PostgreSQL (chosen by a `postgres://` URL).
+//! Writes go through [`crate::batch::Backend`]; reads for reports, verification and the API are
+//! here, written once with `$n` placeholders, which both databases accept.
+
+pub(crate) mod postgres;
+pub(crate) mod rows;
+pub(crate) mod sqlite;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::account::{Account, AccountKind};
+use crate::amount::to_decimal;
+use crate::book::{Hold, Reduction};
+use crate::error::LedgerError;
+use crate::instrument::Instrument;
+use crate::journal::StoredEntry;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+/// An open database.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// Runs the same read on whichever database is open; `$map` turns each row into a value.
+macro_rules! read_rows {
+    ($store:expr, $sql:expr, [$($bind:expr),*], |$row:ident| $map:expr) => {
+        match $store {
+            Store::Sqlite(s) => {
+                let rows = sqlx::query($sql)$(.bind($bind))*.fetch_all(&s.reader).await?;
+                rows.iter().map(|$row| $map).collect::<Result<Vec<_>, LedgerError>>()
+            }
+            Store::Postgres(p) => {
+                let rows = sqlx::query($sql)$(.bind($bind))*.fetch_all(&p.pool).await?;
+                rows.iter().map(|$row| $map).collect::<Result<Vec<_>, LedgerError>>()
+            }
+        }
+    };
+}
+
+/// An account as reports show it: the balance as a decimal at the instrument's scale.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Balance {
+    pub account: String,
+    pub owner: String,
+    pub kind: AccountKind,
+    pub instrument: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub balance: Decimal,
+    pub frozen: bool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url`: `sqlite:PATH` / `sqlite://PATH` or
+    /// `postgres://…`. Migrations run on open.
+    pub async fn open(url: &str) -> Result<Store, LedgerError> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(SqliteStore::open(url).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(PgStore::open(url).await?))
+        } else {
+            Err(LedgerError::UnsupportedDatabase(url.to_owned()))
+        }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Balances of every account, or of one owner's, in account order.
+    pub async fn balances(&self, owner: Option<&str>) -> Result<Vec<Balance>, LedgerError> {
+        let sql = "SELECT a.id, a.owner, a.kind, a.instrument, a.debits, a.credits, a.frozen, i.scale
+                   FROM accounts a JOIN instruments i ON i.code = a.instrument
+                   WHERE (CAST($1 AS TEXT) IS NULL OR a.owner = CAST($1 AS TEXT)) ORDER BY a.id";
+        read_rows!(self, sql, [owner], |row| {
+            let account = rows::account(row.try_get("id")?, row.try_get("debits")?, row.try_get("credits")?, row.try_get("frozen")?)?;
+            let scale: i64 = row.try_get("scale")?;
+            Ok(Balance {
+                account: account.key.id(),
+                owner: account.key.owner.clone(),
+                kind: account.key.kind,
+                instrument: account.key.instrument.clone(),
+                balance: to_decimal(account.credits - account.debits, scale as u32),
+                frozen: account.frozen,
+            })
+        })
+    }
+
+    /// Every account with its raw totals, for verification.
+    pub async fn accounts(&self) -> Result<Vec<Account>, LedgerError> {
+        let sql = "SELECT id, debits, credits, frozen FROM accounts ORDER BY id";
+        read_rows!(self, sql, [], |row| rows::account(
+            row.try_get("id")?,
+            row.try_get("debits")?,
+            row.try_get("credits")?,
+            row.try_get("frozen")?
+        ))
+    }
+
+    pub async fn holds(&self) -> Result<Vec<Hold>, LedgerError> {
+        let sql = "SELECT id, instrument, holder, amount, remaining, expires_at, state FROM holds ORDER BY id";
+        read_rows!(self, sql, [], |row| rows::hold(
+            row.try_get("id")?,
+            row.try_get("instrument")?,
+            row.try_get("holder")?,
+            row.try_get("amount")?,
+            row.try_get("remaining")?,
+            row.try_get("expires_at")?,
+            row.try_get("state")?
+        ))
+    }
+
+    pub async fn instruments(&self) -> Result<Vec<Instrument>, LedgerError> {
+        read_rows!(self, "SELECT record FROM instruments ORDER BY code", [], |row| rows::record(row.try_get("record")?))
+    }
+
+    pub async fn enterprises(&self) -> Result<Vec<crate::enterprise::Enterprise>, LedgerError> {
+        read_rows!(self, "SELECT record FROM enterprises ORDER BY credit_code", [], |row| rows::record(row.try_get("record")?))
+    }
+
+    pub async fn reductions(&self) -> Result<Vec<Reduction>, LedgerError> {
+        let sql = "SELECT id, enterprise, instrument, units, measure, evidence, seq FROM reductions ORDER BY seq, id";
+        read_rows!(self, sql, [], |row| {
+            let measure: String = row.try_get("measure")?;
+            let seq: i64 = row.try_get("seq")?;
+            Ok(Reduction {
+                id: row.try_get("id")?,
+                enterprise: row.try_get("enterprise")?,
+                instrument: row.try_get("instrument")?,
+                units: row.try_get("units")?,
+                measure: serde_json::from_value(serde_json::Value::String(measure))?,
+                evidence: row.try_get("evidence")?,
+                seq: seq as u64,
+            })
+        })
+    }
+
+    /// Up to `limit` journal entries after `after_seq`, in order: the audit trail, paged.
+    pub async fn journal(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredEntry>, LedgerError> {
+        let sql = "SELECT seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash
+                   FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2";
+        match self {
+            Store::Sqlite(s) => {
+                let rows = sqlx::query(sql).bind(after_seq as i64).bind(i64::from(limit)).fetch_all(&s.reader).await?;
+                rows.iter().map(sqlite::stored_entry).collect()
+            }
+            Store::Postgres(p) => {
+                let rows = sqlx::query(sql).bind(after_seq as i64).bind(i64::from(limit)).fetch_all(&p.pool).await?;
+                rows.iter().map(postgres::stored_entry).collect()
+            }
+        }
+    }
+
+    /// The stored postings of entries `from..=to`, as `(seq, idx, posting)`, for verification.
+    pub async fn postings(&self, from: u64, to: u64) -> Result<Vec<(u64, u32, crate::apply::Posting)>, LedgerError> {
+        let sql = "SELECT seq, idx, instrument, debit, credit, units, code, reference FROM postings
+                   WHERE seq >= $1 AND seq <= $2 ORDER BY seq, idx";
+        read_rows!(self, sql, [from as i64, to as i64], |row| {
+            let seq: i64 = row.try_get("seq")?;
+            let idx: i64 = row.try_get("idx")?;
+            let code: String = row.try_get("code")?;
+            Ok((
+                seq as u64,
+                idx as u32,
+                crate::apply::Posting {
+                    instrument: row.try_get("instrument")?,
+                    debit: row.try_get("debit")?,
+                    credit: row.try_get("credit")?,
+                    units: row.try_get("units")?,
+                    code: serde_json::from_value(serde_json::Value::String(code))?,
+                    reference: row.try_get("reference")?,
+                },
+            ))
+        })
+    }
+
+    /// The chain head: the last seq and its hash.
+    pub async fn head(&self) -> Result<(u64, String), LedgerError> {
+        let rows = read_rows!(self, "SELECT seq, hash FROM chain_head WHERE id = 1", [], |row| {
+            let seq: i64 = row.try_get("seq")?;
+            let hash: Vec<u8> = row.try_get("hash")?;
+            Ok((seq as u64, hex::encode(hash)))
+        })?;
+        rows.into_iter().next().ok_or_else(|| LedgerError::Corrupt("chain head row is missing".into()))
+    }
+}

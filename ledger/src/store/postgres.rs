@@ -1,0 +1,265 @@
+//! PostgreSQL, for scale and for several server processes sharing one database. Each batch locks
+//! the chain-head row `FOR UPDATE` before reading anything, so batches from any number of processes
+//! run one after another and each sees every earlier commit: no double spending, one chain.
+//! Rows are written with `UNNEST` over arrays: one statement per table per batch.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use std::str::FromStr;
+
+use super::rows;
+use crate::batch::{Backend, Needs, Writes};
+use crate::book::Book;
+use crate::error::LedgerError;
+use crate::journal::{Hash, StoredEntry, format_time, hash_from_slice};
+
+#[derive(Clone)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<PgStore, LedgerError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+        // Several processes may start at once: migrations take their own advisory lock.
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+type Tx = Transaction<'static, Postgres>;
+
+impl Backend for PgStore {
+    type Tx = Tx;
+
+    async fn begin(&self) -> Result<(Tx, u64, Hash), LedgerError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+        let seq: i64 = row.try_get("seq")?;
+        let hash: Vec<u8> = row.try_get("hash")?;
+        let hash = hash_from_slice(&hash).ok_or_else(|| LedgerError::Corrupt("chain head hash is not 32 bytes".into()))?;
+        Ok((tx, seq as u64, hash))
+    }
+
+    async fn find_keys(tx: &mut Tx, keys: &[String]) -> Result<HashMap<String, StoredEntry>, LedgerError> {
+        let rows = sqlx::query(
+            "SELECT seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash FROM journal WHERE idempotency_key = ANY($1)",
+        )
+        .bind(keys)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter()
+            .map(|row| stored_entry(row).map(|e| (e.idempotency_key.clone(), e)))
+            .collect()
+    }
+
+    async fn load_holds(
+        tx: &mut Tx,
+        ids: &BTreeSet<String>,
+        expired_at: Option<DateTime<Utc>>,
+        book: &mut Book,
+    ) -> Result<(), LedgerError> {
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let rows = sqlx::query(
+            "SELECT id, instrument, holder, amount, remaining, expires_at, state FROM holds
+             WHERE id = ANY($1) OR (state = 'open' AND $2::text IS NOT NULL AND expires_at <= $2::text)",
+        )
+        .bind(&ids)
+        .bind(expired_at.map(format_time))
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in rows {
+            let hold = rows::hold(
+                row.try_get("id")?,
+                row.try_get("instrument")?,
+                row.try_get("holder")?,
+                row.try_get("amount")?,
+                row.try_get("remaining")?,
+                row.try_get("expires_at")?,
+                row.try_get("state")?,
+            )?;
+            book.holds.load(hold.id.clone(), hold);
+        }
+        Ok(())
+    }
+
+    async fn load(tx: &mut Tx, needs: &Needs, book: &mut Book) -> Result<(), LedgerError> {
+        for row in select_any(tx, "SELECT code AS key, record FROM pollutants WHERE code = ANY($1)", &needs.pollutants).await? {
+            book.pollutants.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        }
+        for row in select_any(tx, "SELECT code AS key, record FROM regions WHERE code = ANY($1)", &needs.regions).await? {
+            book.regions.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        }
+        for row in select_any(tx, "SELECT code AS key, record FROM instruments WHERE code = ANY($1)", &needs.instruments).await? {
+            book.instruments.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        }
+        for row in select_any(tx, "SELECT credit_code AS key, record FROM enterprises WHERE credit_code = ANY($1)", &needs.enterprises).await? {
+            book.enterprises.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        }
+        for row in select_any(tx, "SELECT id FROM reductions WHERE id = ANY($1)", &needs.reductions).await? {
+            let id: String = row.try_get("id")?;
+            book.reductions.load(id.clone(), rows::reduction_stub(id));
+        }
+        let select = "SELECT id, debits, credits, frozen FROM accounts WHERE id = ANY($1)";
+        for row in select_any(tx, select, &needs.accounts).await? {
+            let account = rows::account(row.try_get("id")?, row.try_get("debits")?, row.try_get("credits")?, row.try_get("frozen")?)?;
+            book.accounts.load(account.key.id(), account);
+        }
+        Ok(())
+    }
+
+    async fn write(tx: &mut Tx, writes: Writes<'_>) -> Result<(), LedgerError> {
+        let book = writes.book;
+        let entries = writes.entries;
+        sqlx::query(
+            "INSERT INTO journal (seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash)
+             SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::bytea[], $4::text[], $5::text[], $6::bytea[], $7::bytea[])",
+        )
+        .bind(entries.iter().map(|e| e.seq as i64).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.idempotency_key.as_str()).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| &e.fingerprint[..]).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.recorded_at.as_str()).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| e.body.as_str()).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| &e.prev_hash[..]).collect::<Vec<_>>())
+        .bind(entries.iter().map(|e| &e.hash[..]).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+
+        let postings: Vec<_> = writes
+            .postings
+            .iter()
+            .flat_map(|(seq, list)| list.iter().enumerate().map(move |(idx, p)| (*seq as i64, idx as i64, p)))
+            .collect();
+        sqlx::query(
+            "INSERT INTO postings (seq, idx, instrument, debit, credit, units, code, reference)
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])",
+        )
+        .bind(postings.iter().map(|p| p.0).collect::<Vec<_>>())
+        .bind(postings.iter().map(|p| p.1).collect::<Vec<_>>())
+        .bind(postings.iter().map(|p| p.2.instrument.as_str()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|p| p.2.debit.as_str()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|p| p.2.credit.as_str()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|p| p.2.units).collect::<Vec<_>>())
+        .bind(postings.iter().map(|p| p.2.code.as_str()).collect::<Vec<_>>())
+        .bind(postings.iter().map(|p| p.2.reference.as_deref()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+
+        insert_records(tx, "pollutants", "code", "", rows::records(book.pollutants.created())?).await?;
+        insert_records(tx, "regions", "code", "", rows::records(book.regions.created())?).await?;
+        let conflict = " ON CONFLICT (credit_code) DO UPDATE SET record = excluded.record";
+        insert_records(tx, "enterprises", "credit_code", conflict, rows::records(book.enterprises.changed())?).await?;
+        let instruments = rows::records(book.instruments.created())?;
+        let scales: Vec<i64> = book.instruments.created().map(|(_, i)| i64::from(i.scale)).collect();
+        sqlx::query("INSERT INTO instruments (code, scale, record) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])")
+            .bind(instruments.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
+            .bind(&scales)
+            .bind(instruments.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+
+        let reductions: Vec<_> = book.reductions.created().map(|(_, r)| r).collect();
+        sqlx::query(
+            "INSERT INTO reductions (id, enterprise, instrument, units, measure, evidence, seq)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])",
+        )
+        .bind(reductions.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
+        .bind(reductions.iter().map(|r| r.enterprise.as_str()).collect::<Vec<_>>())
+        .bind(reductions.iter().map(|r| r.instrument.as_str()).collect::<Vec<_>>())
+        .bind(reductions.iter().map(|r| r.units).collect::<Vec<_>>())
+        .bind(reductions.iter().map(|r| rows::measure(r.measure)).collect::<Vec<_>>())
+        .bind(reductions.iter().map(|r| r.evidence.as_str()).collect::<Vec<_>>())
+        .bind(reductions.iter().map(|r| r.seq as i64).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+
+        let accounts: Vec<_> = book.accounts.changed().map(|(_, a)| a).collect();
+        sqlx::query(
+            "INSERT INTO accounts (id, owner, kind, instrument, debits, credits, frozen)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bool[])
+             ON CONFLICT (id) DO UPDATE SET debits = excluded.debits, credits = excluded.credits, frozen = excluded.frozen",
+        )
+        .bind(accounts.iter().map(|a| a.key.id()).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.key.owner.as_str()).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.key.kind.as_str()).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.key.instrument.as_str()).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.debits).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.credits).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| a.frozen).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+
+        let holds: Vec<_> = book.holds.changed().map(|(_, h)| h).collect();
+        sqlx::query(
+            "INSERT INTO holds (id, instrument, holder, amount, remaining, expires_at, state)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
+             ON CONFLICT (id) DO UPDATE SET remaining = excluded.remaining, state = excluded.state",
+        )
+        .bind(holds.iter().map(|h| h.id.as_str()).collect::<Vec<_>>())
+        .bind(holds.iter().map(|h| h.instrument.as_str()).collect::<Vec<_>>())
+        .bind(holds.iter().map(|h| h.holder.id()).collect::<Vec<_>>())
+        .bind(holds.iter().map(|h| h.amount).collect::<Vec<_>>())
+        .bind(holds.iter().map(|h| h.remaining).collect::<Vec<_>>())
+        .bind(holds.iter().map(|h| format_time(h.expires_at)).collect::<Vec<_>>())
+        .bind(holds.iter().map(|h| h.state.as_str()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+
+        let (seq, hash) = writes.head;
+        sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(seq as i64)
+            .bind(&hash[..])
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(tx: Tx) -> Result<(), LedgerError> {
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn select_any(tx: &mut Tx, sql: &str, keys: &BTreeSet<String>) -> Result<Vec<PgRow>, LedgerError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    Ok(sqlx::query(sql).bind(&keys).fetch_all(&mut **tx).await?)
+}
+
+async fn insert_records(tx: &mut Tx, table: &str, key: &str, suffix: &str, records: Vec<(String, String)>) -> Result<(), LedgerError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("INSERT INTO {table} ({key}, record) SELECT * FROM UNNEST($1::text[], $2::text[]){suffix}");
+    sqlx::query(&sql)
+        .bind(records.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
+        .bind(records.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(crate) fn stored_entry(row: &PgRow) -> Result<StoredEntry, LedgerError> {
+    let seq: i64 = row.try_get("seq")?;
+    let bytes = |name: &str| -> Result<Hash, LedgerError> {
+        let value: Vec<u8> = row.try_get(name)?;
+        hash_from_slice(&value).ok_or_else(|| LedgerError::Corrupt(format!("journal entry {seq}: {name} is not 32 bytes")))
+    };
+    Ok(StoredEntry {
+        seq: seq as u64,
+        idempotency_key: row.try_get("idempotency_key")?,
+        fingerprint: bytes("fingerprint")?,
+        recorded_at: row.try_get("recorded_at")?,
+        body: row.try_get("body")?,
+        prev_hash: bytes("prev_hash")?,
+        hash: bytes("hash")?,
+    })
+}
