@@ -23,6 +23,19 @@ impl LimitTable {
         self.per_account_t.insert((instrument, account), limit_t);
     }
 
+    /// Whether any account has a limit for `instrument`.
+    pub fn applies_to(&self, instrument: InstrumentId) -> bool {
+        if self.per_account_t.is_empty() && self.default_t.is_empty() {
+            return false;
+        }
+        self.default_t.contains_key(&instrument)
+            || self
+                .per_account_t
+                .range((instrument, AccountId(0))..=(instrument, AccountId(u64::MAX)))
+                .next()
+                .is_some()
+    }
+
     /// The limit that applies to `account`, if any.
     pub fn limit_t(&self, instrument: InstrumentId, account: AccountId) -> Option<u64> {
         if self.per_account_t.is_empty() && self.default_t.is_empty() {
@@ -56,6 +69,12 @@ impl AccountRules {
 
     pub fn is_frozen(&self, account: AccountId) -> bool {
         !self.frozen.is_empty() && self.frozen.contains(&account)
+    }
+
+    /// Whether holding or purchase limits apply to anyone for `instrument`.
+    pub fn limits_apply_to(&self, instrument: InstrumentId) -> bool {
+        self.holding_limits.applies_to(instrument)
+            || self.purchase_limits_per_day.applies_to(instrument)
     }
 
     pub(crate) fn check_not_frozen(&self, account: AccountId) -> Result<(), MarketError> {

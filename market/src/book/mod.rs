@@ -132,7 +132,12 @@ pub struct Book {
     next_trade_seq: u64,
     daily: DailyStats,
     self_trade: SelfTradePrevention,
-    exposure: FxHashMap<AccountId, Exposure>,
+    /// Open and today's purchases per account, kept only while limits apply to the instrument
+    /// (the hot path skips the map otherwise) and rebuilt from the book and the day's tape
+    /// when limits are switched on.
+    exposure: Option<FxHashMap<AccountId, Exposure>>,
+    /// Sequence number of the first trade of the current day.
+    day_first_seq: u64,
 }
 
 impl Book {
@@ -156,7 +161,8 @@ impl Book {
             next_trade_seq: 1,
             daily: DailyStats::default(),
             self_trade,
-            exposure: FxHashMap::default(),
+            exposure: None,
+            day_first_seq: 1,
         })
     }
 
@@ -169,6 +175,7 @@ impl Book {
         now: Timestamp,
         out: &mut Vec<Settlement>,
     ) -> Result<OrderAck, MarketError> {
+        self.track_exposure(rules.limits_apply_to(self.spec.id));
         let admission = self.admit(request, balances, rules)?;
         let (slot, order) = self.arena.alloc(
             request.owner,
@@ -273,7 +280,10 @@ impl Book {
         self.band = band;
         self.bids = Ladder::new(ladder_len(band), Side::Buy);
         self.asks = Ladder::new(ladder_len(band), Side::Sell);
-        self.exposure.clear();
+        if let Some(exposure) = &mut self.exposure {
+            exposure.clear();
+        }
+        self.day_first_seq = self.next_trade_seq;
         Ok(DayClose {
             stats,
             close_ticks,
@@ -353,6 +363,27 @@ impl Book {
         let count =
             usize::try_from(seq.saturating_add(1).saturating_sub(first)).unwrap_or(usize::MAX);
         self.tape.drain(..count.min(self.tape.len()));
+    }
+
+    /// Starts or stops keeping per-account purchase exposure. Starting rebuilds it from the
+    /// resting buy orders and the day's trades still in the tape.
+    fn track_exposure(&mut self, wanted: bool) {
+        match (wanted, self.exposure.is_some()) {
+            (true, false) => {
+                let mut exposure: FxHashMap<AccountId, Exposure> = FxHashMap::default();
+                for order in self.resting_orders(Side::Buy) {
+                    exposure.entry(order.owner).or_default().open_buy_t +=
+                        order.lots * self.spec.lot_t;
+                }
+                for trade in self.trades_after(self.day_first_seq - 1) {
+                    exposure.entry(trade.buyer).or_default().bought_today_t +=
+                        trade.lots * self.spec.lot_t;
+                }
+                self.exposure = Some(exposure);
+            }
+            (false, true) => self.exposure = None,
+            _ => {}
+        }
     }
 
     fn admit(
@@ -440,7 +471,11 @@ impl Book {
         if holding.is_none() && purchase.is_none() {
             return Ok(());
         }
-        let exposure = self.exposure.get(&owner).copied().unwrap_or_default();
+        let exposure = self
+            .exposure
+            .as_ref()
+            .and_then(|e| e.get(&owner).copied())
+            .unwrap_or_default();
         let open_and_new_t = exposure.open_buy_t.saturating_add(quantity_t);
         if holding.is_some() {
             let position_t = balances.position_t(owner, instrument);
@@ -564,10 +599,12 @@ impl Book {
         if maker_done {
             ladder.unlink(&mut self.arena, maker);
         }
-        let exposure = self.exposure.entry(buyer).or_default();
-        exposure.bought_today_t += quantity_t;
-        if taker_side == Side::Sell {
-            exposure.open_buy_t -= quantity_t;
+        if let Some(exposure) = &mut self.exposure {
+            let exposure = exposure.entry(buyer).or_default();
+            exposure.bought_today_t += quantity_t;
+            if taker_side == Side::Sell {
+                exposure.open_buy_t -= quantity_t;
+            }
         }
         self.daily.record(price_ticks, lots);
         if maker_done {
@@ -596,8 +633,10 @@ impl Book {
             Side::Sell => &mut self.asks,
         };
         ladder.push_back(&mut self.arena, idx, slot, node.lots);
-        if node.side == Side::Buy {
-            self.exposure.entry(node.owner).or_default().open_buy_t += node.lots * self.spec.lot_t;
+        if node.side == Side::Buy
+            && let Some(exposure) = &mut self.exposure
+        {
+            exposure.entry(node.owner).or_default().open_buy_t += node.lots * self.spec.lot_t;
         }
     }
 
@@ -609,7 +648,7 @@ impl Book {
         };
         ladder.unlink(&mut self.arena, slot);
         if node.side == Side::Buy
-            && let Some(exposure) = self.exposure.get_mut(&node.owner)
+            && let Some(exposure) = self.exposure.as_mut().and_then(|e| e.get_mut(&node.owner))
         {
             exposure.open_buy_t -= node.lots * self.spec.lot_t;
         }

@@ -315,3 +315,24 @@ fn freezing_cancels_resting_orders() {
         Err(MarketError::AccountFrozen(account(1)))
     );
 }
+
+#[test]
+fn limits_switched_on_mid_day_count_earlier_open_purchases_and_trades() {
+    let mut h = Harness::new(&[1, 2], 100, RICH);
+    h.order(limit(1, Side::Sell, 10_000, 2)).unwrap();
+    h.order(limit(2, Side::Buy, 10_000, 2)).unwrap();
+    h.order(limit(2, Side::Buy, 9_900, 3)).unwrap();
+    h.market
+        .rules_mut()
+        .purchase_limits_per_day
+        .set_default(RIGHTS, 55);
+    // Bought 20 t, 30 t open: 5 t more would be fine, but the lot is 10 t.
+    assert!(matches!(
+        h.order(limit(2, Side::Buy, 9_900, 1)),
+        Err(MarketError::PurchaseLimitExceeded {
+            would_buy_t: 60,
+            limit_t: 55,
+            ..
+        })
+    ));
+}
