@@ -1,1 +1,41 @@
-//! scenarios crate (work in progress).
+//! Policy scenarios for emissions trading: what economists run to ask "what if".
+//!
+//! A scenario (TOML or JSON, see `README.md`) describes years, a cap, firms with marginal
+//! abatement cost curves, allocation, price controls, reserves and banking. The engine
+//! finds the allowance market equilibrium of each year, or across years with banking
+//! (prices rise at the discount rate while the bank is positive), exactly for linear,
+//! piecewise-linear and step curves, and reports prices, emissions, costs, allocation and
+//! the bank, with comparisons against command-and-control and a baseline scenario. Run
+//! modes: single run, comparison, parameter sweep and seeded Monte Carlo.
+//!
+//! Deliberately left out: the ledger (no holdings are moved), auctions' bid-level
+//! clearing (the `market` crate), and general optimisation (the `optimizer` crate; its
+//! priority rules plug in through [`allocation::Reallocator`]). The library does no
+//! output unless asked (`output`, `plots`); the CLI lives in [`cli`].
+
+pub mod aggregate;
+pub mod allocation;
+pub mod cli;
+pub mod compare;
+pub mod csv;
+pub mod curve;
+pub mod equilibrium;
+pub mod error;
+pub mod limits;
+pub mod market;
+pub mod mc;
+pub mod model;
+pub mod output;
+pub mod params;
+pub mod plots;
+pub mod results;
+pub mod run;
+pub mod scenario;
+pub mod spec;
+pub mod sweep;
+
+pub use allocation::{Reallocator, TieredReallocator};
+pub use error::{Result, ScenarioError};
+pub use results::RunResult;
+pub use run::RunOptions;
+pub use scenario::Scenario;

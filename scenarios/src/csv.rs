@@ -1,0 +1,160 @@
+//! Firms from CSV, for sets too large to write as TOML tables.
+//!
+//! Columns (header required, any order): `id`, `baseline_t` (required); `sector`, `region`,
+//! `intercept`, `slope`, `max_abatement_t`, `steps`, `output`, `free_t` (optional).
+//! A row is linear when `slope` is given, and a step table when `steps` holds
+//! `quantity:cost` pairs separated by `;`. Quoted fields are not supported: tags are
+//! plain identifiers, which keeps the reader small and its errors precise.
+
+use crate::error::{Result, ScenarioError};
+use crate::spec::{FirmSpec, MacSpec, Series, StepQuantity};
+use std::path::Path;
+
+/// Parses the CSV text of a firm file; `path` only labels errors.
+pub fn parse_firms(text: &str, path: &Path) -> Result<Vec<FirmSpec>> {
+    let error = |line: usize, reason: String| ScenarioError::Csv {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else {
+        return Err(error(1, "empty file: a header row is required".into()));
+    };
+    let columns: Vec<String> = header
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .collect();
+    let find = |name: &str| columns.iter().position(|c| c == name);
+    let known = [
+        "id",
+        "sector",
+        "region",
+        "baseline_t",
+        "intercept",
+        "slope",
+        "max_abatement_t",
+        "steps",
+        "output",
+        "free_t",
+    ];
+    if let Some(unknown) = columns.iter().find(|c| !known.contains(&c.as_str())) {
+        return Err(error(
+            1,
+            format!("unknown column `{unknown}`; known: {}", known.join(", ")),
+        ));
+    }
+    let (Some(id_col), Some(baseline_col)) = (find("id"), find("baseline_t")) else {
+        return Err(error(
+            1,
+            "columns `id` and `baseline_t` are required".into(),
+        ));
+    };
+    let mut firms = Vec::new();
+    for (index, line) in lines {
+        let line_number = index + 1;
+        if line.contains('"') {
+            return Err(error(line_number, "quoted fields are not supported".into()));
+        }
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if fields.len() != columns.len() {
+            return Err(error(
+                line_number,
+                format!("{} fields, header has {}", fields.len(), columns.len()),
+            ));
+        }
+        let text_at = |col: Option<usize>| col.map(|c| fields[c]).filter(|s| !s.is_empty());
+        let number_at = |name: &str| -> Result<Option<f64>> {
+            match text_at(find(name)) {
+                None => Ok(None),
+                Some(s) => s.parse::<f64>().map(Some).map_err(|_| {
+                    error(
+                        line_number,
+                        format!("column `{name}`: `{s}` is not a number"),
+                    )
+                }),
+            }
+        };
+        let id = fields[id_col].to_string();
+        let baseline = number_at("baseline_t")?
+            .ok_or_else(|| error(line_number, "column `baseline_t` is empty".into()))?;
+        let _ = baseline_col;
+        let mac = match (text_at(find("steps")), number_at("slope")?) {
+            (Some(steps), None) => MacSpec::Steps {
+                steps: parse_steps(steps).map_err(|reason| error(line_number, reason))?,
+                quantity: StepQuantity::Tonnes,
+            },
+            (None, Some(slope)) => MacSpec::Linear {
+                intercept: number_at("intercept")?.unwrap_or(0.0),
+                slope,
+                max_abatement_t: number_at("max_abatement_t")?,
+            },
+            (Some(_), Some(_)) => {
+                return Err(error(
+                    line_number,
+                    "give either `slope` or `steps`, not both".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(error(line_number, "a MAC needs `slope` or `steps`".into()));
+            }
+        };
+        firms.push(FirmSpec {
+            id,
+            sector: text_at(find("sector")).unwrap_or("all").to_string(),
+            region: text_at(find("region")).unwrap_or("all").to_string(),
+            baseline_t: Series::Constant(baseline),
+            output: number_at("output")?.map(Series::Constant),
+            free_t: number_at("free_t")?.map(Series::Constant),
+            mac,
+        });
+    }
+    Ok(firms)
+}
+
+fn parse_steps(text: &str) -> std::result::Result<Vec<[f64; 2]>, String> {
+    text.split(';')
+        .map(|pair| {
+            let (quantity, cost) = pair
+                .split_once(':')
+                .ok_or_else(|| format!("step `{pair}` is not `quantity:cost`"))?;
+            let q = quantity
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| format!("step quantity `{quantity}`"))?;
+            let c = cost
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| format!("step cost `{cost}`"))?;
+            Ok([q, c])
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_linear_and_step_rows() {
+        let text = "id,sector,baseline_t,slope,steps\na,power,10,0.5,\nb,steel,20,,5:10;5:20\n";
+        let firms = parse_firms(text, Path::new("f.csv")).expect("valid csv");
+        assert_eq!(firms.len(), 2);
+        assert!(matches!(firms[1].mac, MacSpec::Steps { ref steps, .. } if steps.len() == 2));
+    }
+
+    #[test]
+    fn names_line_and_column_on_error() {
+        let text = "id,baseline_t,slope\na,ten,1\n";
+        let message = parse_firms(text, Path::new("f.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("f.csv:2") && message.contains("baseline_t"),
+            "{message}"
+        );
+    }
+}
