@@ -48,13 +48,59 @@ pub enum HoldId {
     TransferCash { transfer: TransferId },
 }
 
+/// A stable text form for the ledger's hold ids, e.g. `mkt/order/1/4294967301` or
+/// `mkt/auction-bid/7/12`: unique for the life of the market, never reused.
+impl std::fmt::Display for HoldId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HoldId::Order { instrument, order } => {
+                write!(f, "mkt/order/{}/{}", instrument.0, order.0)
+            }
+            HoldId::AuctionSupply { auction } => write!(f, "mkt/auction-supply/{}", auction.0),
+            HoldId::AuctionContainment { auction } => {
+                write!(f, "mkt/auction-containment/{}", auction.0)
+            }
+            HoldId::AuctionBid { auction, bid } => {
+                write!(f, "mkt/auction-bid/{}/{}", auction.0, bid.0)
+            }
+            HoldId::TransferRights { transfer } => write!(f, "mkt/transfer-rights/{}", transfer.0),
+            HoldId::TransferCash { transfer } => write!(f, "mkt/transfer-cash/{}", transfer.0),
+        }
+    }
+}
+
+/// A stable text form usable as (part of) the ledger batch's idempotency key.
+impl std::fmt::Display for SettlementRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SettlementRef::Trade { instrument, seq } => {
+                write!(f, "mkt/trade/{}/{}", instrument.0, seq)
+            }
+            SettlementRef::AuctionAward {
+                auction,
+                bid,
+                containment,
+            } => {
+                let part = if *containment { "/containment" } else { "" };
+                write!(f, "mkt/award/{}/{}{part}", auction.0, bid.0)
+            }
+            SettlementRef::Transfer { transfer } => write!(f, "mkt/transfer/{}", transfer.0),
+        }
+    }
+}
+
 /// What a delivery-versus-payment settles, for the ledger's audit trail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SettlementRef {
     /// A continuous-trading trade, by its sequence number in its instrument's tape.
     Trade { instrument: InstrumentId, seq: u64 },
-    /// An award of an auction or one-way bidding session.
-    AuctionAward { auction: AuctionId, bid: BidId },
+    /// An award of an auction or one-way bidding session. An award that draws on both the base
+    /// supply and the containment reserve settles as two deliveries, told apart by `containment`.
+    AuctionAward {
+        auction: AuctionId,
+        bid: BidId,
+        containment: bool,
+    },
     /// An accepted bilateral transfer or block trade.
     Transfer { transfer: TransferId },
 }

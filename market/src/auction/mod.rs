@@ -469,6 +469,7 @@ impl Auction {
                 ),
             ];
             for (lots, rights_hold, seller) in parts.into_iter().filter(|p| p.0 > 0) {
+                let containment = matches!(rights_hold, HoldId::AuctionContainment { .. });
                 // Bounded by the bid's guarantee, which was admitted without overflow.
                 let cash = lots * config.lot_t * award.price_ticks * config.tick_fen;
                 used_fen[award.bid.0 as usize] += cash;
@@ -476,6 +477,7 @@ impl Auction {
                     reference: SettlementRef::AuctionAward {
                         auction,
                         bid: award.bid,
+                        containment,
                     },
                     instrument: config.instrument,
                     seller,

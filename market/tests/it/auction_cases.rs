@@ -302,3 +302,14 @@ fn a_stored_record_that_was_tampered_with_fails_verification() {
         Err(MarketError::SeedMismatch(AuctionId(7)))
     );
 }
+
+#[test]
+fn a_stored_record_round_trips_through_json_and_replays() {
+    let bids = [(1, 60, 30), (2, 55, 40), (3, 55, 25), (4, 55, 35)];
+    let (record, _) = run(config(100, 50), &bids, SEED);
+    let stored = serde_json::to_string(&record).unwrap();
+    let loaded: AuctionRecord = serde_json::from_str(&stored).unwrap();
+    assert_eq!(loaded, record);
+    assert_eq!(loaded.verify(), Ok(()));
+    assert_eq!(loaded.rerun(), record.clearing);
+}
