@@ -3,7 +3,8 @@
 
 use crate::common::*;
 use market::{
-    Asset, OrderId, OrderPrice, OrderRequest, OrderStatus, SelfTradePrevention, Side, TimeInForce,
+    Asset, OrderId, OrderPrice, OrderRequest, OrderStatus, SelfTradePrevention, Settlement, Side,
+    TimeInForce,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -154,57 +155,90 @@ impl Run {
     }
 }
 
+fn execute(
+    commands: &[Command],
+    self_trade: SelfTradePrevention,
+    holding_limit_t: Option<u64>,
+) -> Result<Vec<Settlement>, TestCaseError> {
+    // 200 t and 25,000 CNY each: enough for a few orders, not for all of them.
+    let mut h = Harness::with(&[0, 1, 2, 3, 4], 200, 2_500_000, self_trade);
+    if let Some(limit_t) = holding_limit_t {
+        h.market
+            .rules_mut()
+            .holding_limits
+            .set_default(RIGHTS, limit_t);
+    }
+    let mut run = Run {
+        rights_total: h.ledger.total(RIGHTS_ASSET),
+        cash_total: h.ledger.total(Asset::CashFen),
+        h,
+        self_trade,
+        orders: Vec::new(),
+    };
+    for command in commands.iter().cloned() {
+        run.h.now.0 += 1;
+        match command {
+            Command::Submit {
+                owner,
+                buy,
+                offset,
+                lots,
+                kind,
+            } => {
+                let close = run.h.market.book(RIGHTS).unwrap().previous_close_ticks();
+                let price = close.saturating_add_signed(offset);
+                run.submit(request(owner, buy, price, lots, kind))?;
+            }
+            Command::Cancel { pick, wrong_owner } => {
+                if run.orders.is_empty() {
+                    continue;
+                }
+                let (order, owner) = run.orders[pick % run.orders.len()];
+                let who = account(if wrong_owner { owner + 1 } else { owner });
+                let mut out = Vec::new();
+                let result = run.h.market.cancel_order(RIGHTS, order, who, &mut out);
+                if result.is_err() {
+                    prop_assert!(out.is_empty());
+                }
+                run.h.post(&out);
+            }
+            Command::EndDay => {
+                let mut out = Vec::new();
+                run.h.market.end_day(&mut out).unwrap();
+                run.h.post(&out);
+                prop_assert_eq!(run.h.ledger.open_holds(), 0);
+            }
+        }
+        run.check_invariants()?;
+        if let Some(limit_t) = holding_limit_t {
+            for n in 0..5 {
+                prop_assert!(
+                    run.h.rights(n) <= limit_t,
+                    "account {} above its holding limit",
+                    n
+                );
+            }
+        }
+    }
+    Ok(run.h.out)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
-    fn book_conserves_holdings_respects_band_and_priority(
+    fn book_conserves_holdings_respects_band_priority_and_limits_and_replays(
         commands in vec(command(), 1..150),
         cancel_incoming in any::<bool>(),
+        holding_limit_t in proptest::option::of(200..260_u64),
     ) {
         let self_trade = if cancel_incoming {
             SelfTradePrevention::CancelIncoming
         } else {
             SelfTradePrevention::CancelResting
         };
-        // 200 t and 25,000 CNY each: enough for a few orders, not for all of them.
-        let h = Harness::with(&[0, 1, 2, 3, 4], 200, 2_500_000, self_trade);
-        let mut run = Run {
-            rights_total: h.ledger.total(RIGHTS_ASSET),
-            cash_total: h.ledger.total(Asset::CashFen),
-            h,
-            self_trade,
-            orders: Vec::new(),
-        };
-        for command in commands {
-            run.h.now.0 += 1;
-            match command {
-                Command::Submit { owner, buy, offset, lots, kind } => {
-                    let close = run.h.market.book(RIGHTS).unwrap().previous_close_ticks();
-                    let price = close.saturating_add_signed(offset);
-                    run.submit(request(owner, buy, price, lots, kind))?;
-                }
-                Command::Cancel { pick, wrong_owner } => {
-                    if run.orders.is_empty() {
-                        continue;
-                    }
-                    let (order, owner) = run.orders[pick % run.orders.len()];
-                    let who = account(if wrong_owner { owner + 1 } else { owner });
-                    let mut out = Vec::new();
-                    let result = run.h.market.cancel_order(RIGHTS, order, who, &mut out);
-                    if result.is_err() {
-                        prop_assert!(out.is_empty());
-                    }
-                    run.h.post(&out);
-                }
-                Command::EndDay => {
-                    let mut out = Vec::new();
-                    run.h.market.end_day(&mut out).unwrap();
-                    run.h.post(&out);
-                    prop_assert_eq!(run.h.ledger.open_holds(), 0);
-                }
-            }
-            run.check_invariants()?;
-        }
+        let first = execute(&commands, self_trade, holding_limit_t)?;
+        let second = execute(&commands, self_trade, holding_limit_t)?;
+        prop_assert_eq!(first, second, "same commands, same settlement instructions");
     }
 }
