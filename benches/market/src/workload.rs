@@ -46,8 +46,10 @@ pub enum Op {
         price_ticks: Option<u64>,
         lots: u64,
     },
-    /// Cancel the order created by the `add`-th `Add`.
-    Cancel { add: u32 },
+    /// Cancel the order created by the `add`-th `Add`, whose engine id is `order` (replays are
+    /// deterministic, so the id is known when the stream is built and the timed loop needs no
+    /// lookup table).
+    Cancel { add: u32, order: OrderId },
 }
 
 pub struct Workload {
@@ -134,13 +136,9 @@ pub fn mixed(live_target: usize, ops: usize, spread_max: u64, seed: u64) -> Work
                 }
             }
             None => {
-                if let Op::Cancel { add } = op {
-                    book.cancel(
-                        ids[add as usize],
-                        market::AccountId(u64::from(add)),
-                        &mut out,
-                    )
-                    .expect("cancel hits a live order");
+                if let Op::Cancel { add, order } = op {
+                    book.cancel(order, market::AccountId(u64::from(add)), &mut out)
+                        .expect("cancel hits a live order");
                 }
             }
         }
@@ -188,7 +186,10 @@ fn pick_live(rng: &mut Rng, book: &Book, ids: &[OrderId], live: &mut Vec<u32>) -
         let add = live[k];
         live.swap_remove(k);
         if book.resting(ids[add as usize]).is_some() {
-            return Op::Cancel { add };
+            return Op::Cancel {
+                add,
+                order: ids[add as usize],
+            };
         }
     }
 }
