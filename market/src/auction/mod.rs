@@ -170,7 +170,7 @@ impl AuctionRecord {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Auction {
     config: AuctionConfig,
     seed_commitment: [u8; 32],
@@ -183,6 +183,19 @@ pub struct Auction {
     /// Lots bid per bidder (withdrawn bids excluded), for holding limits.
     bid_lots_per_bidder: Vec<u64>,
     record: Option<AuctionRecord>,
+}
+
+/// Bids are sealed until the result: debug output (and so logs) shows only their number.
+impl std::fmt::Debug for Auction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auction")
+            .field("config", &self.config)
+            .field("seed_commitment", &self.seed_commitment_hex())
+            .field("state", &self.state)
+            .field("bids", &self.bids.len())
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Auction {

@@ -313,3 +313,50 @@ fn a_stored_record_round_trips_through_json_and_replays() {
     assert_eq!(loaded.verify(), Ok(()));
     assert_eq!(loaded.rerun(), record.clearing);
 }
+
+#[test]
+fn decimal_bids_are_checked_at_the_edge_and_stay_sealed_in_debug_output() {
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+    let config = config(100, 50);
+    let mut ledger = ledger_for(&config, &[1]);
+    let rules = AccountRules::default();
+    let mut out = Vec::new();
+    let mut auction =
+        Auction::open(config, seed_commitment(&SEED), &ledger, &rules, &mut out).unwrap();
+    ledger.apply_all(&out).unwrap();
+    out.clear();
+    let dec = |s: &str| Decimal::from_str(s).unwrap();
+    let mut bid = |price: &str, quantity: &str, out: &mut Vec<_>| {
+        auction.submit_bid_decimal(
+            account(1),
+            dec(price),
+            dec(quantity),
+            &ledger,
+            &rules,
+            Timestamp(0),
+            out,
+        )
+    };
+    assert!(matches!(
+        bid("61.50", "10", &mut out),
+        Err(MarketError::NotMultipleOfTick { .. })
+    ));
+    assert!(matches!(
+        bid("61.001", "10", &mut out),
+        Err(MarketError::TooManyDecimalPlaces { .. })
+    ));
+    assert!(matches!(
+        bid("61", "2.5", &mut out),
+        Err(MarketError::TooManyDecimalPlaces { .. })
+    ));
+    assert!(out.is_empty());
+    bid("61", "12", &mut out).unwrap();
+    assert_eq!(out.len(), 1);
+    let shown = format!("{auction:?}");
+    assert!(shown.contains("bids: 1"), "{shown}");
+    assert!(
+        !shown.contains("61"),
+        "the bid price must not leak: {shown}"
+    );
+}
