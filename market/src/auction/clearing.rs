@@ -222,7 +222,7 @@ impl<'a> Walk<'a> {
                     .unwrap_or(ranked.len() - start);
             let level = &ranked[start..end];
             let wanted = self.serve_capped(level);
-            if served + wanted <= supply_lots {
+            if wanted <= supply_lots - served {
                 served += wanted;
                 if served == supply_lots {
                     return self.end(served, price, None);
@@ -247,14 +247,14 @@ impl<'a> Walk<'a> {
 
     /// Awards each bid of a level its quantity trimmed to its bidder's remaining cap.
     fn serve_capped(&mut self, level: &[u32]) -> u64 {
-        let mut wanted = 0;
+        let mut wanted = 0_u64;
         for &i in level {
             let bid = self.bids[i as usize];
             let used = &mut self.used_lots[bid.bidder as usize];
             let lots = bid.lots.min(self.cap_lots - *used);
             *used += lots;
             self.awarded_lots[i as usize] = lots;
-            wanted += lots;
+            wanted = wanted.saturating_add(lots);
         }
         wanted
     }
@@ -277,7 +277,7 @@ impl<'a> Walk<'a> {
                 _ => bidders.push((bidder, lots)),
             }
         }
-        let demand: u64 = bidders.iter().map(|&(_, lots)| lots).sum();
+        let demand: u128 = bidders.iter().map(|&(_, lots)| u128::from(lots)).sum();
         let mut shares: Vec<u64> = bidders
             .iter()
             .map(|&(_, lots)| pro_rata(left, lots, demand))
@@ -349,8 +349,8 @@ impl<'a> Walk<'a> {
 }
 
 /// ⌊left × lots / demand⌋ without overflow.
-fn pro_rata(left: u64, lots: u64, demand: u64) -> u64 {
-    let share = u128::from(left) * u128::from(lots) / u128::from(demand);
+fn pro_rata(left: u64, lots: u64, demand: u128) -> u64 {
+    let share = u128::from(left) * u128::from(lots) / demand;
     // share ≤ left because lots ≤ demand.
     share as u64
 }

@@ -337,7 +337,8 @@ impl Auction {
 
         let bid = BidId(self.bids.len() as u32);
         let index = self.bidder_slot(bidder);
-        self.bid_lots_per_bidder[index as usize] += lots;
+        let bid_lots = &mut self.bid_lots_per_bidder[index as usize];
+        *bid_lots = bid_lots.saturating_add(lots);
         self.bids.push(SealedBid {
             bid,
             bidder: index,
@@ -377,7 +378,8 @@ impl Auction {
         if self.bidders[sealed.bidder as usize] != bidder || sealed.lots == 0 {
             return Err(unknown);
         }
-        self.bid_lots_per_bidder[sealed.bidder as usize] -= sealed.lots;
+        let bid_lots = &mut self.bid_lots_per_bidder[sealed.bidder as usize];
+        *bid_lots = bid_lots.saturating_sub(sealed.lots);
         self.bids[index].lots = 0;
         let amount = std::mem::take(&mut self.guarantees_fen[index]);
         out.push(Settlement::ReleaseHold {
