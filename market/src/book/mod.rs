@@ -120,7 +120,6 @@ struct Admission {
     hold_amount: u64,
 }
 
-#[derive(Debug)]
 pub struct Book {
     spec: InstrumentSpec,
     previous_close_ticks: u64,
@@ -138,6 +137,20 @@ pub struct Book {
     exposure: Option<FxHashMap<AccountId, Exposure>>,
     /// Sequence number of the first trade of the current day.
     day_first_seq: u64,
+}
+
+/// A summary: the ladders hold thousands of levels, too many for a log line.
+impl std::fmt::Debug for Book {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Book")
+            .field("instrument", &self.spec.id)
+            .field("band", &self.band)
+            .field("live_orders", &self.arena.live())
+            .field("best_bid_ticks", &self.best_bid_ticks())
+            .field("best_ask_ticks", &self.best_ask_ticks())
+            .field("next_trade_seq", &self.next_trade_seq)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Book {
