@@ -153,7 +153,7 @@ impl EnterpriseInput {
             "credit_grade",
             self.credit_grade
                 .as_deref()
-                .map(|text| required(text).and_then(CreditGrade::parse))
+                .map(|text| not_empty(text).and_then(CreditGrade::parse))
                 .transpose(),
         );
         let zoning = problems.check("zoning", required(&self.zoning).and_then(ZoningType::parse));
@@ -165,7 +165,7 @@ impl EnterpriseInput {
             "permit_number",
             self.permit_number
                 .as_deref()
-                .map(|text| required(text).and_then(PermitNumber::parse))
+                .map(|text| not_empty(text).and_then(PermitNumber::parse))
                 .transpose(),
         );
         if let (Some(code), Some(Some(permit))) = (&credit_code, &permit_number) {
@@ -225,6 +225,11 @@ fn required(text: &str) -> Result<&str, EnterpriseError> {
         "" => Err(EnterpriseError::Missing),
         trimmed => Ok(trimmed),
     }
+}
+
+/// For optional fields: given but blank is a mistake of its own, not "missing".
+fn not_empty(text: &str) -> Result<&str, EnterpriseError> {
+    required(text).map_err(|_| EnterpriseError::Empty)
 }
 
 fn check_name(text: &str) -> Result<String, EnterpriseError> {

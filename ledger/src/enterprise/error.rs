@@ -69,6 +69,8 @@ pub enum EnterpriseError {
     },
     #[error("is required")]
     Missing,
+    #[error("is empty: omit the field when there is no value")]
+    Empty,
     #[error("has {found} characters, at most {max} are allowed")]
     TooLong { found: usize, max: usize },
     #[error("contains a control character at character {position}")]

@@ -600,6 +600,71 @@ fn missing_fields_are_each_reported() {
 }
 
 #[test]
+fn blank_optional_fields_are_refused_not_ignored() {
+    let mut input = valid_input();
+    input.credit_grade = Some(" ".to_owned());
+    input.permit_number = Some(String::new());
+    let Err(EnterpriseError::Invalid(problems)) = input.validate(&lists()) else {
+        panic!("expected Invalid");
+    };
+    let found: Vec<_> = problems
+        .iter()
+        .map(|p| (p.field.as_str(), p.reason.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("credit_grade", EnterpriseError::Empty),
+            ("permit_number", EnterpriseError::Empty)
+        ]
+    );
+}
+
+#[test]
+fn broken_district_files_are_refused() {
+    let districts = include_str!("../../data/classifications/districts-chongqing.toml");
+    let cases = [
+        (
+            "\"500104\", name = \"大渡口区\"",
+            "\"500103\", name = \"大渡口区\"",
+            "appears twice",
+        ),
+        (
+            "\"500221\", name = \"长寿县\"",
+            "\"500101\", name = \"长寿县\"",
+            "must not be current",
+        ),
+        (
+            "replaced_by = \"500115\"",
+            "replaced_by = \"500221\"",
+            "replaced by a current one",
+        ),
+        (
+            "\"500101\", name = \"万州区\"",
+            "\"500100\", name = \"万州区\"",
+            "not a county-level",
+        ),
+        ("kind = \"county\"", "kind = \"city\"", "unknown variant"),
+    ];
+    for (from, to, reason) in cases {
+        assert!(districts.contains(from), "{from}");
+        let text = districts.replacen(from, to, 1);
+        let error = ClassificationLists::from_texts(ListTexts {
+            high_tech_manufacturing: include_str!("../../data/classifications/htm-2017.toml"),
+            strategic_emerging: include_str!("../../data/classifications/sei-2018.toml"),
+            high_energy_high_emission: include_str!("../../data/classifications/two-high.toml"),
+            districts: &text,
+        })
+        .expect_err(to);
+        let EnterpriseError::List { file, reason: text } = &error else {
+            panic!("unexpected {error:?}");
+        };
+        assert_eq!(file, "districts-chongqing.toml");
+        assert!(text.contains(reason), "{to}: {text}");
+    }
+}
+
+#[test]
 fn input_refuses_unknown_fields() {
     let error = serde_json::from_value::<EnterpriseInput>(json!({"credit_code": "x", "colour": 1}))
         .expect_err("unknown field");
