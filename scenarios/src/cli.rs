@@ -1,1 +1,487 @@
-//! wip
+//! `ets scenario ...`: the clap subcommands and their glue. Data goes to files and stdout,
+//! progress to stderr. The root binary mounts [`ScenarioCommand`] and calls [`run_cli`].
+
+use crate::compare::compare;
+use crate::mc::run_mc;
+use crate::output::{LONG_HEADER, Manifest, create, write_json, write_long_csv, write_long_rows};
+use crate::params::parse_assignment;
+use crate::plots;
+use crate::run::RunOptions;
+use crate::scenario::Scenario;
+use crate::sweep::{SweepAxis, run_sweep};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Policy scenarios: equilibrium prices, banking, allocation, sweeps and Monte Carlo.
+#[derive(Debug, Subcommand)]
+pub enum ScenarioCommand {
+    /// Run one scenario and write its tables, summary, manifest and plots.
+    ///
+    /// Writes OUT/results_long.csv (scenario, run_id, year, region, sector, entity,
+    /// variable, unit, value), OUT/summary.json, OUT/manifest.json and OUT/plots/*.svg|png.
+    Run(RunArgs),
+    /// Compare a scenario with a baseline scenario: deltas, winners and losers.
+    ///
+    /// Writes OUT/comparison.json, both runs' rows in OUT/results_long.csv
+    /// (run_id "scenario" and "baseline") and OUT/manifest.json.
+    Compare(CompareArgs),
+    /// Run a grid over named parameters (dotted paths), in parallel.
+    ///
+    /// Example: --param cap.linear_reduction_factor=0.02:0.05:0.01
+    /// --param banking.discount_rate=0.03,0.05. Writes OUT/sweep_runs.csv (one row per
+    /// grid point), OUT/results_long.csv (market rows by run_id) and OUT/manifest.json.
+    Sweep(SweepArgs),
+    /// Monte Carlo over the scenario's [uncertainty] parameters, seeded and parallel.
+    ///
+    /// Draw i uses ChaCha20 seeded from SHA-256(seed, i), so results are identical
+    /// whatever --threads is. Writes OUT/mc_draws.csv, OUT/mc_summary.json (p5/p50/p95
+    /// bands per year), OUT/manifest.json and OUT/plots/price_path.svg|png with bands.
+    Mc(McArgs),
+    /// Check scenario files without running them, or reproduce the published cases.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (.toml or .json).
+    pub scenario: PathBuf,
+    /// Output directory.
+    #[arg(short, long, default_value = "scenario-out")]
+    pub out: PathBuf,
+    /// Override a scalar: PATH=VALUE, e.g. cap.linear_reduction_factor=0.03 (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Skip the SVG/PNG plots.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Baseline scenario file to compare against.
+    #[arg(short, long)]
+    pub baseline: PathBuf,
+    #[arg(short, long, default_value = "scenario-out")]
+    pub out: PathBuf,
+    /// Override a scalar of the scenario (not the baseline): PATH=VALUE (repeatable).
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// A swept parameter: PATH=V1,V2,... or PATH=START:STOP:STEP (repeatable; grid).
+    #[arg(short, long = "param", value_name = "PATH=VALUES", required = true)]
+    pub params: Vec<String>,
+    #[arg(short, long, default_value = "scenario-out")]
+    pub out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct McArgs {
+    /// Scenario file with an [uncertainty] block.
+    pub scenario: PathBuf,
+    /// Number of draws (default: uncertainty.draws).
+    #[arg(short = 'n', long)]
+    pub draws: Option<u32>,
+    /// Master seed (default: uncertainty.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores); results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(short, long, default_value = "scenario-out")]
+    pub out: PathBuf,
+    /// Skip the plots.
+    #[arg(long)]
+    pub no_plots: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files to check (parse, schema, values, CSV firm files).
+    pub files: Vec<PathBuf>,
+    /// Reproduce the published validation cases P1-P3 and print each check.
+    #[arg(long)]
+    pub cases: bool,
+}
+
+/// Runs one `ets scenario` subcommand.
+pub fn run_cli(command: ScenarioCommand) -> anyhow::Result<()> {
+    match command {
+        ScenarioCommand::Run(args) => run_command(&args),
+        ScenarioCommand::Compare(args) => compare_command(&args),
+        ScenarioCommand::Sweep(args) => with_threads(args.threads, || sweep_command(&args)),
+        ScenarioCommand::Mc(args) => with_threads(args.threads, || mc_command(&args)),
+        ScenarioCommand::Validate(args) => validate_command(&args),
+    }
+}
+
+fn with_threads(
+    threads: Option<usize>,
+    job: impl FnOnce() -> anyhow::Result<()> + Send,
+) -> anyhow::Result<()> {
+    match threads {
+        None => job(),
+        Some(count) => rayon::ThreadPoolBuilder::new()
+            .num_threads(count.max(1))
+            .build()
+            .context("cannot start the worker threads")?
+            .install(job),
+    }
+}
+
+fn load(path: &Path, set: &[String]) -> anyhow::Result<(Scenario, Vec<(String, f64)>)> {
+    let scenario =
+        Scenario::from_path(path).with_context(|| format!("loading {}", path.display()))?;
+    let overrides = set
+        .iter()
+        .map(|s| parse_assignment(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let scenario = scenario.with_overrides(&overrides)?;
+    Ok((scenario, overrides))
+}
+
+fn now_unix_s() -> Option<u64> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+fn progress(length: u64, message: &str) -> ProgressBar {
+    let bar = ProgressBar::new(length);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(message.to_string());
+    bar
+}
+
+fn run_command(args: &RunArgs) -> anyhow::Result<()> {
+    let (scenario, overrides) = load(&args.scenario, &args.set)?;
+    let result = scenario.run(&RunOptions::default())?;
+    let mut files = vec!["results_long.csv".to_string(), "summary.json".to_string()];
+    write_long_csv(&args.out.join("results_long.csv"), &result, "0")?;
+    write_json(&args.out.join("summary.json"), &result)?;
+    if !args.no_plots {
+        for path in plots::all(&args.out.join("plots"), &scenario.model, &result, None)? {
+            files.push(relative(&args.out, &path));
+        }
+    }
+    let mut manifest = Manifest::new("run", &scenario, Some(&result));
+    manifest.overrides = overrides;
+    manifest.created_unix_s = now_unix_s();
+    manifest.files = files;
+    write_json(&args.out.join("manifest.json"), &manifest)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "year  price  emissions_t  bank_t  abatement_cost")?;
+    for row in &result.market {
+        writeln!(
+            stdout,
+            "{}  {:.4}  {:.3}  {:.3}  {:.2}",
+            row.year, row.price, row.emissions_t, row.bank_t, row.abatement_cost
+        )?;
+    }
+    writeln!(
+        stdout,
+        "total abatement cost {:.2} vs {:.2} without trading (savings {:.2}); outputs in {}",
+        result.totals.abatement_cost,
+        result.totals.cac_abatement_cost,
+        result.totals.cost_savings,
+        args.out.display()
+    )?;
+    Ok(())
+}
+
+fn relative(base: &Path, path: &Path) -> String {
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+fn compare_command(args: &CompareArgs) -> anyhow::Result<()> {
+    let (scenario, overrides) = load(&args.scenario, &args.set)?;
+    let (baseline, _) = load(&args.baseline, &[])?;
+    let result = scenario.run(&RunOptions::default())?;
+    let baseline_result = baseline.run(&RunOptions::default())?;
+    let comparison = compare(&result, &baseline_result);
+    write_json(&args.out.join("comparison.json"), &comparison)?;
+    let path = args.out.join("results_long.csv");
+    let mut writer = create(&path)?;
+    writeln!(writer, "{LONG_HEADER}")?;
+    write_long_rows(&mut writer, &result, "scenario")?;
+    write_long_rows(&mut writer, &baseline_result, "baseline")?;
+    writer.flush()?;
+    let mut manifest = Manifest::new("compare", &scenario, Some(&result));
+    manifest.baseline_hash = Some(baseline.content_hash());
+    manifest.overrides = overrides;
+    manifest.created_unix_s = now_unix_s();
+    manifest.files = vec!["comparison.json".into(), "results_long.csv".into()];
+    write_json(&args.out.join("manifest.json"), &manifest)?;
+    println!(
+        "{} vs {}: emissions {:+.3} t, abatement cost {:+.2}, auction revenue {:+.2}; {} firms gain, {} lose",
+        comparison.scenario,
+        comparison.baseline,
+        comparison.emissions_t_change,
+        comparison.abatement_cost_change,
+        comparison.auction_revenue_change,
+        comparison.winners,
+        comparison.losers
+    );
+    Ok(())
+}
+
+fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
+    let (scenario, _) = load(&args.scenario, &[])?;
+    let axes = args
+        .params
+        .iter()
+        .map(|p| SweepAxis::parse(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = axes.iter().map(|a| a.values.len() as u64).product();
+    let bar = progress(total, "sweep");
+    let runs = run_sweep(&scenario, &axes, Some(&bar))?;
+    bar.finish_and_clear();
+    let path = args.out.join("sweep_runs.csv");
+    let mut writer = create(&path)?;
+    let names: Vec<&str> = axes.iter().map(|a| a.path.as_str()).collect();
+    writeln!(
+        writer,
+        "run_id,{},status,abatement_cost,abatement_cost_pv,emissions_t,auction_revenue,first_year_price,last_year_price,error",
+        names.join(",")
+    )?;
+    let long_path = args.out.join("results_long.csv");
+    let mut long = create(&long_path)?;
+    writeln!(long, "{LONG_HEADER}")?;
+    let mut failed = 0;
+    for run in &runs {
+        let values: Vec<String> = run.overrides.iter().map(|(_, v)| v.to_string()).collect();
+        match &run.outcome {
+            Ok(result) => {
+                let prices = result.prices();
+                writeln!(
+                    writer,
+                    "{},{},ok,{},{},{},{},{},{},",
+                    run.run_id,
+                    values.join(","),
+                    result.totals.abatement_cost,
+                    result.totals.abatement_cost_pv,
+                    result.totals.emissions_t,
+                    result.totals.auction_revenue,
+                    prices.first().copied().unwrap_or(f64::NAN),
+                    prices.last().copied().unwrap_or(f64::NAN)
+                )?;
+                write_long_rows(&mut long, result, &run.run_id.to_string())?;
+            }
+            Err(error) => {
+                failed += 1;
+                let error = error.replace([',', '\n'], ";");
+                writeln!(
+                    writer,
+                    "{},{},failed,,,,,,,{error}",
+                    run.run_id,
+                    values.join(",")
+                )?;
+            }
+        }
+    }
+    writer.flush()?;
+    long.flush()?;
+    let mut manifest = Manifest::new(
+        "sweep",
+        &scenario,
+        runs.iter().find_map(|r| r.outcome.as_ref().ok()),
+    );
+    manifest.created_unix_s = now_unix_s();
+    manifest.files = vec!["sweep_runs.csv".into(), "results_long.csv".into()];
+    write_json(&args.out.join("manifest.json"), &manifest)?;
+    println!(
+        "{} runs ({failed} failed); outputs in {}",
+        runs.len(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn mc_command(args: &McArgs) -> anyhow::Result<()> {
+    let (scenario, _) = load(&args.scenario, &[])?;
+    let Some(uncertainty) = &scenario.spec.uncertainty else {
+        bail!("{} has no [uncertainty] block", args.scenario.display());
+    };
+    let draws = args.draws.unwrap_or(uncertainty.draws);
+    if draws == 0 || draws > crate::limits::DRAWS_MAX {
+        bail!("--draws must be in 1..={}", crate::limits::DRAWS_MAX);
+    }
+    let seed = args.seed.unwrap_or(uncertainty.seed);
+    let bar = progress(u64::from(draws), "monte carlo");
+    let mc = run_mc(&scenario, draws, seed, Some(&bar))?;
+    bar.finish_and_clear();
+    let path = args.out.join("mc_draws.csv");
+    let mut writer = create(&path)?;
+    writeln!(
+        writer,
+        "draw,{},year,price,emissions_t,bank_t,error",
+        mc.parameter_paths.join(",")
+    )?;
+    for draw in &mc.draws {
+        let values: Vec<String> = draw.parameters.iter().map(f64::to_string).collect();
+        match &draw.error {
+            None => {
+                for (t, year) in mc.years.iter().enumerate() {
+                    writeln!(
+                        writer,
+                        "{},{},{year},{},{},{},",
+                        draw.index,
+                        values.join(","),
+                        draw.prices[t],
+                        draw.emissions_t[t],
+                        draw.bank_t[t]
+                    )?;
+                }
+            }
+            Some(error) => {
+                writeln!(
+                    writer,
+                    "{},{},,,,,{}",
+                    draw.index,
+                    values.join(","),
+                    error.replace([',', '\n'], ";")
+                )?;
+            }
+        }
+    }
+    writer.flush()?;
+    #[derive(serde::Serialize)]
+    struct Summary<'a> {
+        seed: u64,
+        draws: u32,
+        failed_draws: usize,
+        years: &'a [i32],
+        parameter_paths: &'a [String],
+        price: &'a crate::mc::Bands,
+        emissions_t: &'a crate::mc::Bands,
+        bank_t: &'a crate::mc::Bands,
+    }
+    write_json(
+        &args.out.join("mc_summary.json"),
+        &Summary {
+            seed,
+            draws,
+            failed_draws: mc.failed_draws,
+            years: &mc.years,
+            parameter_paths: &mc.parameter_paths,
+            price: &mc.price_bands,
+            emissions_t: &mc.emissions_bands,
+            bank_t: &mc.bank_bands,
+        },
+    )?;
+    let mut files = vec!["mc_draws.csv".to_string(), "mc_summary.json".to_string()];
+    let central = scenario.run(&RunOptions::default()).ok();
+    if let (false, Some(central)) = (args.no_plots, central.as_ref()) {
+        for path in plots::price_path(&args.out.join("plots"), central, Some(&mc))? {
+            files.push(relative(&args.out, &path));
+        }
+    }
+    let mut manifest = Manifest::new("mc", &scenario, central.as_ref());
+    manifest.seed = Some(seed);
+    manifest.draws = Some(draws);
+    manifest.created_unix_s = now_unix_s();
+    manifest.files = files;
+    write_json(&args.out.join("manifest.json"), &manifest)?;
+    println!("year  price_p5  price_p50  price_p95");
+    for (t, year) in mc.years.iter().enumerate() {
+        if let (Some(p5), Some(p50), Some(p95)) = (
+            mc.price_bands.p5.get(t),
+            mc.price_bands.p50.get(t),
+            mc.price_bands.p95.get(t),
+        ) {
+            println!("{year}  {p5:.4}  {p50:.4}  {p95:.4}");
+        }
+    }
+    println!(
+        "{draws} draws ({} failed), seed {seed}; outputs in {}",
+        mc.failed_draws,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn validate_command(args: &ValidateArgs) -> anyhow::Result<()> {
+    if args.files.is_empty() && !args.cases {
+        bail!("nothing to validate: give scenario files or --cases");
+    }
+    let mut failures = 0;
+    for path in &args.files {
+        match Scenario::from_path(path) {
+            Ok(scenario) => println!(
+                "ok  {}: {} firms, {} years, hash {}",
+                path.display(),
+                scenario.model.firms.len(),
+                scenario.model.years.len(),
+                &scenario.content_hash()[..12]
+            ),
+            Err(error) => {
+                failures += 1;
+                println!("err {}: {error}", path.display());
+            }
+        }
+    }
+    if args.cases {
+        for check in crate::cases::run_published_cases()? {
+            if !check.passed {
+                failures += 1;
+            }
+            println!(
+                "{} {:<16} {:<32} expected {:>12.6} got {:>12.6}",
+                if check.passed { "pass" } else { "FAIL" },
+                check.case,
+                check.quantity,
+                check.expected,
+                check.actual
+            );
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} check(s) failed");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+    }
+
+    #[test]
+    fn command_definition_is_consistent() {
+        Wrapper::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_a_sweep() {
+        let parsed =
+            Wrapper::try_parse_from(["ets", "sweep", "s.toml", "--param", "cap.base_t=1,2"])
+                .expect("parses");
+        assert!(matches!(parsed.command, ScenarioCommand::Sweep(ref a) if a.params.len() == 1));
+    }
+}

@@ -182,7 +182,11 @@ pub fn solve_banked(
             .map(|m| m.baseline_t + m.free_t)
             .sum::<f64>()
             .max(1.0);
+        // Binding years are recognised within `tolerance_t`; feasibility and flat price
+        // stretches use the much tighter `exact_t` (rounding of the bank sums only), so the
+        // bank ends at its bound and no spurious price interval appears.
         let tolerance_t = 1e-9 * scale;
+        let exact_t = 1e-13 * scale;
         // Bank at the end of each year of the segment at p0, on one side of the ties.
         let banks = |p0: f64, side: f64| -> Vec<f64> {
             let mut bank = bank_t;
@@ -204,7 +208,7 @@ pub fn solve_banked(
             banks(p0, 1.0)
                 .iter()
                 .enumerate()
-                .all(|(i, b)| *b >= bound(start + i) - tolerance_t)
+                .all(|(i, b)| *b >= bound(start + i) - exact_t)
         };
         let top = settings.price_max / growth[start];
         let p0_low = if feasible(0.0) {
@@ -218,40 +222,39 @@ pub fn solve_banked(
             }
             threshold(0.0, top, feasible)
         };
-        // The segment ends at the last year whose bound binds at p0 (without ties).
-        let lower_banks = banks(p0_low, 0.0);
-        let gaps: Vec<f64> = lower_banks
-            .iter()
-            .enumerate()
-            .map(|(i, b)| b - bound(start + i))
-            .collect();
+        // The segment ends at the last year whose bound binds at p0; steps exactly at the
+        // price are taken with the smallest share that keeps every year within bounds.
+        let (binding, _) = segment_end(
+            &banks(p0_low, 0.0),
+            &banks(p0_low, 1.0),
+            |i| bound(start + i),
+            tolerance_t,
+        );
         let end = if p0_low == 0.0 {
             count - 1
         } else {
-            let smallest = gaps.iter().copied().fold(f64::INFINITY, f64::min);
-            start
-                + gaps
-                    .iter()
-                    .rposition(|g| *g <= smallest.max(0.0) + tolerance_t)
-                    .unwrap_or(count - 1 - start)
+            start + binding
         };
-        let binding = end - start;
         let limit = bound(end);
-        let p0_high = if p0_low == 0.0 || lower_banks[binding] > limit + tolerance_t {
+        let p0_high = if p0_low == 0.0 || banks(p0_low, 0.0)[binding] > limit + exact_t {
             p0_low
-        } else if banks(top, 0.0)[binding] <= limit + tolerance_t {
+        } else if banks(top, 0.0)[binding] <= limit + exact_t {
             top
         } else {
-            threshold(p0_low, top, |p0| {
-                banks(p0, 0.0)[binding] > limit + tolerance_t
-            })
+            threshold(p0_low, top, |p0| banks(p0, 0.0)[binding] > limit + exact_t)
         };
         let p0 = pick(settings, p0_low, p0_high);
-        let (lower_end, upper_end) = (banks(p0, 0.0)[binding], banks(p0, 1.0)[binding]);
         let theta = if p0 == 0.0 {
             0.0
         } else {
-            tie_fraction(lower_end - limit, upper_end - limit)
+            let (lower, upper) = (banks(p0, 0.0), banks(p0, 1.0));
+            let (_, theta) = segment_end(
+                &lower[..=binding],
+                &upper[..=binding],
+                |i| bound(start + i),
+                tolerance_t,
+            );
+            theta
         };
         for t in start..=end {
             let market = &markets[t];
@@ -288,4 +291,48 @@ pub fn solve_banked(
         start = end + 1;
     }
     Ok(points)
+}
+
+/// Given end-of-year banks without (`lower`) and with (`upper`) the steps at the price,
+/// returns the offset of the segment's last binding year and the tie share: the largest
+/// share any year needs to stay within its bound (the bank only grows with the share).
+fn segment_end(
+    lower: &[f64],
+    upper: &[f64],
+    bound: impl Fn(usize) -> f64,
+    tolerance_t: f64,
+) -> (usize, f64) {
+    let mut theta = 0.0;
+    let mut end = None;
+    for (i, (low, high)) in lower.iter().zip(upper).enumerate() {
+        let gap = low - bound(i);
+        if gap < -tolerance_t {
+            let span = high - low;
+            let needed = if span > 0.0 {
+                (-gap / span).clamp(0.0, 1.0)
+            } else {
+                1.0
+            };
+            if needed > theta + 1e-12 {
+                theta = needed;
+                end = Some(i);
+            } else if needed >= theta - 1e-12 {
+                end = Some(i);
+            }
+        }
+    }
+    if let Some(end) = end {
+        return (end, theta);
+    }
+    let gaps: Vec<f64> = lower
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b - bound(i))
+        .collect();
+    let smallest = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+    let end = gaps
+        .iter()
+        .rposition(|g| *g <= smallest.max(0.0) + tolerance_t)
+        .unwrap_or(lower.len().saturating_sub(1));
+    (end, 0.0)
 }

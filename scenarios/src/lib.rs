@@ -15,6 +15,7 @@
 
 pub mod aggregate;
 pub mod allocation;
+pub mod cases;
 pub mod cli;
 pub mod compare;
 pub mod csv;

@@ -110,7 +110,7 @@ impl Model {
         }
         check_positive("adjust.baseline_scale", file.adjust.baseline_scale)?;
         check_positive("adjust.mac_scale", file.adjust.mac_scale)?;
-        if !(file.adjust.baseline_growth > -1.0) {
+        if file.adjust.baseline_growth.is_nan() || file.adjust.baseline_growth <= -1.0 {
             return Err(ScenarioError::invalid(
                 "adjust.baseline_growth",
                 "must be > -1",
@@ -691,7 +691,7 @@ fn escalate(
     years: &[i32],
 ) -> Result<Vec<f64>> {
     check_non_negative(key, value)?;
-    if !(rate > -1.0) || !rate.is_finite() {
+    if !rate.is_finite() || rate <= -1.0 {
         return Err(ScenarioError::invalid(
             format!("{key}.escalation_rate"),
             "must be > -1",

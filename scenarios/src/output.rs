@@ -1,1 +1,238 @@
-//! wip
+//! Writing results: a tidy long CSV, a JSON summary and `manifest.json`.
+//!
+//! The long table has one value per row, `scenario, run_id, year, region, sector, entity,
+//! variable, unit, value`, the shape pandas, polars and R's tidyverse pivot directly.
+
+use crate::error::{Result, ScenarioError};
+use crate::results::RunResult;
+use crate::scenario::Scenario;
+use serde::Serialize;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Header of the long table.
+pub const LONG_HEADER: &str = "scenario,run_id,year,region,sector,entity,variable,unit,value";
+
+fn output_error(what: &Path, error: impl std::fmt::Display) -> ScenarioError {
+    ScenarioError::Output {
+        what: what.display().to_string(),
+        reason: error.to_string(),
+    }
+}
+
+/// Creates `path` for writing, with a buffered writer.
+pub fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| ScenarioError::Io {
+            action: "cannot create directory",
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let file = std::fs::File::create(path).map_err(|source| ScenarioError::Io {
+        action: "cannot create",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(std::io::BufWriter::new(file))
+}
+
+/// Writes `value` as pretty JSON to `path`.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut writer = create(path)?;
+    serde_json::to_writer_pretty(&mut writer, value).map_err(|e| output_error(path, e))?;
+    writer.write_all(b"\n").map_err(|e| output_error(path, e))?;
+    writer.flush().map_err(|e| output_error(path, e))
+}
+
+/// Tags identifying where a value belongs.
+struct Row<'a> {
+    year: i32,
+    region: &'a str,
+    sector: &'a str,
+    entity: &'a str,
+}
+
+/// Writes the long rows of one run (market, sectors, regions, firms) to `writer`.
+pub fn write_long_rows(
+    writer: &mut impl Write,
+    result: &RunResult,
+    run_id: &str,
+) -> std::io::Result<()> {
+    let currency = result.currency.as_str();
+    let per_t = format!("{currency}/t");
+    let mut put = |row: &Row<'_>, variable: &str, unit: &str, value: f64| {
+        writeln!(
+            writer,
+            "{},{},{},{},{},{},{},{},{}",
+            result.scenario,
+            run_id,
+            row.year,
+            row.region,
+            row.sector,
+            row.entity,
+            variable,
+            unit,
+            value
+        )
+    };
+    for y in &result.market {
+        let row = Row {
+            year: y.year,
+            region: "all",
+            sector: "all",
+            entity: "market",
+        };
+        put(&row, "price", &per_t, y.price)?;
+        put(&row, "price_low", &per_t, y.price_low)?;
+        put(&row, "price_high", &per_t, y.price_high)?;
+        for (name, value) in [
+            ("cap", y.cap_t),
+            ("free_allocation", y.free_t),
+            ("reallocated", y.reallocated_t),
+            ("freed_capacity", y.freed_t),
+            ("auction_offered", y.auction_offered_t),
+            ("auction_sold", y.auction_sold_t),
+            ("auction_unsold", y.auction_unsold_t),
+            ("msr_intake", y.msr_intake_t),
+            ("msr_release", y.msr_release_t),
+            ("msr_invalidated", y.msr_invalidated_t),
+            ("msr_pool", y.msr_pool_t),
+            ("ccr_released", y.ccr_released_t),
+            ("offsets_used", y.offsets_used_t),
+            ("ceiling_sales", y.ceiling_sales_t),
+            ("floor_withdrawn", y.floor_withdrawn_t),
+            ("lapsed", y.lapsed_t),
+            ("baseline_emissions", y.baseline_t),
+            ("emissions", y.emissions_t),
+            ("abatement", y.abatement_t),
+            ("bank", y.bank_t),
+            ("cac_emissions", y.cac_emissions_t),
+        ] {
+            put(&row, name, "t", value)?;
+        }
+        put(&row, "auction_revenue", currency, y.auction_revenue)?;
+        put(&row, "abatement_cost", currency, y.abatement_cost)?;
+        put(&row, "cac_abatement_cost", currency, y.cac_abatement_cost)?;
+    }
+    for (groups, is_sector) in [(&result.sectors, true), (&result.regions, false)] {
+        for group in groups {
+            for (t, year) in result.years.iter().enumerate() {
+                let (region, sector) = if is_sector {
+                    ("all", group.name.as_str())
+                } else {
+                    (group.name.as_str(), "all")
+                };
+                let row = Row {
+                    year: *year,
+                    region,
+                    sector,
+                    entity: if is_sector { "sector" } else { "region" },
+                };
+                put(&row, "emissions", "t", group.emissions_t[t])?;
+                put(&row, "free_allocation", "t", group.free_t[t])?;
+                put(&row, "abatement_cost", currency, group.abatement_cost[t])?;
+            }
+        }
+    }
+    let years = result.years.len();
+    if result.firm_years.len() == result.firms.len() * years {
+        for (index, firm) in result.firms.iter().enumerate() {
+            for (t, year) in result.years.iter().enumerate() {
+                let cell = &result.firm_years[index * years + t];
+                let row = Row {
+                    year: *year,
+                    region: &firm.region,
+                    sector: &firm.sector,
+                    entity: &firm.id,
+                };
+                put(&row, "emissions", "t", cell.emissions_t)?;
+                put(&row, "abatement", "t", cell.abatement_t)?;
+                put(&row, "free_allocation", "t", cell.free_t)?;
+                put(&row, "reallocated", "t", cell.reallocated_t)?;
+                put(&row, "purchases", "t", cell.net_purchase_t.max(0.0))?;
+                put(&row, "sales", "t", (-cell.net_purchase_t).max(0.0))?;
+                put(&row, "abatement_cost", currency, cell.abatement_cost)?;
+                put(&row, "allowance_cost", currency, cell.allowance_cost)?;
+                put(&row, "cac_abatement", "t", cell.cac_abatement_t)?;
+                put(
+                    &row,
+                    "cac_abatement_cost",
+                    currency,
+                    cell.cac_abatement_cost,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes the long CSV of one run to `path`.
+pub fn write_long_csv(path: &Path, result: &RunResult, run_id: &str) -> Result<()> {
+    let mut writer = create(path)?;
+    writeln!(writer, "{LONG_HEADER}").map_err(|e| output_error(path, e))?;
+    write_long_rows(&mut writer, result, run_id).map_err(|e| output_error(path, e))?;
+    writer.flush().map_err(|e| output_error(path, e))
+}
+
+/// Solver settings recorded for reproducibility.
+#[derive(Clone, Debug, Serialize)]
+pub struct SolverSettingsRecord {
+    pub method: String,
+    pub price_pick: String,
+    pub price_tolerance_relative: f64,
+    pub price_max: f64,
+    pub msr_iterations_max: u32,
+    pub reallocator: String,
+}
+
+/// `manifest.json`: what produced an output folder.
+#[derive(Clone, Debug, Serialize)]
+pub struct Manifest {
+    pub engine: &'static str,
+    pub version: &'static str,
+    pub mode: String,
+    pub scenario: String,
+    /// SHA-256 of the canonical scenario (see `Scenario::content_hash`).
+    pub scenario_hash: String,
+    pub baseline_hash: Option<String>,
+    pub seed: Option<u64>,
+    pub draws: Option<u32>,
+    pub overrides: Vec<(String, f64)>,
+    pub solver: SolverSettingsRecord,
+    /// Seconds since the Unix epoch, passed in by the caller (the library reads no clock).
+    pub created_unix_s: Option<u64>,
+    pub files: Vec<String>,
+}
+
+impl Manifest {
+    pub fn new(mode: &str, scenario: &Scenario, result: Option<&RunResult>) -> Manifest {
+        let solver = &scenario.model.solver;
+        Manifest {
+            engine: "scenarios",
+            version: env!("CARGO_PKG_VERSION"),
+            mode: mode.to_string(),
+            scenario: scenario.model.name.clone(),
+            scenario_hash: scenario.content_hash(),
+            baseline_hash: None,
+            seed: None,
+            draws: None,
+            overrides: Vec::new(),
+            solver: SolverSettingsRecord {
+                method: result.map_or("", |r| r.solver.method).to_string(),
+                price_pick: format!("{:?}", solver.price_pick).to_lowercase(),
+                price_tolerance_relative: crate::curve::PRICE_TOLERANCE_RELATIVE,
+                price_max: solver.price_max,
+                msr_iterations_max: solver.msr_iterations_max,
+                reallocator: result.map_or(String::new(), |r| r.solver.reallocator.clone()),
+            },
+            created_unix_s: None,
+            files: Vec::new(),
+        }
+    }
+}
+
+/// Paths of a run's standard outputs inside `dir`.
+pub fn output_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}

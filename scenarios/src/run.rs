@@ -210,6 +210,7 @@ fn account(
     let mut rows = Vec::with_capacity(years);
     let mut bank = model.banking.initial_bank_t;
     let mut pool = model.msr.as_ref().map_or(0.0, |m| m.initial_t);
+    #[allow(clippy::needless_range_loop)] // t indexes five parallel per-year vectors
     for t in 0..years {
         let market = &markets[t];
         let point = cleared.points[t];
@@ -390,6 +391,7 @@ fn firm_rows(
             region: model.regions[firm.region].clone(),
             ..FirmSummary::default()
         };
+        #[allow(clippy::needless_range_loop)] // t indexes the market rows and firm-year cells
         for t in 0..years {
             let market = &result.market[t];
             let baseline = model.baseline(index, t);

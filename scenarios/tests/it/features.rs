@@ -1,1 +1,201 @@
+//! Scenario features beyond the published cases: loading, errors, outputs, run modes.
 
+use crate::{assert_close, example, run};
+use scenarios::cli::{McArgs, RunArgs, ScenarioCommand, SweepArgs, ValidateArgs, run_cli};
+use scenarios::compare::compare;
+use scenarios::{Scenario, ScenarioError};
+
+fn error_of(text: &str) -> String {
+    Scenario::from_toml_str(text, None)
+        .expect_err("must be rejected")
+        .to_string()
+}
+
+const MINIMAL: &str = r#"
+schema_version = 1
+name = "minimal"
+years = { start = 2030, end = 2031 }
+[cap]
+by_year = 50.0
+[[firms]]
+id = "a"
+baseline_t = 100.0
+mac = { type = "linear", intercept = 0.0, slope = 1.0 }
+"#;
+
+#[test]
+fn errors_name_the_key_and_the_reason() {
+    let message = error_of(&MINIMAL.replace("slope = 1.0", "slope = -1.0"));
+    assert!(
+        message.contains("firms.a.mac.slope") && message.contains(">= 0"),
+        "{message}"
+    );
+    let message = error_of(&MINIMAL.replace(
+        "[cap]",
+        "[cap]\nlinear_reduction_factor = 0.1\nbase_t = 3.0\nbase_year = 2030\n",
+    ));
+    assert!(message.contains("cap"), "{message}");
+    let message = error_of(&MINIMAL.replace("name = \"minimal\"", "name = \"minimal\"\nbogus = 1"));
+    assert!(message.contains("bogus"), "{message}");
+    let message = error_of(&MINIMAL.replace("end = 2031", "end = 2020"));
+    assert!(message.contains("years.end"), "{message}");
+    let message = error_of(&MINIMAL.replace("[cap]", "[banking]\ndiscount_rate = 1.5\n[cap]"));
+    assert!(message.contains("banking.discount_rate"), "{message}");
+}
+
+#[test]
+fn strings_may_not_reference_files() {
+    let text = format!("{MINIMAL}\n[[firm_files]]\npath = \"/etc/passwd\"\n");
+    let error = Scenario::from_toml_str(&text, None).expect_err("refused");
+    assert!(
+        matches!(error, ScenarioError::Invalid { ref key, .. } if key.starts_with("firm_files"))
+    );
+}
+
+#[test]
+fn json_and_toml_give_the_same_hash_and_result() {
+    let from_toml = Scenario::from_toml_str(MINIMAL, None).expect("toml");
+    let json = serde_json::to_string(&from_toml.spec).expect("json");
+    let from_json = Scenario::from_json_str(&json, None).expect("json");
+    assert_eq!(from_toml.content_hash(), from_json.content_hash());
+    assert_eq!(run(&from_toml).prices(), run(&from_json).prices());
+    assert_close!(run(&from_toml).market[0].price, 50.0);
+}
+
+#[test]
+fn infeasible_caps_are_reported_not_hidden() {
+    let text = MINIMAL.replace("slope = 1.0 }", "slope = 1.0, max_abatement_t = 10.0 }");
+    let scenario = Scenario::from_toml_str(&text, None).expect("valid");
+    let error = scenario.run(&Default::default()).expect_err("infeasible");
+    assert!(
+        matches!(error, ScenarioError::Infeasible { year: 2030, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn ceiling_floor_and_reserve_bind() {
+    let ceiling = MINIMAL.replace("[cap]", "[price_controls]\nceiling = 20.0\n[cap]");
+    let result = run(&Scenario::from_toml_str(&ceiling, None).expect("valid"));
+    assert_close!(result.market[0].price, 20.0);
+    assert_close!(result.market[0].ceiling_sales_t, 30.0);
+    let floor = MINIMAL.replace("[cap]", "[price_controls]\nfloor = 70.0\n[cap]");
+    let result = run(&Scenario::from_toml_str(&floor, None).expect("valid"));
+    assert_close!(result.market[0].price, 70.0);
+    assert_close!(result.market[0].floor_withdrawn_t, 20.0);
+    // An auction reserve above the price leaves the auction unsold and the price at the reserve.
+    let reserve = MINIMAL.replace(
+        "[cap]",
+        "[allocation]\nauction_share = 0.5\n[auction]\nreserve_price = 60.0\n[cap]",
+    );
+    let result = run(&Scenario::from_toml_str(&reserve, None).expect("valid"));
+    assert_close!(result.market[0].price, 60.0);
+    assert_close!(result.market[0].auction_sold_t, 15.0);
+    assert_close!(result.market[0].auction_revenue, 900.0);
+}
+
+#[test]
+fn policy_example_runs_with_every_section() {
+    let scenario = example("policy.toml");
+    assert_eq!(scenario.model.firms.len(), 26);
+    let result = run(&scenario);
+    assert!(result.market.iter().all(|y| y.price > 0.0));
+    // Closure in 2030 frees capacity, reallocated by tier.
+    let year_2030 = &result.market[4];
+    assert!(
+        year_2030.freed_t > 0.0 && year_2030.reallocated_t > 0.0,
+        "{year_2030:?}"
+    );
+    // Where the bank is positive, prices rise at the discount rate.
+    for pair in result.market.windows(2) {
+        let growth = pair[1].price / pair[0].price;
+        if pair[0].bank_t > 1e-6
+            && pair[1].price < 400.0
+            && pair[0].price > 10.0 * 1.05f64.powi(pair[0].year - 2026)
+        {
+            assert!(
+                (growth - 1.05).abs() < 1e-6,
+                "{} -> {}: growth {growth}",
+                pair[0].year,
+                pair[1].year
+            );
+        }
+    }
+    assert!(result.totals.cost_savings >= -1e-6);
+    assert_eq!(result.sectors.len(), 3);
+    assert_eq!(result.regions.len(), 2);
+}
+
+#[test]
+fn compare_finds_winners_and_losers() {
+    let scenario = run(&example("policy.toml"));
+    let baseline = run(&example("policy_baseline.toml"));
+    let comparison = compare(&scenario, &baseline);
+    assert_eq!(comparison.firms.len(), 26);
+    assert_eq!(comparison.unmatched_firms, 0);
+    assert!(
+        comparison.emissions_t_change < 0.0,
+        "a tighter cap cuts emissions"
+    );
+    assert!(comparison.winners + comparison.losers > 0);
+}
+
+#[test]
+fn cli_run_writes_tables_manifest_and_plots() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/policy.toml");
+    run_cli(ScenarioCommand::Run(RunArgs {
+        scenario: scenario.clone(),
+        out: dir.path().to_path_buf(),
+        set: vec!["cap.linear_reduction_factor=0.03".into()],
+        no_plots: false,
+    }))
+    .expect("run");
+    for name in [
+        "results_long.csv",
+        "summary.json",
+        "manifest.json",
+        "plots/price_path.svg",
+        "plots/price_path.png",
+    ] {
+        assert!(dir.path().join(name).exists(), "{name} missing");
+    }
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("manifest.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(manifest["scenario_hash"].as_str().map(str::len), Some(64));
+    let csv = std::fs::read_to_string(dir.path().join("results_long.csv")).expect("csv");
+    assert!(csv.starts_with("scenario,run_id,year,region,sector,entity,variable,unit,value"));
+    assert!(csv.contains("policy,0,2026,all,all,market,price,CNY/t,"));
+
+    run_cli(ScenarioCommand::Sweep(SweepArgs {
+        scenario: scenario.clone(),
+        params: vec![
+            "banking.discount_rate=0.03,0.05".into(),
+            "cap.linear_reduction_factor=0.02:0.04:0.02".into(),
+        ],
+        out: dir.path().join("sweep"),
+        threads: Some(2),
+    }))
+    .expect("sweep");
+    let runs = std::fs::read_to_string(dir.path().join("sweep/sweep_runs.csv")).expect("runs");
+    assert_eq!(runs.lines().count(), 5, "{runs}");
+
+    run_cli(ScenarioCommand::Mc(McArgs {
+        scenario,
+        draws: Some(20),
+        seed: Some(1),
+        threads: Some(2),
+        out: dir.path().join("mc"),
+        no_plots: false,
+    }))
+    .expect("mc");
+    assert!(dir.path().join("mc/plots/price_path.png").exists());
+    run_cli(ScenarioCommand::Validate(ValidateArgs {
+        files: vec![],
+        cases: true,
+    }))
+    .expect("published cases");
+}
