@@ -13,10 +13,11 @@ use crate::model::Round;
 use crate::prepare::{COEF_PLACES, Prepared, RowKind, to_decimal};
 
 pub(crate) fn assemble(round: &Round, prep: &Prepared, outcome: &Outcome) -> Allocation {
-    let mut applications: Vec<ApplicationResult> = (0..prep.apps.len())
+    // Priority order (tier, credit grade, filing time, id; excluded last): the ranked list the
+    // bureau publishes, and independent of the input order.
+    let applications: Vec<ApplicationResult> = (0..prep.apps.len())
         .map(|i| application(round, prep, outcome, i))
         .collect();
-    applications.sort_by(|a, b| a.id.cmp(&b.id));
     let flows = flows(round, prep, outcome);
     Allocation {
         round_id: round.id.clone(),

@@ -6,7 +6,8 @@
 //!   draw is posted at the ledger scale and must cover the replacement ratio;
 //! - *exact* rows (regional caps): usage = Σ coefficient × grant, in sub-units of 10^-(scale+6).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -74,6 +75,8 @@ pub(crate) struct App {
     pub items: Vec<Item>,
     pub entries: Vec<Entry>,
     pub missing: Vec<Constraint>,
+    /// District, basin and airshed indices.
+    pub place: [usize; 3],
     pub min_share: f64,
     pub weight: f64,
 }
@@ -105,6 +108,32 @@ pub(crate) struct Prepared {
     pub apps: Vec<App>,
 }
 
+/// FNV-1a. Keys are ids we validate ourselves, so hash flooding is no concern, and SipHash was the
+/// largest cost of preparing a million applications.
+#[derive(Clone, Copy)]
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
 pub(crate) fn units(d: Decimal, scale: u32) -> Result<i128, &'static str> {
     let d = d.normalize();
     if d.scale() > scale {
@@ -127,18 +156,18 @@ fn coef(d: Decimal) -> Option<i128> {
 }
 
 struct Ids<'a> {
-    pollutants: HashMap<&'a str, usize>,
-    districts: HashMap<&'a str, usize>,
-    basins: HashMap<&'a str, usize>,
-    airsheds: HashMap<&'a str, usize>,
+    pollutants: FastMap<&'a str, usize>,
+    districts: FastMap<&'a str, usize>,
+    basins: FastMap<&'a str, usize>,
+    airsheds: FastMap<&'a str, usize>,
 }
 
 fn index<'a>(
     kind: &'static str,
     ids: impl Iterator<Item = &'a str>,
     problems: &mut Vec<Problem>,
-) -> HashMap<&'a str, usize> {
-    let mut map = HashMap::new();
+) -> FastMap<&'a str, usize> {
+    let mut map = FastMap::default();
     for (i, id) in ids.enumerate() {
         if map.insert(id, i).is_some() {
             problems.push(Problem::DuplicateId {
@@ -399,7 +428,8 @@ fn check_policy(round: &Round, ids: &Ids, pollutants: &[Pollutant], problems: &m
     }
 }
 
-type PoolIndex = HashMap<(usize, Option<String>), usize>;
+/// (pollutant, basin or airshed index; `usize::MAX` for a global pollutant) -> pool.
+type PoolIndex = FastMap<(usize, usize), usize>;
 
 fn build_pools(
     round: &Round,
@@ -410,7 +440,7 @@ fn build_pools(
     let mut order: Vec<usize> = (0..round.pools.len()).collect();
     order.sort_by(|&a, &b| round.pools[a].id.cmp(&round.pools[b].id));
     let mut seen: HashMap<&str, ()> = HashMap::new();
-    let mut index: PoolIndex = HashMap::new();
+    let mut index: PoolIndex = FastMap::default();
     let mut pools = Vec::new();
     let reserve = round.policy.reserve_share;
     for input in order {
@@ -479,7 +509,12 @@ fn build_pools(
         .to_i128()
         .unwrap_or(0)
         .min(total);
-        let key = (p, pool.area.clone());
+        let area_index = match (medium, &pool.area) {
+            (Medium::Water, Some(a)) => ids.basins[a.as_str()],
+            (Medium::Air, Some(a)) => ids.airsheds[a.as_str()],
+            _ => usize::MAX,
+        };
+        let key = (p, area_index);
         if let Some(&other) = index.get(&key) {
             let first: &PoolInfo = &pools[other];
             problems.push(Problem::DuplicatePool {
@@ -598,7 +633,8 @@ fn build_apps(
         .fold(0.0f64, f64::max);
     // A tiny positive floor: capacity a tier can use is never left to a lower tier.
     let weight_floor = 1e-6 * (va_max + 1.0);
-    let mut seen: HashMap<&str, ()> = HashMap::with_capacity(round.applications.len());
+    let mut seen: FastMap<&str, ()> =
+        FastMap::with_capacity_and_hasher(round.applications.len(), Default::default());
     let mut apps = Vec::with_capacity(round.applications.len());
     for (input, a) in round.applications.iter().enumerate() {
         if seen.insert(a.id.as_str(), ()).is_some() {
@@ -610,19 +646,22 @@ fn build_apps(
         }
         let context = || format!("application `{}`", a.id);
         let loc = &a.location;
-        for (kind, id, map) in [
+        let place @ [_, basin, airshed] = [
             ("district", &loc.district, &ids.districts),
             ("basin", &loc.basin, &ids.basins),
             ("airshed", &loc.airshed, &ids.airsheds),
-        ] {
-            if !map.contains_key(id.as_str()) {
+        ]
+        .map(|(kind, id, map)| {
+            let found = map.get(id.as_str()).copied();
+            if found.is_none() {
                 problems.push(Problem::UnknownRegion {
                     context: context(),
                     kind,
                     id: id.clone(),
                 });
             }
-        }
+            found.unwrap_or(usize::MAX - 1)
+        });
         in_range(
             a.min_viable_share,
             Decimal::ZERO,
@@ -662,16 +701,16 @@ fn build_apps(
             }
             let qcontext = || format!("application `{}` request `{}`", a.id, r.pollutant);
             let requested = quantity(r.quantity, pollutants[p].scale, qcontext, problems);
-            let area = match round.pollutants[p].medium {
-                Medium::Water => Some(loc.basin.clone()),
-                Medium::Air => Some(loc.airshed.clone()),
-                Medium::Global => None,
+            let (area, area_name) = match round.pollutants[p].medium {
+                Medium::Water => (basin, loc.basin.as_str()),
+                Medium::Air => (airshed, loc.airshed.as_str()),
+                Medium::Global => (usize::MAX, "the province"),
             };
-            let pool = pool_index.get(&(p, area.clone())).copied();
+            let pool = pool_index.get(&(p, area)).copied();
             if pool.is_none() {
                 missing.push(Constraint::MissingPool {
                     pollutant: r.pollutant.clone(),
-                    area: area.unwrap_or_else(|| "the province".into()),
+                    area: area_name.to_owned(),
                 });
             }
             // A zero request is not part of the bundle.
@@ -696,6 +735,7 @@ fn build_apps(
             items,
             entries: Vec::new(),
             missing,
+            place,
             min_share: if blocked {
                 1.0
             } else {
@@ -712,18 +752,26 @@ fn build_rows(
     round: &Round,
     pollutants: &[Pollutant],
     pools: Vec<PoolInfo>,
-    mut apps: Vec<App>,
+    apps: Vec<App>,
 ) -> Prepared {
-    let key = |app: &App| {
-        let a = &round.applications[app.input];
-        (
-            app.tier.unwrap_or(u8::MAX),
-            a.credit,
-            a.filed_at_unix_s,
-            a.id.as_str(),
-        )
-    };
-    apps.sort_by(|x, y| key(x).cmp(&key(y)));
+    // Sort small keys, then move each app once: apps are large and ids are unique.
+    let mut keys: Vec<_> = apps
+        .iter()
+        .enumerate()
+        .map(|(k, app)| {
+            let a = &round.applications[app.input];
+            (
+                app.tier.unwrap_or(u8::MAX),
+                a.credit,
+                a.filed_at_unix_s,
+                a.id.as_str(),
+                k,
+            )
+        })
+        .collect();
+    keys.sort_unstable();
+    let mut slots: Vec<Option<App>> = apps.into_iter().map(Some).collect();
+    let mut apps: Vec<App> = keys.iter().filter_map(|key| slots[key.4].take()).collect();
     let per_tonne = |p: usize, extra: u32| 10f64.powi((pollutants[p].scale + extra) as i32);
     let mut rows: Vec<RowDef> = pools
         .iter()
@@ -774,16 +822,11 @@ fn build_rows(
         }
     }
     // Cap rows depend only on where a project is: computed once per location.
-    let mut by_location: HashMap<(&str, &str, &str), Vec<Vec<(usize, i128)>>> = HashMap::new();
+    let mut by_location: FastMap<[usize; 3], Vec<Vec<(usize, i128)>>> = FastMap::default();
     for app in apps.iter_mut().filter(|a| a.tier.is_some()) {
         let a = &round.applications[app.input];
         let loc = &a.location;
-        let key = (
-            loc.district.as_str(),
-            loc.basin.as_str(),
-            loc.airshed.as_str(),
-        );
-        let cap_rows = by_location.entry(key).or_insert_with(|| {
+        let cap_rows = by_location.entry(app.place).or_insert_with(|| {
             let areas = [
                 Area::District(loc.district.clone()),
                 Area::Basin(loc.basin.clone()),
@@ -851,48 +894,92 @@ fn add_share_rows(round: &Round, pools: &[PoolInfo], rows: &mut Vec<RowDef>, app
         return;
     };
     let share = coef(limit.share_max).unwrap_or(COEF_ONE);
-    let mut demand: BTreeMap<(&str, usize), i128> = BTreeMap::new();
-    for app in apps.iter().filter(|a| a.tier.is_some()) {
-        let enterprise = round.applications[app.input].enterprise.as_str();
-        for e in app.entries.iter().filter(|e| e.row < pools.len()) {
-            let draw = ceil_div(e.coef * app.items[e.item].requested, COEF_ONE);
-            *demand.entry((enterprise, e.row)).or_default() += draw;
+    let mut enterprises: FastMap<&str, u32> = FastMap::default();
+    let mut names: Vec<&str> = Vec::new();
+    let enterprise_of: Vec<u32> = apps
+        .iter()
+        .map(|app| {
+            let name = round.applications[app.input].enterprise.as_str();
+            *enterprises.entry(name).or_insert_with(|| {
+                names.push(name);
+                names.len() as u32 - 1
+            })
+        })
+        .collect();
+    // Bucket projects by enterprise (counting sort), then total each enterprise's draws per pool.
+    let mut start = vec![0usize; names.len() + 1];
+    for &e in &enterprise_of {
+        start[e as usize + 1] += 1;
+    }
+    for e in 0..names.len() {
+        start[e + 1] += start[e];
+    }
+    let mut bucket = vec![0usize; apps.len()];
+    let mut next = start.clone();
+    for (k, &e) in enterprise_of.iter().enumerate() {
+        bucket[next[e as usize]] = k;
+        next[e as usize] += 1;
+    }
+    let threshold: Vec<i128> = pools
+        .iter()
+        .map(|p| p.available * share / COEF_ONE)
+        .collect();
+    let mut over: Vec<(&str, usize, u32)> = Vec::new();
+    let mut totals: Vec<(usize, i128)> = Vec::new();
+    for e in 0..names.len() {
+        totals.clear();
+        for &k in &bucket[start[e]..start[e + 1]] {
+            let app = &apps[k];
+            if app.tier.is_none() {
+                continue;
+            }
+            for entry in app.entries.iter().filter(|x| x.row < pools.len()) {
+                let draw = ceil_div(entry.coef * app.items[entry.item].requested, COEF_ONE);
+                match totals.iter_mut().find(|t| t.0 == entry.row) {
+                    Some(t) => t.1 += draw,
+                    None => totals.push((entry.row, draw)),
+                }
+            }
+        }
+        for &(pool, total) in totals.iter() {
+            if total > threshold[pool] {
+                over.push((names[e], pool, e as u32));
+            }
         }
     }
-    let mut share_rows: HashMap<(String, usize), usize> = HashMap::new();
-    for ((enterprise, pool), total) in demand {
-        let rhs = pools[pool].available * share / COEF_ONE;
-        if total > rhs {
-            share_rows.insert((enterprise.to_owned(), pool), rows.len());
-            rows.push(RowDef {
-                kind: RowKind::Share {
-                    pool,
-                    enterprise: enterprise.to_owned(),
-                },
-                pollutant: pools[pool].pollutant,
-                usage: Usage::Draw,
-                rhs,
-                units_per_tonne: rows[pool].units_per_tonne,
-            });
+    // Rows in (enterprise, pool) order so row ids follow the ids, not the input order.
+    over.sort_unstable();
+    let mut share_rows: FastMap<(u32, usize), usize> = FastMap::default();
+    let mut limited = vec![false; names.len()];
+    for (enterprise, pool, e) in over {
+        share_rows.insert((e, pool), rows.len());
+        limited[e as usize] = true;
+        rows.push(RowDef {
+            kind: RowKind::Share {
+                pool,
+                enterprise: enterprise.to_owned(),
+            },
+            pollutant: pools[pool].pollutant,
+            usage: Usage::Draw,
+            rhs: threshold[pool],
+            units_per_tonne: rows[pool].units_per_tonne,
+        });
+    }
+    for (k, app) in apps.iter_mut().enumerate() {
+        let e = enterprise_of[k];
+        if app.tier.is_none() || !limited[e as usize] {
+            continue;
         }
-    }
-    if share_rows.is_empty() {
-        return;
-    }
-    for app in apps.iter_mut().filter(|a| a.tier.is_some()) {
-        let enterprise = &round.applications[app.input].enterprise;
         let extra: Vec<Entry> = app
             .entries
             .iter()
-            .filter(|e| e.row < pools.len())
-            .filter_map(|e| {
-                share_rows
-                    .get(&(enterprise.clone(), e.row))
-                    .map(|&row| Entry {
-                        row,
-                        item: e.item,
-                        coef: e.coef,
-                    })
+            .filter(|x| x.row < pools.len())
+            .filter_map(|x| {
+                share_rows.get(&(e, x.row)).map(|&row| Entry {
+                    row,
+                    item: x.item,
+                    coef: x.coef,
+                })
             })
             .collect();
         app.entries.extend(extra);

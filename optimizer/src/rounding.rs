@@ -24,9 +24,17 @@ pub(crate) fn round_tier(
     residual: &mut [i128],
     grants: &mut [Vec<i128>],
 ) {
-    let exact: Vec<Vec<f64>> = members
+    // Projects at 0 keep their zero grants: only the others need rounding.
+    let (members, y): (Vec<usize>, Vec<f64>) = members
         .iter()
         .zip(y)
+        .filter(|(_, share)| **share > 1e-12)
+        .map(|(&i, &s)| (i, s))
+        .unzip();
+    let members = members.as_slice();
+    let exact: Vec<Vec<f64>> = members
+        .iter()
+        .zip(&y)
         .map(|(&i, &share)| {
             prep.apps[i]
                 .items

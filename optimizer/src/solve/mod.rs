@@ -114,7 +114,8 @@ pub(crate) fn solve_tier(
     // A MILP tier's conditional LP has columns resting at their minimum share, so its basis
     // cannot be read off the solution: no ranges there.
     if solution.duals.is_some() && !solution.method.contains("milp") {
-        solution.ranges = Some(ranging::ranges(lp, &solution.y));
+        let duals = solution.duals.as_deref().unwrap_or_default();
+        solution.ranges = Some(ranging::ranges(lp, &solution.y, duals));
     }
     Ok(solution)
 }

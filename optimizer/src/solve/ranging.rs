@@ -8,16 +8,17 @@
 use super::TierLp;
 
 const TOLERANCE: f64 = 1e-9;
+/// Largest number of tight rows whose basis is factored densely.
 pub(crate) const ROWS_MAX: usize = 400;
 
 /// Per row: `Some((low, high))` in row units (`None` inside = unbounded on that side) for tight
 /// rows with a known basis; `None` otherwise.
 pub(crate) type Range = Option<(Option<f64>, Option<f64>)>;
 
-pub(crate) fn ranges(lp: &TierLp, y: &[f64]) -> Vec<Range> {
+pub(crate) fn ranges(lp: &TierLp, y: &[f64], duals: &[f64]) -> Vec<Range> {
     let m = lp.rows();
     let mut out = vec![None; m];
-    if m == 0 || m > ROWS_MAX {
+    if m == 0 {
         return out;
     }
     let mut activity = vec![0.0; m];
@@ -32,30 +33,47 @@ pub(crate) fn ranges(lp: &TierLp, y: &[f64]) -> Vec<Range> {
     let fractional: Vec<usize> = (0..y.len())
         .filter(|&j| y[j] > TOLERANCE && y[j] < 1.0 - TOLERANCE)
         .collect();
-    if loose.len() + fractional.len() != m {
+    if loose.len() + fractional.len() != m || !duals.iter().any(|&d| d > 1e-12) {
         return out;
     }
-    // Dense basis, column by column: fractional columns, then unit columns of loose slacks.
-    let mut basis = vec![vec![0.0; m]; m];
-    for (c, &j) in fractional.iter().enumerate() {
-        for (r, a) in lp.column(j) {
-            basis[r][c] = a;
-        }
-    }
-    for (c, &r) in loose.iter().enumerate() {
-        basis[r][fractional.len() + c] = 1.0;
-    }
-    let Some(lu) = Lu::factor(basis) else {
-        return out;
-    };
+    // The basis is [A_F | I_S]. Loose slacks absorb their own rows, so B z = e_k reduces to the
+    // tight rows T: A_F[T, ·] z_F = e_k[T], then z_S = -A_F[S, ·] z_F. |T| = |F| is small.
     let mut is_loose = vec![false; m];
     for &r in &loose {
         is_loose[r] = true;
     }
-    for k in (0..m).filter(|&k| !is_loose[k]) {
-        let mut e = vec![0.0; m];
-        e[k] = 1.0;
-        let z = lu.solve(e);
+    let tight: Vec<usize> = (0..m).filter(|&r| !is_loose[r]).collect();
+    let mut position = vec![usize::MAX; m];
+    for (t, &r) in tight.iter().enumerate() {
+        position[r] = t;
+    }
+    let size = tight.len();
+    if size > ROWS_MAX {
+        return out;
+    }
+    let mut reduced = vec![vec![0.0; size]; size];
+    for (c, &j) in fractional.iter().enumerate() {
+        for (r, a) in lp.column(j) {
+            if position[r] != usize::MAX {
+                reduced[position[r]][c] = a;
+            }
+        }
+    }
+    let lu = if size == 0 { None } else { Lu::factor(reduced) };
+    // Only priced rows need a range; a zero dual holds trivially.
+    for k in (0..m).filter(|&k| !is_loose[k] && duals[k] > 1e-12) {
+        let Some(lu) = &lu else { break };
+        let mut e = vec![0.0; size];
+        e[position[k]] = 1.0;
+        let z_fractional = lu.solve(e);
+        let mut z_loose = vec![0.0; m];
+        for (c, &j) in fractional.iter().enumerate() {
+            for (r, a) in lp.column(j) {
+                if is_loose[r] {
+                    z_loose[r] -= a * z_fractional[c];
+                }
+            }
+        }
         let (mut up, mut down) = (f64::INFINITY, f64::INFINITY);
         let mut limit = |value: f64, rate: f64, low: f64, high: f64| {
             if rate > TOLERANCE {
@@ -67,15 +85,10 @@ pub(crate) fn ranges(lp: &TierLp, y: &[f64]) -> Vec<Range> {
             }
         };
         for (c, &j) in fractional.iter().enumerate() {
-            limit(y[j], z[c], 0.0, 1.0);
+            limit(y[j], z_fractional[c], 0.0, 1.0);
         }
-        for (c, &r) in loose.iter().enumerate() {
-            limit(
-                lp.rhs[r] - activity[r],
-                z[fractional.len() + c],
-                0.0,
-                f64::INFINITY,
-            );
+        for &r in &loose {
+            limit(lp.rhs[r] - activity[r], z_loose[r], 0.0, f64::INFINITY);
         }
         let finite = |v: f64| v.is_finite().then_some(v.max(0.0));
         out[k] = Some((

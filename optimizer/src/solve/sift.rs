@@ -31,9 +31,11 @@ fn reduced_cost(lp: &TierLp, j: usize, duals: &[f64]) -> f64 {
 /// Returns the optimum and the final working set (sorted).
 pub(crate) fn solve(lp: &TierLp, options: &Options) -> Result<(TierSolution, Vec<usize>), String> {
     let n = lp.cols();
-    let target = (8 * lp.rows() + options.sift_working_min).min(n);
-    let step = n as f64 / target as f64;
-    let mut sample: Vec<usize> = (0..target)
+    // The sample must be large enough per row for its prices to be a fair estimate.
+    let sample_size = (8 * lp.rows() + options.sift_working_min).max(n / 8).min(n);
+    let target = (2 * sample_size).min(n);
+    let step = n as f64 / sample_size as f64;
+    let mut sample: Vec<usize> = (0..sample_size)
         .map(|i| ((i as f64 + 0.5) * step) as usize)
         .collect();
     sample.dedup();
@@ -107,8 +109,9 @@ pub(crate) fn solve(lp: &TierLp, options: &Options) -> Result<(TierSolution, Vec
             };
             return Ok((solution, working));
         }
-        // Most wrong first, bounded so the working LP stays small.
-        let take = wrong.len().min(target.max(2_000));
+        // Most wrong first; at most doubling the working set per round keeps the LP small while
+        // converging in a few rounds.
+        let take = wrong.len().min(working.len().max(10_000));
         if take < wrong.len() {
             wrong.select_nth_unstable_by(take, |a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         }

@@ -6,7 +6,8 @@ use proptest::prelude::*;
 
 use crate::properties::{Shape, check_invariants, random_round};
 
-fn compare(seed: u64, applications: usize, structured: Options) {
+/// Returns the methods our solver used per tier.
+fn compare(seed: u64, applications: usize, structured: Options) -> Vec<String> {
     let shape = Shape {
         applications,
         min_shares: false,
@@ -36,6 +37,7 @@ fn compare(seed: u64, applications: usize, structured: Options) {
             y.method
         );
     }
+    ours.tiers.iter().map(|t| t.method.clone()).collect()
 }
 
 proptest! {
@@ -44,20 +46,23 @@ proptest! {
     #[test]
     fn direct_highs_matches_naive(seed in any::<u64>(), n in 1usize..30) {
         compare(seed, n, Options::default());
+
     }
 }
 
 #[test]
 fn sifting_matches_naive_on_larger_tiers() {
+    let mut methods = Vec::new();
     for seed in 0..6 {
-        compare(
-            seed,
-            3_000,
-            Options {
-                direct_columns_max: 50,
-                sift_working_min: 20,
-                ..Options::default()
-            },
-        );
+        let options = Options {
+            direct_columns_max: 50,
+            sift_working_min: 20,
+            ..Options::default()
+        };
+        methods.extend(compare(seed, 3_000, options));
     }
+    assert!(
+        methods.iter().any(|m| m.starts_with("sifting")),
+        "{methods:?}"
+    );
 }
