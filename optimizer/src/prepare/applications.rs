@@ -1,0 +1,139 @@
+//! Per-application validation and the integer columns: items, pools, tier, exclusions.
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use super::eligibility::{exclusions, tier_of};
+use super::validate::{Ids, PoolIndex, in_range, quantity};
+use super::{App, FastMap, Item, Pollutant};
+use crate::allocation::Constraint;
+use crate::error::Problem;
+use crate::model::{Medium, Round};
+
+pub(super) fn build_apps(
+    round: &Round,
+    ids: &Ids,
+    pollutants: &[Pollutant],
+    pool_index: &PoolIndex,
+    problems: &mut Vec<Problem>,
+) -> Vec<App> {
+    let va_max = round
+        .applications
+        .iter()
+        .filter_map(|a| a.value_added_cny_per_year.to_f64())
+        .fold(0.0f64, f64::max);
+    // A tiny positive floor: capacity a tier can use is never left to a lower tier.
+    let weight_floor = 1e-6 * (va_max + 1.0);
+    let mut seen: FastMap<&str, ()> =
+        FastMap::with_capacity_and_hasher(round.applications.len(), Default::default());
+    let mut apps = Vec::with_capacity(round.applications.len());
+    for (input, a) in round.applications.iter().enumerate() {
+        if seen.insert(a.id.as_str(), ()).is_some() {
+            problems.push(Problem::DuplicateId {
+                kind: "application",
+                id: a.id.clone(),
+            });
+            continue;
+        }
+        let context = || format!("application `{}`", a.id);
+        let loc = &a.location;
+        let place @ [_, basin, airshed] = [
+            ("district", &loc.district, &ids.districts),
+            ("basin", &loc.basin, &ids.basins),
+            ("airshed", &loc.airshed, &ids.airsheds),
+        ]
+        .map(|(kind, id, map)| {
+            let found = map.get(id.as_str()).copied();
+            if found.is_none() {
+                problems.push(Problem::UnknownRegion {
+                    context: context(),
+                    kind,
+                    id: id.clone(),
+                });
+            }
+            found.unwrap_or(usize::MAX - 1)
+        });
+        in_range(
+            a.min_viable_share,
+            Decimal::ZERO,
+            Decimal::ONE,
+            "[0, 1]",
+            || format!("application `{}` min_viable_share", a.id),
+            problems,
+        );
+        if a.value_added_cny_per_year.is_sign_negative() && !a.value_added_cny_per_year.is_zero() {
+            problems.push(Problem::NegativeQuantity {
+                context: format!("application `{}` value added", a.id),
+                quantity: a.value_added_cny_per_year,
+            });
+        }
+        if a.requests.is_empty() {
+            problems.push(Problem::BadRequest {
+                application: a.id.clone(),
+                detail: "requests nothing".into(),
+            });
+        }
+        let mut items: Vec<Item> = Vec::with_capacity(a.requests.len());
+        let mut missing = Vec::new();
+        for r in &a.requests {
+            let Some(&p) = ids.pollutants.get(r.pollutant.as_str()) else {
+                problems.push(Problem::UnknownPollutant {
+                    context: context(),
+                    pollutant: r.pollutant.clone(),
+                });
+                continue;
+            };
+            if items.iter().any(|i| i.pollutant == p) {
+                problems.push(Problem::BadRequest {
+                    application: a.id.clone(),
+                    detail: format!("requests `{}` twice", r.pollutant),
+                });
+                continue;
+            }
+            let qcontext = || format!("application `{}` request `{}`", a.id, r.pollutant);
+            let requested = quantity(r.quantity, pollutants[p].scale, qcontext, problems);
+            let (area, area_name) = match round.pollutants[p].medium {
+                Medium::Water => (basin, loc.basin.as_str()),
+                Medium::Air => (airshed, loc.airshed.as_str()),
+                Medium::Global => (usize::MAX, "the province"),
+            };
+            let pool = pool_index.get(&(p, area)).copied();
+            if pool.is_none() {
+                missing.push(Constraint::MissingPool {
+                    pollutant: r.pollutant.clone(),
+                    area: area_name.to_owned(),
+                });
+            }
+            // A zero request is not part of the bundle.
+            if requested > 0 {
+                items.push(Item {
+                    pollutant: p,
+                    requested,
+                    pool,
+                });
+            }
+        }
+        let mut notes = Vec::new();
+        let excluded = exclusions(round, a);
+        let tier = tier_of(round, a, &mut notes);
+        let blocked = !excluded.is_empty() || !missing.is_empty() || items.is_empty();
+        let va = a.value_added_cny_per_year.to_f64().unwrap_or(0.0).max(0.0);
+        apps.push(App {
+            input,
+            tier: excluded.is_empty().then_some(tier),
+            exclusions: excluded,
+            notes,
+            items,
+            entries: Vec::new(),
+            missing,
+            place,
+            min_share: if blocked {
+                1.0
+            } else {
+                a.min_viable_share.to_f64().unwrap_or(1.0)
+            },
+            weight: va + weight_floor,
+        });
+    }
+    apps
+}
