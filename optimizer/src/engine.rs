@@ -22,6 +22,9 @@ pub(crate) struct Outcome {
     /// Per tier, what was left of every row before and after it.
     pub residual_before_tier: Vec<Vec<i128>>,
     pub residual_after_tier: Vec<Vec<i128>>,
+    /// Per tier, per global row: tight in the tier's continuous solution. Rounding down to ledger
+    /// units can leave a little room in a row that stopped projects; they are still stopped by it.
+    pub tight: Vec<Vec<bool>>,
     pub tiers: Vec<TierResult>,
 }
 
@@ -38,6 +41,7 @@ pub(crate) fn run(
         ranges: Vec::new(),
         residual_before_tier: Vec::new(),
         residual_after_tier: Vec::new(),
+        tight: Vec::new(),
         tiers: Vec::new(),
     };
     let mut start = 0;
@@ -60,6 +64,17 @@ pub(crate) fn run(
         for (k, &m) in columns.iter().enumerate() {
             y[m] = solution.y[k];
         }
+        let mut activity = vec![0.0; lp.rows()];
+        for (j, &v) in solution.y.iter().enumerate() {
+            for (r, a) in lp.column(j) {
+                activity[r] += a * v;
+            }
+        }
+        let mut tight = vec![false; rows];
+        for (local, &global) in local_rows.iter().enumerate() {
+            tight[global] = lp.rhs[local] - activity[local] <= 1e-7 * lp.rhs[local].max(1.0);
+        }
+        outcome.tight.push(tight);
         let mut tier_duals = vec![None; rows];
         let mut tier_ranges = vec![None; rows];
         for (local, &global) in local_rows.iter().enumerate() {

@@ -106,8 +106,8 @@ fn application(round: &Round, prep: &Prepared, outcome: &Outcome, i: usize) -> A
     }
 }
 
-/// A row binds a project when it cannot give the project one more unit. Rows are checked against
-/// what was left right after the project's tier (later tiers only take more).
+/// A row binds a project when it was tight in the tier's continuous solution, or cannot give the
+/// project one more ledger unit after the tier's exact rounding (later tiers only take more).
 fn binding(round: &Round, prep: &Prepared, outcome: &Outcome, i: usize) -> Vec<Binding> {
     let app = &prep.apps[i];
     if !app.missing.is_empty() {
@@ -124,12 +124,13 @@ fn binding(round: &Round, prep: &Prepared, outcome: &Outcome, i: usize) -> Vec<B
         return Vec::new();
     };
     let after = &outcome.residual_after_tier[usize::from(tier) - 1];
+    let tight = &outcome.tight[usize::from(tier) - 1];
     let q = &outcome.grants[i];
     let mut rows = BTreeSet::new();
     for e in &app.entries {
         let row = &prep.rows[e.row];
         let extra = row.usage_of(e.coef, q[e.item] + 1) - row.usage_of(e.coef, q[e.item]);
-        if extra > after[e.row] {
+        if extra > after[e.row] || tight[e.row] {
             rows.insert(e.row);
         }
     }

@@ -122,6 +122,33 @@ pub(crate) fn solve_tier(
 
 const SHARE_TOLERANCE: f64 = 1e-9;
 
+/// A MILP stopped within its gap may leave capacity a cheap column could still use; raise such
+/// columns in priority (column) order so a tier never passes usable capacity down. Columns at 0
+/// with a minimum share stay at 0 (switching them on is the MILP's decision).
+fn fill_up(lp: &TierLp, y: &mut [f64]) {
+    let mut slack = lp.rhs.clone();
+    for (j, &v) in y.iter().enumerate() {
+        for (r, a) in lp.column(j) {
+            slack[r] -= a * v;
+        }
+    }
+    for j in 0..lp.cols() {
+        if y[j] >= 1.0 || (lp.min_share[j] > 0.0 && y[j] <= SHARE_TOLERANCE) {
+            continue;
+        }
+        let room = lp
+            .column(j)
+            .map(|(r, a)| slack[r].max(0.0) / a)
+            .fold(1.0 - y[j], f64::min);
+        if room > 1e-9 {
+            y[j] += room;
+            for (r, a) in lp.column(j) {
+                slack[r] -= a * room;
+            }
+        }
+    }
+}
+
 fn violates_min_share(lp: &TierLp, y: &[f64], j: usize) -> bool {
     let m = lp.min_share[j];
     m > 0.0 && y[j] > SHARE_TOLERANCE && y[j] < m - SHARE_TOLERANCE
@@ -161,6 +188,7 @@ fn solve_value(lp: &TierLp, options: &Options) -> Result<TierSolution, String> {
     for (k, &j) in candidates.iter().enumerate() {
         y[j] = raw.y[k];
     }
+    fill_up(lp, &mut y);
     // Conditional duals: fix the on/off decisions and re-solve the LP.
     let fixed = highs_lp::Kind::Conditional(&y);
     let conditional = highs_lp::solve(lp, &candidates, &rhs, fixed, options)?;

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 
 use optimizer::{
-    Allocation, Application, Area, CreditGrade, Location, Objective, Pool, RegionalCap,
-    ReplacementRule, Request, Round, ShareLimit, Source, Status, ZoneType, allocate,
+    Allocation, Application, Area, CreditGrade, Location, Objective, Options, Pool, RegionalCap,
+    ReplacementRule, Request, Round, ShareLimit, Source, Status, ZoneType, allocate, allocate_with,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -303,6 +303,28 @@ proptest! {
     fn unfilled_projects_name_what_stopped_them(seed in any::<u64>(), n in 1usize..14) {
         let r = random_round(seed, &Shape { applications: n, min_shares: true, objective: None });
         let a = allocate(&r).unwrap();
+        for res in a.applications.iter().filter(|x| matches!(x.status, Status::Partial | Status::None)) {
+            prop_assert!(!res.binding.is_empty(), "{:?}", res);
+        }
+    }
+
+    /// Tiny thresholds force sifting and the restricted MILP on small rounds: the invariants and
+    /// the reported bounds must hold there too.
+    #[test]
+    fn invariants_hold_when_sifting_and_branching(seed in any::<u64>(), n in 10usize..60) {
+        let r = random_round(seed, &Shape { applications: n, min_shares: true, objective: None });
+        let options = Options {
+            direct_columns_max: 3,
+            milp_columns_max: 4,
+            sift_working_min: 2,
+            ..Options::default()
+        };
+        let a = allocate_with(&r, &options).unwrap();
+        check_invariants(&r, &a);
+        for tier in &a.tiers {
+            prop_assert!(tier.bound >= tier.objective - 1e-6 * tier.objective.abs().max(1.0), "{:?}", tier);
+            prop_assert!((0.0..=1.0).contains(&tier.mip_gap), "{:?}", tier);
+        }
         for res in a.applications.iter().filter(|x| matches!(x.status, Status::Partial | Status::None)) {
             prop_assert!(!res.binding.is_empty(), "{:?}", res);
         }
