@@ -171,7 +171,7 @@ impl Machine<'_> {
                 if self.book.enterprises.contains(&code) {
                     return Err(exists("enterprise", &code));
                 }
-                self.book.enterprises.put(code, enterprise);
+                self.book.enterprises.put(code, Some(enterprise));
                 Ok(())
             }
             Action::UpdateEnterprise { enterprise } => {
@@ -183,7 +183,7 @@ impl Machine<'_> {
                 if !self.book.enterprises.contains(&code) {
                     return Err(LedgerError::UnknownEnterprise { credit_code: code });
                 }
-                self.book.enterprises.put(code, enterprise);
+                self.book.enterprises.put(code, Some(enterprise));
                 Ok(())
             }
             Action::Issue {

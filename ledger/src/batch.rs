@@ -13,7 +13,7 @@ use crate::book::{Book, Hold};
 use crate::enterprise::ClassificationLists;
 use crate::error::LedgerError;
 use crate::instrument::InstrumentKind;
-use crate::journal::{Entry, Hash, Receipt, StoredEntry, chain_hash, fingerprint, format_time};
+use crate::journal::{Hash, Receipt, StoredEntry, actions_json, chain_hash, entry_body, fingerprint_parts, format_time};
 use crate::request::{Action, Party, Request};
 
 /// The keys of every row a batch may read.
@@ -231,6 +231,7 @@ pub async fn run_batch<B: Backend>(
     needs.add_hold_dependents(requests, book.holds.values());
     B::load(&mut tx, &needs, &mut book).await?;
 
+    let recorded_at = format_time(now);
     let mut results = Vec::with_capacity(requests.len());
     let mut entries: Vec<StoredEntry> = Vec::new();
     let mut postings = Vec::new();
@@ -238,7 +239,8 @@ pub async fn run_batch<B: Backend>(
     let mut accepted: HashMap<&str, usize> = HashMap::new();
     for request in requests {
         let key = request.idempotency_key.as_str();
-        let print = fingerprint(request);
+        let actions = actions_json(request);
+        let print = fingerprint_parts(&request.actor, request.memo.as_deref(), &actions);
         let earlier = recorded.get(key).or_else(|| accepted.get(key).map(|&i| &entries[i]));
         if let Some(stored) = earlier {
             results.push(replay(stored, print));
@@ -247,29 +249,23 @@ pub async fn run_batch<B: Backend>(
         match apply_request(&mut book, request, seq + 1, now, lists) {
             Ok(posted) => {
                 seq += 1;
-                let entry = Entry {
-                    seq,
-                    recorded_at: now,
-                    request: request.clone(),
-                    postings: posted,
-                };
-                let body = entry.to_body();
+                let body = entry_body(seq, now, request, &actions, &posted);
                 let prev_hash = hash;
                 hash = chain_hash(&prev_hash, seq, &body);
                 results.push(Ok(Receipt {
                     seq,
                     recorded_at: now,
                     hash: hex::encode(hash),
-                    postings: entry.postings.clone(),
+                    postings: posted.clone(),
                     replayed: false,
                 }));
-                postings.push((seq, entry.postings));
+                postings.push((seq, posted));
                 accepted.insert(key, entries.len());
                 entries.push(StoredEntry {
                     seq,
                     idempotency_key: key.to_owned(),
                     fingerprint: print,
-                    recorded_at: format_time(now),
+                    recorded_at: recorded_at.clone(),
                     body,
                     prev_hash,
                     hash,

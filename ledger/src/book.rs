@@ -155,7 +155,9 @@ pub struct Book {
     pub pollutants: Table<Pollutant>,
     pub regions: Table<Region>,
     pub instruments: Table<Instrument>,
-    pub enterprises: Table<Enterprise>,
+    /// Registered enterprises. Batches load only that a code exists (`None`); a record is held
+    /// only where this batch registered or updated it.
+    pub enterprises: Table<Option<Enterprise>>,
     pub accounts: Table<Account>,
     pub holds: Table<Hold>,
     pub reductions: Table<Reduction>,

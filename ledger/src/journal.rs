@@ -24,15 +24,6 @@ pub struct Entry {
     pub postings: Vec<Posting>,
 }
 
-impl Entry {
-    /// The entry's stored text. Struct fields serialize in declaration order and nothing in an
-    /// entry is a hash map, so the text is a pure function of the entry.
-    pub fn to_body(&self) -> String {
-        // Serializing plain structs of strings and numbers cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
 /// A recorded entry as stored: its text and chain links.
 #[derive(Debug, Clone)]
 pub struct StoredEntry {
@@ -56,19 +47,36 @@ pub fn chain_hash(prev: &Hash, seq: u64, body: &str) -> Hash {
 
 /// What makes two requests "the same" for idempotency: everything but the key itself.
 pub fn fingerprint(request: &Request) -> Hash {
-    #[derive(Serialize)]
-    struct Fingerprinted<'a> {
-        actor: &'a str,
-        memo: &'a Option<String>,
-        actions: &'a [crate::request::Action],
+    fingerprint_parts(&request.actor, request.memo.as_deref(), &actions_json(request))
+}
+
+/// The request's actions as JSON: computed once per request, used for its fingerprint and body.
+pub fn actions_json(request: &Request) -> String {
+    // Plain structs and enums of strings and numbers always serialize.
+    serde_json::to_string(&request.actions).unwrap_or_default()
+}
+
+pub fn fingerprint_parts(actor: &str, memo: Option<&str>, actions_json: &str) -> Hash {
+    let mut hasher = Sha256::new();
+    for part in [actor, memo.unwrap_or("\u{0}"), actions_json] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
     }
-    let text = serde_json::to_string(&Fingerprinted {
-        actor: &request.actor,
-        memo: &request.memo,
-        actions: &request.actions,
-    })
-    .unwrap_or_default();
-    Sha256::digest(text.as_bytes()).into()
+    hasher.finalize().into()
+}
+
+/// The stored text of an entry, assembled around the already-serialized actions so a request is
+/// serialized once. It reads back as an [`Entry`].
+pub fn entry_body(seq: u64, recorded_at: DateTime<Utc>, request: &Request, actions_json: &str, postings: &[Posting]) -> String {
+    let text = |value: &str| serde_json::to_string(value).unwrap_or_default();
+    let memo = request.memo.as_deref().map(|m| format!("\"memo\":{},", text(m))).unwrap_or_default();
+    format!(
+        "{{\"seq\":{seq},\"recorded_at\":{},\"request\":{{\"idempotency_key\":{},\"actor\":{},{memo}\"actions\":{actions_json}}},\"postings\":{}}}",
+        serde_json::to_string(&recorded_at).unwrap_or_default(),
+        text(&request.idempotency_key),
+        text(&request.actor),
+        serde_json::to_string(postings).unwrap_or_default(),
+    )
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 text so they sort as they compare.

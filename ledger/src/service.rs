@@ -56,7 +56,8 @@ impl Ledger {
     pub async fn open(url: &str, options: LedgerOptions) -> Result<Ledger, LedgerError> {
         let store = Store::open(url).await?;
         let lists = Arc::new(ClassificationLists::embedded().map_err(|e| LedgerError::Corrupt(e.to_string()))?);
-        let (jobs, inbox) = mpsc::channel(1024);
+        // Room for several full batches of waiting requests; beyond that, submitters wait.
+        let (jobs, inbox) = mpsc::channel(4 * options.batch_max.max(1));
         match &store {
             Store::Sqlite(backend) => spawn_writer(backend.clone(), inbox, options.clone(), lists),
             Store::Postgres(backend) => spawn_writer(backend.clone(), inbox, options.clone(), lists),

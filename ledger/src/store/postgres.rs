@@ -99,8 +99,8 @@ impl Backend for PgStore {
         for row in select_any(tx, "SELECT code AS key, record FROM instruments WHERE code = ANY($1)", &needs.instruments).await? {
             book.instruments.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_any(tx, "SELECT credit_code AS key, record FROM enterprises WHERE credit_code = ANY($1)", &needs.enterprises).await? {
-            book.enterprises.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        for row in select_any(tx, "SELECT credit_code AS key FROM enterprises WHERE credit_code = ANY($1)", &needs.enterprises).await? {
+            book.enterprises.load(row.try_get("key")?, None);
         }
         for row in select_any(tx, "SELECT id FROM reductions WHERE id = ANY($1)", &needs.reductions).await? {
             let id: String = row.try_get("id")?;
@@ -154,7 +154,7 @@ impl Backend for PgStore {
         insert_records(tx, "pollutants", "code", "", rows::records(book.pollutants.created())?).await?;
         insert_records(tx, "regions", "code", "", rows::records(book.regions.created())?).await?;
         let conflict = " ON CONFLICT (credit_code) DO UPDATE SET record = excluded.record";
-        insert_records(tx, "enterprises", "credit_code", conflict, rows::records(book.enterprises.changed())?).await?;
+        insert_records(tx, "enterprises", "credit_code", conflict, rows::enterprise_records(book.enterprises.changed())?).await?;
         let instruments = rows::records(book.instruments.created())?;
         let scales: Vec<i64> = book.instruments.created().map(|(_, i)| i64::from(i.scale)).collect();
         sqlx::query("INSERT INTO instruments (code, scale, record) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])")

@@ -17,6 +17,13 @@ pub fn records<'a, T: Serialize + 'a>(rows: impl Iterator<Item = (&'a String, &'
     rows.map(|(key, value)| Ok((key.clone(), serde_json::to_string(value)?))).collect()
 }
 
+/// `(code, json)` for each enterprise record written by a batch.
+pub fn enterprise_records<'a>(rows: impl Iterator<Item = (&'a String, &'a Option<crate::enterprise::Enterprise>)>) -> Result<Vec<(String, String)>, LedgerError> {
+    rows.filter_map(|(code, record)| record.as_ref().map(|r| (code, r)))
+        .map(|(code, record)| Ok((code.clone(), serde_json::to_string(record)?)))
+        .collect()
+}
+
 pub fn account(id: String, debits: i64, credits: i64, frozen: bool) -> Result<Account, LedgerError> {
     let key = AccountKey::parse(&id).ok_or_else(|| LedgerError::Corrupt(format!("account id {id:?} is malformed")))?;
     Ok(Account { key, debits, credits, frozen })

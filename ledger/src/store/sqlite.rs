@@ -8,18 +8,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::rows;
-use crate::account::Account;
 use crate::apply::Posting;
 use crate::batch::{Backend, Needs, Writes};
 use crate::book::Book;
 use crate::error::LedgerError;
 use crate::journal::{Hash, StoredEntry, format_time, hash_from_slice};
-
-/// SQLite allows 32,766 bound parameters per statement; stay well below.
-const BINDS_MAX: usize = 30_000;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -65,22 +61,16 @@ impl Backend for SqliteStore {
     }
 
     async fn find_keys(tx: &mut Tx, keys: &[String]) -> Result<HashMap<String, StoredEntry>, LedgerError> {
-        let mut found = HashMap::new();
-        for chunk in keys.chunks(BINDS_MAX) {
-            let mut query = QueryBuilder::<Sqlite>::new(
-                "SELECT seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash FROM journal WHERE idempotency_key IN (",
-            );
-            let mut list = query.separated(", ");
-            for key in chunk {
-                list.push_bind(key.as_str());
-            }
-            query.push(")");
-            for row in query.build().fetch_all(&mut **tx).await? {
-                let entry = stored_entry(&row)?;
-                found.insert(entry.idempotency_key.clone(), entry);
-            }
-        }
-        Ok(found)
+        let rows = sqlx::query(
+            "SELECT seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash FROM journal
+             WHERE idempotency_key IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(json(&keys)?)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter()
+            .map(|row| stored_entry(row).map(|e| (e.idempotency_key.clone(), e)))
+            .collect()
     }
 
     async fn load_holds(
@@ -89,44 +79,50 @@ impl Backend for SqliteStore {
         expired_at: Option<DateTime<Utc>>,
         book: &mut Book,
     ) -> Result<(), LedgerError> {
-        let select = "SELECT id, instrument, holder, amount, remaining, expires_at, state FROM holds";
-        for row in select_in(tx, select, "id", ids).await? {
-            let hold = rows::hold(row.try_get("id")?, row.try_get("instrument")?, row.try_get("holder")?, row.try_get("amount")?, row.try_get("remaining")?, row.try_get("expires_at")?, row.try_get("state")?)?;
+        let rows = sqlx::query(
+            "SELECT id, instrument, holder, amount, remaining, expires_at, state FROM holds
+             WHERE id IN (SELECT value FROM json_each(?1))
+                OR (state = 'open' AND ?2 IS NOT NULL AND expires_at <= ?2)",
+        )
+        .bind(json(ids)?)
+        .bind(expired_at.map(format_time))
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in rows {
+            let hold = rows::hold(
+                row.try_get("id")?,
+                row.try_get("instrument")?,
+                row.try_get("holder")?,
+                row.try_get("amount")?,
+                row.try_get("remaining")?,
+                row.try_get("expires_at")?,
+                row.try_get("state")?,
+            )?;
             book.holds.load(hold.id.clone(), hold);
-        }
-        if let Some(at) = expired_at {
-            let rows = sqlx::query(&format!("{select} WHERE state = 'open' AND expires_at <= ?"))
-                .bind(format_time(at))
-                .fetch_all(&mut **tx)
-                .await?;
-            for row in rows {
-                let hold = rows::hold(row.try_get("id")?, row.try_get("instrument")?, row.try_get("holder")?, row.try_get("amount")?, row.try_get("remaining")?, row.try_get("expires_at")?, row.try_get("state")?)?;
-                book.holds.load(hold.id.clone(), hold);
-            }
         }
         Ok(())
     }
 
     async fn load(tx: &mut Tx, needs: &Needs, book: &mut Book) -> Result<(), LedgerError> {
-        for row in select_in(tx, "SELECT code, record FROM pollutants", "code", &needs.pollutants).await? {
-            book.pollutants.load(row.try_get("code")?, rows::record(row.try_get("record")?)?);
+        for row in select_in(tx, "SELECT code AS key, record FROM pollutants WHERE code", &needs.pollutants).await? {
+            book.pollutants.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_in(tx, "SELECT code, record FROM regions", "code", &needs.regions).await? {
-            book.regions.load(row.try_get("code")?, rows::record(row.try_get("record")?)?);
+        for row in select_in(tx, "SELECT code AS key, record FROM regions WHERE code", &needs.regions).await? {
+            book.regions.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_in(tx, "SELECT code, record FROM instruments", "code", &needs.instruments).await? {
-            book.instruments.load(row.try_get("code")?, rows::record(row.try_get("record")?)?);
+        for row in select_in(tx, "SELECT code AS key, record FROM instruments WHERE code", &needs.instruments).await? {
+            book.instruments.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_in(tx, "SELECT credit_code, record FROM enterprises", "credit_code", &needs.enterprises).await? {
-            book.enterprises.load(row.try_get("credit_code")?, rows::record(row.try_get("record")?)?);
+        for row in select_in(tx, "SELECT credit_code AS key FROM enterprises WHERE credit_code", &needs.enterprises).await? {
+            book.enterprises.load(row.try_get("key")?, None);
         }
-        for row in select_in(tx, "SELECT id FROM reductions", "id", &needs.reductions).await? {
-            let id: String = row.try_get("id")?;
+        for row in select_in(tx, "SELECT id AS key FROM reductions WHERE id", &needs.reductions).await? {
+            let id: String = row.try_get("key")?;
             book.reductions.load(id.clone(), rows::reduction_stub(id));
         }
-        let select = "SELECT id, debits, credits, frozen FROM accounts";
-        for row in select_in(tx, select, "id", &needs.accounts).await? {
-            let account = rows::account(row.try_get("id")?, row.try_get("debits")?, row.try_get("credits")?, row.try_get::<i64, _>("frozen")? != 0)?;
+        let select = "SELECT id AS key, debits, credits, frozen FROM accounts WHERE id";
+        for row in select_in(tx, select, &needs.accounts).await? {
+            let account = rows::account(row.try_get("key")?, row.try_get("debits")?, row.try_get("credits")?, row.try_get("frozen")?)?;
             book.accounts.load(account.key.id(), account);
         }
         Ok(())
@@ -134,83 +130,91 @@ impl Backend for SqliteStore {
 
     async fn write(tx: &mut Tx, writes: Writes<'_>) -> Result<(), LedgerError> {
         let book = writes.book;
-        insert_rows(tx, "INSERT INTO journal (seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash) ", "", 7, writes.entries.iter(), |row, e| {
-            row.push_bind(e.seq as i64)
-                .push_bind(e.idempotency_key.as_str())
-                .push_bind(&e.fingerprint[..])
-                .push_bind(e.recorded_at.as_str())
-                .push_bind(e.body.as_str())
-                .push_bind(&e.prev_hash[..])
-                .push_bind(&e.hash[..]);
-        })
+        let entries: Vec<_> = writes
+            .entries
+            .iter()
+            .map(|e| (e.seq, &e.idempotency_key, hex::encode(e.fingerprint), &e.recorded_at, &e.body, hex::encode(e.prev_hash), hex::encode(e.hash)))
+            .collect();
+        insert_json(
+            tx,
+            "INSERT INTO journal (seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash)
+             SELECT value->>0, value->>1, unhex(value->>2), value->>3, value->>4, unhex(value->>5), unhex(value->>6) FROM json_each(?1)",
+            &entries,
+        )
         .await?;
-        let postings = posting_rows(writes.postings);
-        insert_rows(tx, "INSERT INTO postings (seq, idx, instrument, debit, credit, units, code, reference) ", "", 8, postings.into_iter(), |row, (seq, idx, p)| {
-            row.push_bind(seq as i64)
-                .push_bind(idx as i64)
-                .push_bind(p.instrument.as_str())
-                .push_bind(p.debit.as_str())
-                .push_bind(p.credit.as_str())
-                .push_bind(p.units)
-                .push_bind(p.code.as_str())
-                .push_bind(p.reference.as_deref());
-        })
+        let postings: Vec<_> = posting_rows(writes.postings)
+            .into_iter()
+            .map(|(seq, idx, p)| (seq, idx, &p.instrument, &p.debit, &p.credit, p.units, p.code.as_str(), &p.reference))
+            .collect();
+        insert_json(
+            tx,
+            "INSERT INTO postings (seq, idx, instrument, debit, credit, units, code, reference)
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7 FROM json_each(?1)",
+            &postings,
+        )
         .await?;
         let records = [
             ("pollutants", "code", rows::records(book.pollutants.created())?),
             ("regions", "code", rows::records(book.regions.created())?),
         ];
         for (table, key, list) in &records {
-            let sql = format!("INSERT INTO {table} ({key}, record) ");
-            insert_rows(tx, &sql, "", 2, list.iter(), |row, (k, record)| {
-                row.push_bind(k.as_str()).push_bind(record.as_str());
-            })
-            .await?;
+            let sql = format!("INSERT INTO {table} ({key}, record) SELECT value->>0, value->>1 FROM json_each(?1)");
+            insert_json(tx, &sql, list).await?;
         }
-        let instruments = rows::records(book.instruments.created())?;
-        insert_rows(tx, "INSERT INTO instruments (code, scale, record) ", "", 3, instruments.iter().zip(book.instruments.created()), |row, ((code, record), (_, instrument))| {
-            row.push_bind(code.as_str())
-                .push_bind(i64::from(instrument.scale))
-                .push_bind(record.as_str());
-        })
+        let instruments: Vec<_> = book
+            .instruments
+            .created()
+            .map(|(code, i)| Ok((code, i.scale, serde_json::to_string(i)?)))
+            .collect::<Result<_, LedgerError>>()?;
+        insert_json(tx, "INSERT INTO instruments (code, scale, record) SELECT value->>0, value->>1, value->>2 FROM json_each(?1)", &instruments).await?;
+        let enterprises = rows::enterprise_records(book.enterprises.changed())?;
+        insert_json(
+            tx,
+            "INSERT INTO enterprises (credit_code, record) SELECT value->>0, value->>1 FROM json_each(?1) WHERE true
+             ON CONFLICT (credit_code) DO UPDATE SET record = excluded.record",
+            &enterprises,
+        )
         .await?;
-        let enterprises = rows::records(book.enterprises.changed())?;
-        insert_rows(tx, "INSERT INTO enterprises (credit_code, record) ", " ON CONFLICT (credit_code) DO UPDATE SET record = excluded.record", 2, enterprises.iter(), |row, (code, record)| {
-            row.push_bind(code.as_str()).push_bind(record.as_str());
-        })
+        let reductions: Vec<_> = book
+            .reductions
+            .created()
+            .map(|(_, r)| (&r.id, &r.enterprise, &r.instrument, r.units, rows::measure(r.measure), &r.evidence, r.seq))
+            .collect();
+        insert_json(
+            tx,
+            "INSERT INTO reductions (id, enterprise, instrument, units, measure, evidence, seq)
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each(?1)",
+            &reductions,
+        )
         .await?;
-        insert_rows(tx, "INSERT INTO reductions (id, enterprise, instrument, units, measure, evidence, seq) ", "", 7, values(book.reductions.created()).into_iter(), |row, r| {
-            row.push_bind(r.id.as_str())
-                .push_bind(r.enterprise.as_str())
-                .push_bind(r.instrument.as_str())
-                .push_bind(r.units)
-                .push_bind(rows::measure(r.measure))
-                .push_bind(r.evidence.as_str())
-                .push_bind(r.seq as i64);
-        })
+        let accounts: Vec<_> = book
+            .accounts
+            .changed()
+            .map(|(id, a)| (id, &a.key.owner, a.key.kind.as_str(), &a.key.instrument, a.debits, a.credits, a.frozen))
+            .collect();
+        insert_json(
+            tx,
+            "INSERT INTO accounts (id, owner, kind, instrument, debits, credits, frozen)
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each(?1) WHERE true
+             ON CONFLICT (id) DO UPDATE SET debits = excluded.debits, credits = excluded.credits, frozen = excluded.frozen",
+            &accounts,
+        )
         .await?;
-        insert_rows(tx, "INSERT INTO accounts (id, owner, kind, instrument, debits, credits, frozen) ", " ON CONFLICT (id) DO UPDATE SET debits = excluded.debits, credits = excluded.credits, frozen = excluded.frozen", 7, values(book.accounts.changed()).into_iter(), |row, a: &Account| {
-            row.push_bind(a.key.id())
-                .push_bind(a.key.owner.as_str())
-                .push_bind(a.key.kind.as_str())
-                .push_bind(a.key.instrument.as_str())
-                .push_bind(a.debits)
-                .push_bind(a.credits)
-                .push_bind(i64::from(a.frozen));
-        })
-        .await?;
-        insert_rows(tx, "INSERT INTO holds (id, instrument, holder, amount, remaining, expires_at, state) ", " ON CONFLICT (id) DO UPDATE SET remaining = excluded.remaining, state = excluded.state", 7, values(book.holds.changed()).into_iter(), |row, h| {
-            row.push_bind(h.id.as_str())
-                .push_bind(h.instrument.as_str())
-                .push_bind(h.holder.id())
-                .push_bind(h.amount)
-                .push_bind(h.remaining)
-                .push_bind(format_time(h.expires_at))
-                .push_bind(h.state.as_str());
-        })
+        let holds: Vec<_> = book
+            .holds
+            .changed()
+            .map(|(id, h)| (id, &h.instrument, h.holder.id(), h.amount, h.remaining, format_time(h.expires_at), h.state.as_str()))
+            .collect();
+        insert_json(
+            tx,
+            "INSERT INTO holds (id, instrument, holder, amount, remaining, expires_at, state)
+             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each(?1) WHERE true
+             ON CONFLICT (id) DO UPDATE SET remaining = excluded.remaining, state = excluded.state",
+            &holds,
+        )
         .await?;
         let (seq, hash) = writes.head;
-        sqlx::query("UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1")
+        sqlx::query("UPDATE chain_head SET seq = ?1, hash = ?2 WHERE id = 1")
             .bind(seq as i64)
             .bind(&hash[..])
             .execute(&mut **tx)
@@ -224,11 +228,6 @@ impl Backend for SqliteStore {
     }
 }
 
-/// Rows as a plain list, so no closure lives across an await.
-fn values<'a, V>(rows: impl Iterator<Item = (&'a String, &'a V)>) -> Vec<&'a V> {
-    rows.map(|(_, value)| value).collect()
-}
-
 /// Each posting with its entry's seq and its index within the entry.
 pub(crate) fn posting_rows(postings: &[(u64, Vec<Posting>)]) -> Vec<(u64, usize, &Posting)> {
     let mut rows = Vec::new();
@@ -240,41 +239,28 @@ pub(crate) fn posting_rows(postings: &[(u64, Vec<Posting>)]) -> Vec<(u64, usize,
     rows
 }
 
-/// `SELECT … WHERE column IN (keys)`, in chunks that respect the bind limit.
-async fn select_in(tx: &mut Tx, select: &str, column: &str, keys: &BTreeSet<String>) -> Result<Vec<SqliteRow>, LedgerError> {
-    let mut out = Vec::new();
-    let keys: Vec<&String> = keys.iter().collect();
-    for chunk in keys.chunks(BINDS_MAX) {
-        let mut query = QueryBuilder::<Sqlite>::new(select);
-        query.push(format!(" WHERE {column} IN ("));
-        let mut list = query.separated(", ");
-        for key in chunk {
-            list.push_bind(key.as_str());
-        }
-        query.push(")");
-        out.extend(query.build().fetch_all(&mut **tx).await?);
-    }
-    Ok(out)
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, LedgerError> {
+    Ok(serde_json::to_string(value)?)
 }
 
-/// Multi-row `INSERT … VALUES (…), (…)`: one statement per chunk instead of one per row, which is
-/// most of what makes group commit fast.
-async fn insert_rows<'r, T: 'r>(
-    tx: &mut Tx,
-    insert: &str,
-    suffix: &str,
-    columns: usize,
-    rows: impl Iterator<Item = T>,
-    mut bind: impl FnMut(&mut sqlx::query_builder::Separated<'_, 'r, Sqlite, &'static str>, T),
-) -> Result<(), LedgerError> {
-    let per_statement = BINDS_MAX / columns;
-    let mut rows = rows.peekable();
-    while rows.peek().is_some() {
-        let mut query = QueryBuilder::<Sqlite>::new(insert);
-        query.push_values(rows.by_ref().take(per_statement), |mut row, item| bind(&mut row, item));
-        query.push(suffix);
-        query.build().execute(&mut **tx).await?;
+/// `… WHERE column IN (keys)`: the keys travel as one JSON array, not one bound parameter each,
+/// which is what makes loading a large batch cheap in SQLite.
+async fn select_in(tx: &mut Tx, select_where: &str, keys: &BTreeSet<String>) -> Result<Vec<SqliteRow>, LedgerError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
     }
+    let sql = format!("{select_where} IN (SELECT value FROM json_each(?1))");
+    Ok(sqlx::query(&sql).bind(json(keys)?).fetch_all(&mut **tx).await?)
+}
+
+/// Inserts many rows with one statement and one bound parameter: the rows as a JSON array of
+/// arrays, unpacked by `json_each` inside SQLite. Binding thousands of parameters one by one costs
+/// more than the insert itself.
+async fn insert_json<T: serde::Serialize>(tx: &mut Tx, sql: &str, rows: &[T]) -> Result<(), LedgerError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(sql).bind(json(rows)?).execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -101,7 +101,7 @@ pub fn enterprise_input(code: &str, name: &str, district: &str) -> ledger::enter
         "name": name,
         "district": district,
         "industry_codes": ["3961"],
-        "tags": ["high_tech_manufacturing"],
+        "declared_tags": ["high_tech_manufacturing"],
         "credit_grade": "good",
         "zoning": "general",
         "distance_to_river_m": 4200,
