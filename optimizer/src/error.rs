@@ -48,6 +48,12 @@ pub enum Problem {
         quantity: Decimal,
         scale: u32,
     },
+    #[error("{context}: unit `{unit}` is not the pollutant's unit `{expected}`")]
+    InconsistentUnit {
+        context: String,
+        unit: String,
+        expected: String,
+    },
     #[error("{context}: quantity {quantity} is too large")]
     TooLarge { context: String, quantity: Decimal },
     #[error("{context}: {value} is outside {range}")]

@@ -64,6 +64,9 @@ pub struct Pool {
 pub struct Source {
     pub reduction_id: String,
     pub quantity: Decimal,
+    /// If given, must equal the pollutant's unit.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// An applicant's project asking for capacity.
@@ -97,6 +100,9 @@ pub struct Application {
 pub struct Request {
     pub pollutant: String,
     pub quantity: Decimal,
+    /// If given, must equal the pollutant's unit.
+    #[serde(default)]
+    pub unit: Option<String>,
 }
 
 /// Where the project is.

@@ -114,6 +114,7 @@ fn synthetic(n: usize, min_share_share: f64, seed: u64) -> Round {
                 requests.push(Request {
                     pollutant: (*id).into(),
                     quantity: Decimal::new(milli, 3),
+                    unit: None,
                 });
             }
         }
@@ -185,6 +186,7 @@ fn synthetic(n: usize, min_share_share: f64, seed: u64) -> Round {
                     .map(|s| Source {
                         reduction_id: format!("RED-{id}-{area}-{s}"),
                         quantity: Decimal::new(total / 4 + if s == 0 { total % 4 } else { 0 }, 3),
+                        unit: None,
                     })
                     .collect(),
             });

@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::eligibility::{exclusions, tier_of};
-use super::validate::{Ids, PoolIndex, in_range, quantity};
+use super::validate::{Ids, PoolIndex, check_unit, in_range, quantity};
 use super::{App, FastMap, Item, Pollutant};
 use crate::allocation::Constraint;
 use crate::error::Problem;
@@ -92,6 +92,12 @@ pub(super) fn build_apps(
             }
             let qcontext = || format!("application `{}` request `{}`", a.id, r.pollutant);
             let requested = quantity(r.quantity, pollutants[p].scale, qcontext, problems);
+            check_unit(
+                r.unit.as_deref(),
+                &round.pollutants[p].unit,
+                qcontext,
+                problems,
+            );
             let (area, area_name) = match round.pollutants[p].medium {
                 Medium::Water => (basin, loc.basin.as_str()),
                 Medium::Air => (airshed, loc.airshed.as_str()),

@@ -276,6 +276,12 @@ pub(super) fn build_pools(
             .iter()
             .map(|s| {
                 let context = || format!("pool `{}` source `{}`", pool.id, s.reduction_id);
+                check_unit(
+                    s.unit.as_deref(),
+                    &round.pollutants[p].unit,
+                    context,
+                    problems,
+                );
                 (
                     s.reduction_id.clone(),
                     quantity(s.quantity, scale, context, problems),
@@ -331,4 +337,22 @@ pub(super) fn build_pools(
         });
     }
     (pools, index)
+}
+
+/// A quantity may name its unit; if it does, it must be the pollutant's (no silent t vs kg).
+pub(super) fn check_unit(
+    unit: Option<&str>,
+    expected: &str,
+    context: impl Fn() -> String,
+    problems: &mut Vec<Problem>,
+) {
+    if let Some(unit) = unit
+        && unit != expected
+    {
+        problems.push(Problem::InconsistentUnit {
+            context: context(),
+            unit: unit.to_owned(),
+            expected: expected.to_owned(),
+        });
+    }
 }

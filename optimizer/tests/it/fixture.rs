@@ -108,6 +108,7 @@ pub fn pool(id: &str, pollutant: &str, area: Option<&str>, sources: &[(&str, &st
             .map(|(r, q)| Source {
                 reduction_id: (*r).into(),
                 quantity: d(q),
+                unit: None,
             })
             .collect(),
     }
@@ -123,6 +124,7 @@ pub fn app(id: &str, tags: &[&str], requests: &[(&str, &str)]) -> Application {
             .map(|(p, q)| Request {
                 pollutant: (*p).into(),
                 quantity: d(q),
+                unit: None,
             })
             .collect(),
         min_viable_share: Decimal::ZERO,

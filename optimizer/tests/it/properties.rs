@@ -61,6 +61,7 @@ pub fn random_round(seed: u64, shape: &Shape) -> Round {
             .map(|s| Source {
                 reduction_id: format!("R{k}-{s}"),
                 quantity: rng.quantity(60_000),
+                unit: None,
             })
             .collect();
         pools.push(Pool {
@@ -88,6 +89,7 @@ pub fn random_round(seed: u64, shape: &Shape) -> Round {
                     requests.push(Request {
                         pollutant: p.into(),
                         quantity: rng.quantity(30_000),
+                        unit: None,
                     });
                 }
             }

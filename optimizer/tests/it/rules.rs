@@ -293,6 +293,7 @@ fn all_or_nothing_is_a_milp_and_reports_its_gap() {
 fn bad_input_lists_every_problem() {
     let mut bad = app("bad", &[], &[("COD", "-1"), ("PM25", "1")]);
     bad.location.district = "D9".into();
+    bad.requests[0].unit = Some("kg/a".into());
     let mut r = round(
         vec![bad],
         vec![pool("P", "COD", Some("B1"), &[("R1", "-5")])],
@@ -319,6 +320,7 @@ fn bad_input_lists_every_problem() {
         "unknown pollutant `PM25`",
         "negative quantity -5",
         "unknown basin `B7`",
+        "unit `kg/a`",
         "decimal places",
     ] {
         assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
