@@ -120,6 +120,7 @@ fn draw_price<DB: DrawingBackend>(root: &Area<'_, DB>, data: &PriceChart<'_>) ->
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .x_desc("year")
         .y_desc(&data.unit)
         .draw()
@@ -308,6 +309,7 @@ fn draw_stack<DB: DrawingBackend>(root: &Area<'_, DB>, data: &StackChart<'_>) ->
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .x_desc("year")
         .y_desc(data.y_desc)
         .draw()
