@@ -39,4 +39,4 @@ pub use allocation::{Reallocator, TieredReallocator};
 pub use error::{Result, ScenarioError};
 pub use results::RunResult;
 pub use run::RunOptions;
-pub use scenario::Scenario;
+pub use scenario::{Scenario, TextFormat, run_text};

@@ -168,3 +168,26 @@ fn read_firm_files(
     };
     Ok((firms, digest))
 }
+
+/// Format of scenario text given to [`run_text`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextFormat {
+    Toml,
+    Json,
+}
+
+/// Validates and runs a scenario given as text, with no file references allowed: the
+/// entry point for the HTTP API. The result serialises to JSON (`serde`), and
+/// `Scenario::content_hash` of the parsed scenario identifies it.
+pub fn run_text(
+    text: &str,
+    format: TextFormat,
+    options: &RunOptions,
+) -> Result<(Scenario, RunResult)> {
+    let scenario = match format {
+        TextFormat::Toml => Scenario::from_toml_str(text, None)?,
+        TextFormat::Json => Scenario::from_json_str(text, None)?,
+    };
+    let result = scenario.run(options)?;
+    Ok((scenario, result))
+}

@@ -63,6 +63,18 @@ fn json_and_toml_give_the_same_hash_and_result() {
 }
 
 #[test]
+fn text_entry_point_runs_json_for_the_http_api() {
+    let spec = Scenario::from_toml_str(MINIMAL, None).expect("toml").spec;
+    let json = serde_json::to_string(&spec).expect("json");
+    let (scenario, result) =
+        scenarios::run_text(&json, scenarios::TextFormat::Json, &Default::default()).expect("runs");
+    assert_eq!(scenario.content_hash().len(), 64);
+    assert_close!(result.market[1].price, 50.0);
+    let body = serde_json::to_value(&result).expect("serialises");
+    assert!(body["market"][0]["price"].is_number());
+}
+
+#[test]
 fn infeasible_caps_are_reported_not_hidden() {
     let text = MINIMAL.replace("slope = 1.0 }", "slope = 1.0, max_abatement_t = 10.0 }");
     let scenario = Scenario::from_toml_str(&text, None).expect("valid");
