@@ -27,7 +27,14 @@ pub fn set_path(root: &mut Value, path: &str, value: f64) -> Result<()> {
         current = match current {
             Value::Object(map) => {
                 if last {
-                    map.insert((*segment).to_string(), Value::Number(number));
+                    // Integer keys (years, seeds, counts) stay integers so they deserialise.
+                    let integer = map.get(*segment).is_some_and(|v| v.is_i64() || v.is_u64());
+                    let replacement = if integer && value.fract() == 0.0 && value.abs() < 9.0e15 {
+                        Value::Number(serde_json::Number::from(value as i64))
+                    } else {
+                        Value::Number(number)
+                    };
+                    map.insert((*segment).to_string(), replacement);
                     return Ok(());
                 }
                 // Missing tables are created so `price_controls.ceiling` works on a file
@@ -91,5 +98,8 @@ mod tests {
         assert_eq!(value["cap"]["base_t"], 2.0);
         assert_eq!(value["sectors"][0]["mac_scale"], 3.0);
         assert!(set_path(&mut value, "sectors.glass.mac_scale", 1.0).is_err());
+        let mut years = serde_json::json!({"years": {"start": 2026, "end": 2030}});
+        set_path(&mut years, "years.end", 2035.0).expect("integer key");
+        assert_eq!(years["years"]["end"], serde_json::json!(2035));
     }
 }

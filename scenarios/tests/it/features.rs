@@ -44,6 +44,20 @@ fn errors_name_the_key_and_the_reason() {
 }
 
 #[test]
+fn every_example_loads() {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Scenario::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            count += 1;
+        }
+    }
+    assert!(count >= 6);
+}
+
+#[test]
 fn strings_may_not_reference_files() {
     let text = format!("{MINIMAL}\n[[firm_files]]\npath = \"/etc/passwd\"\n");
     let error = Scenario::from_toml_str(&text, None).expect_err("refused");
