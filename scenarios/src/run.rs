@@ -357,6 +357,50 @@ fn check_bank_bounds(model: &Model, t: usize, bank: f64, tolerance: f64) -> Resu
     Ok(())
 }
 
+/// One firm in one year at the market's price, and whether its command-and-control
+/// target exceeded its abatement potential.
+fn firm_year(
+    model: &Model,
+    allocation: &Allocation,
+    index: usize,
+    t: usize,
+    market: &YearResult,
+) -> (FirmYear, bool) {
+    let firm = &model.firms[index];
+    let baseline = model.baseline(index, t);
+    let cell = index * model.year_count() + t;
+    let abatement =
+        firm.curve
+            .response_t(baseline, firm.mac_scale, market.price, market.tie_fraction);
+    let emissions = baseline - abatement;
+    let free = allocation.free_t[cell];
+    let reallocated = allocation.reallocated_t[cell];
+    // Command-and-control: no trading, each firm keeps to its own endowment
+    // (free + reallocated + its baseline-weighted share of the auction).
+    let auction_share = if market.baseline_t > 0.0 {
+        baseline / market.baseline_t
+    } else {
+        0.0
+    };
+    let endowment = free + reallocated + allocation.auction_t[t] * auction_share;
+    let required = (baseline - endowment).max(0.0);
+    let potential = firm.curve.potential_t(baseline);
+    let cac_abatement = required.min(potential);
+    let net_purchase = emissions - free - reallocated;
+    let row = FirmYear {
+        emissions_t: emissions,
+        abatement_t: abatement,
+        free_t: free,
+        reallocated_t: reallocated,
+        net_purchase_t: net_purchase,
+        abatement_cost: firm.curve.cost(baseline, firm.mac_scale, abatement),
+        allowance_cost: net_purchase * market.price,
+        cac_abatement_t: cac_abatement,
+        cac_abatement_cost: firm.curve.cost(baseline, firm.mac_scale, cac_abatement),
+    };
+    (row, required > potential * (1.0 + 1e-12) + 1e-12)
+}
+
 /// Firm-year rows, group series, command-and-control comparison and totals.
 fn firm_rows(
     model: &Model,
@@ -394,42 +438,13 @@ fn firm_rows(
         #[allow(clippy::needless_range_loop)] // t indexes the market rows and firm-year cells
         for t in 0..years {
             let market = &result.market[t];
+            let (row, cac_infeasible) = firm_year(model, allocation, index, t, market);
+            totals.cac_infeasible_firm_years += usize::from(cac_infeasible);
             let baseline = model.baseline(index, t);
-            let cell = index * years + t;
-            let abatement =
-                firm.curve
-                    .response_t(baseline, firm.mac_scale, market.price, market.tie_fraction);
-            let emissions = baseline - abatement;
-            let free = allocation.free_t[cell];
-            let reallocated = allocation.reallocated_t[cell];
-            let abatement_cost = firm.curve.cost(baseline, firm.mac_scale, abatement);
-            // Command-and-control: no trading, each firm keeps to its own endowment
-            // (free + reallocated + its baseline-weighted share of the auction).
-            let auction_share = if market.baseline_t > 0.0 {
-                baseline / market.baseline_t
-            } else {
-                0.0
-            };
-            let endowment = free + reallocated + allocation.auction_t[t] * auction_share;
-            let required = (baseline - endowment).max(0.0);
-            let potential = firm.curve.potential_t(baseline);
-            if required > potential * (1.0 + 1e-12) + 1e-12 {
-                totals.cac_infeasible_firm_years += 1;
-            }
-            let cac_abatement = required.min(potential);
-            let cac_cost = firm.curve.cost(baseline, firm.mac_scale, cac_abatement);
-            let net_purchase = emissions - free - reallocated;
-            let row = FirmYear {
-                emissions_t: emissions,
-                abatement_t: abatement,
-                free_t: free,
-                reallocated_t: reallocated,
-                net_purchase_t: net_purchase,
-                abatement_cost,
-                allowance_cost: net_purchase * market.price,
-                cac_abatement_t: cac_abatement,
-                cac_abatement_cost: cac_cost,
-            };
+            let (emissions, abatement_cost, cac_cost) =
+                (row.emissions_t, row.abatement_cost, row.cac_abatement_cost);
+            let (free, reallocated, cac_abatement) =
+                (row.free_t, row.reallocated_t, row.cac_abatement_t);
             emissions_by_year[t] += emissions;
             for series in [&mut sectors[firm.sector], &mut regions[firm.region]] {
                 series.emissions_t[t] += emissions;
