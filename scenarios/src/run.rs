@@ -259,10 +259,14 @@ fn account(
         conservation(year, "bank", solver_bank, bank, tolerance)?;
         check_bank_bounds(model, t, bank, tolerance)?;
         let unsold = offered - sold;
-        pool += cleared.intake_t[t] - cleared.release_t[t];
-        if model.unsold == UnsoldDestination::Msr && model.msr.is_some() {
-            pool += unsold;
-        }
+        let pool_opening = pool;
+        let (to_pool, cancelled) = if model.unsold == UnsoldDestination::Msr && model.msr.is_some()
+        {
+            (unsold, 0.0)
+        } else {
+            (0.0, unsold)
+        };
+        pool += cleared.intake_t[t] - cleared.release_t[t] + to_pool;
         let mut invalidated = 0.0;
         if let Some(limit) = model.msr.as_ref().and_then(|m| m.invalidation_threshold_t) {
             invalidated = (pool - limit).max(0.0);
@@ -276,6 +280,17 @@ fn account(
                 actual: pool,
             });
         }
+        // Whole system: everything issued this year (cap, reserves, offsets, ceiling sales)
+        // is emitted, held in the bank or the MSR, cancelled, withdrawn or lapsed.
+        let issued = model.cap_t[t] + ccr + offsets + point.ceiling_sales_t;
+        let accounted = emissions
+            + (bank - opening)
+            + (pool - pool_opening)
+            + cancelled
+            + invalidated
+            + withdrawn
+            + lapsed;
+        conservation(year, "system", issued, accounted, tolerance)?;
         rows.push(YearResult {
             year,
             price,

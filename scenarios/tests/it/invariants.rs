@@ -42,7 +42,7 @@ fn scenario_text(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     /// Every feasible run balances its allowance accounts each year (the run itself
     /// returns a Conservation error otherwise); with banking the bank never goes negative
@@ -54,8 +54,19 @@ proptest! {
         banking in any::<bool>(),
         rate in 0.0f64..0.1,
         auction in 0.0f64..1.0,
+        extras in any::<bool>(),
     ) {
-        let text = scenario_text(&firms, cap_share, banking, rate, Some(500.0), auction);
+        let mut text = scenario_text(&firms, cap_share, banking, rate, Some(500.0), auction);
+        if extras {
+            // Reserves and offsets: a CCR tier, offsets and an MSR that bites.
+            let total: f64 = firms.iter().map(|f| f.0).sum();
+            text.push_str(&format!(
+                "[[ccr]]\ntrigger_price = 12.0\nvolume_t = {}\n[offsets]\nlimit_share = 0.05\nprice = 6.0\n\
+                 [msr]\nupper_threshold_t = {}\nlower_threshold_t = {}\nintake_rate = 0.24\nrelease_t = {}\n\
+                 invalidation_threshold_t = {}\n",
+                0.05 * total, 0.1 * total, 0.02 * total, 0.03 * total, 0.2 * total
+            ));
+        }
         let scenario = Scenario::from_toml_str(&text, None).expect("generated scenarios are valid");
         let result = scenario.run(&RunOptions::default()).expect("feasible with a ceiling");
         for year in &result.market {
