@@ -154,6 +154,129 @@ fn banked_net(
     }
 }
 
+/// The years from `start` to the horizon, seen from an opening bank.
+struct Segment<'a> {
+    markets: &'a [YearMarket],
+    auction_t: &'a [f64],
+    growth: &'a [f64],
+    start: usize,
+    opening_bank_t: f64,
+    bank_min_t: f64,
+    price_max: f64,
+}
+
+impl Segment<'_> {
+    /// Lowest bank allowed at the end of year `t`: the last year may not end borrowed.
+    fn bound(&self, t: usize) -> f64 {
+        if t + 1 == self.markets.len() {
+            0.0
+        } else {
+            self.bank_min_t
+        }
+    }
+
+    /// Bank at the end of each year from `start` at Hotelling price p0, on one side of the ties.
+    fn banks(&self, p0: f64, side: f64) -> Vec<f64> {
+        let mut bank = self.opening_bank_t;
+        (self.start..self.markets.len())
+            .map(|t| {
+                let raw = p0 * self.growth[t];
+                bank += banked_net(
+                    &self.markets[t],
+                    raw,
+                    side,
+                    self.auction_t[t],
+                    self.price_max,
+                )
+                .1;
+                bank
+            })
+            .collect()
+    }
+
+    fn feasible(&self, p0: f64, exact_t: f64) -> bool {
+        self.banks(p0, 1.0)
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b >= self.bound(self.start + i) - exact_t)
+    }
+}
+
+/// How one segment clears: its last year, the Hotelling price interval, the pick and the tie share.
+struct SegmentClearing {
+    end: usize,
+    p0_low: f64,
+    p0_high: f64,
+    p0: f64,
+    theta: f64,
+}
+
+fn clear_segment(
+    segment: &Segment<'_>,
+    settings: SolverSettings,
+    year: i32,
+) -> Result<SegmentClearing> {
+    let start = segment.start;
+    let scale: f64 = segment.markets[start..]
+        .iter()
+        .map(|m| m.baseline_t + m.free_t)
+        .sum::<f64>()
+        .max(1.0);
+    // Binding years are recognised within `tolerance_t`; feasibility and flat price
+    // stretches use the much tighter `exact_t` (rounding of the bank sums only), so the
+    // bank ends at its bound and no spurious price interval appears.
+    let tolerance_t = 1e-9 * scale;
+    let exact_t = 1e-13 * scale;
+    let top = settings.price_max / segment.growth[start];
+    let p0_low = if segment.feasible(0.0, exact_t) {
+        0.0
+    } else if segment.feasible(top, exact_t) {
+        threshold(0.0, top, |p0| segment.feasible(p0, exact_t))
+    } else {
+        return Err(ScenarioError::Infeasible {
+            year,
+            price_max: settings.price_max,
+        });
+    };
+    // The segment ends at the last year whose bound binds at p0; steps exactly at the
+    // price are taken with the smallest share that keeps every year within bounds.
+    let bound = |i: usize| segment.bound(start + i);
+    let (binding, _) = segment_end(
+        &segment.banks(p0_low, 0.0),
+        &segment.banks(p0_low, 1.0),
+        bound,
+        tolerance_t,
+    );
+    let end = if p0_low == 0.0 {
+        segment.markets.len() - 1
+    } else {
+        start + binding
+    };
+    let limit = segment.bound(end);
+    let above = |p0: f64| segment.banks(p0, 0.0)[binding] > limit + exact_t;
+    let p0_high = if p0_low == 0.0 || above(p0_low) {
+        p0_low
+    } else if !above(top) {
+        top
+    } else {
+        threshold(p0_low, top, above)
+    };
+    let p0 = pick(settings, p0_low, p0_high);
+    let theta = if p0 == 0.0 {
+        0.0
+    } else {
+        let (lower, upper) = (segment.banks(p0, 0.0), segment.banks(p0, 1.0));
+        segment_end(&lower[..=binding], &upper[..=binding], bound, tolerance_t).1
+    };
+    Ok(SegmentClearing {
+        end,
+        p0_low,
+        p0_high,
+        p0,
+        theta,
+    })
+}
+
 /// Clears all years jointly with banking (and borrowing if `bank_min_t < 0`).
 pub fn solve_banked(
     markets: &[YearMarket],
@@ -166,129 +289,53 @@ pub fn solve_banked(
     let growth: Vec<f64> = (0..count)
         .map(|t| (1.0 + rules.discount_rate).powi(t as i32))
         .collect();
-    let bound = |t: usize| {
-        if t + 1 == count {
-            0.0
-        } else {
-            rules.bank_min_t
-        }
-    };
+    let price_max = settings.price_max;
     let mut points = vec![YearPoint::default(); count];
     let mut start = 0;
     let mut bank_t = rules.initial_bank_t;
     while start < count {
-        let scale: f64 = markets[start..]
-            .iter()
-            .map(|m| m.baseline_t + m.free_t)
-            .sum::<f64>()
-            .max(1.0);
-        // Binding years are recognised within `tolerance_t`; feasibility and flat price
-        // stretches use the much tighter `exact_t` (rounding of the bank sums only), so the
-        // bank ends at its bound and no spurious price interval appears.
-        let tolerance_t = 1e-9 * scale;
-        let exact_t = 1e-13 * scale;
-        // Bank at the end of each year of the segment at p0, on one side of the ties.
-        let banks = |p0: f64, side: f64| -> Vec<f64> {
-            let mut bank = bank_t;
-            (start..count)
-                .map(|t| {
-                    bank += banked_net(
-                        &markets[t],
-                        p0 * growth[t],
-                        side,
-                        auction_t[t],
-                        settings.price_max,
-                    )
-                    .1;
-                    bank
-                })
-                .collect()
+        let segment = Segment {
+            markets,
+            auction_t,
+            growth: &growth,
+            start,
+            opening_bank_t: bank_t,
+            bank_min_t: rules.bank_min_t,
+            price_max,
         };
-        let feasible = |p0: f64| {
-            banks(p0, 1.0)
-                .iter()
-                .enumerate()
-                .all(|(i, b)| *b >= bound(start + i) - exact_t)
-        };
-        let top = settings.price_max / growth[start];
-        let p0_low = if feasible(0.0) {
-            0.0
-        } else {
-            if !feasible(top) {
-                return Err(ScenarioError::Infeasible {
-                    year: years[start],
-                    price_max: settings.price_max,
-                });
-            }
-            threshold(0.0, top, feasible)
-        };
-        // The segment ends at the last year whose bound binds at p0; steps exactly at the
-        // price are taken with the smallest share that keeps every year within bounds.
-        let (binding, _) = segment_end(
-            &banks(p0_low, 0.0),
-            &banks(p0_low, 1.0),
-            |i| bound(start + i),
-            tolerance_t,
-        );
-        let end = if p0_low == 0.0 {
-            count - 1
-        } else {
-            start + binding
-        };
-        let limit = bound(end);
-        let p0_high = if p0_low == 0.0 || banks(p0_low, 0.0)[binding] > limit + exact_t {
-            p0_low
-        } else if banks(top, 0.0)[binding] <= limit + exact_t {
-            top
-        } else {
-            threshold(p0_low, top, |p0| banks(p0, 0.0)[binding] > limit + exact_t)
-        };
-        let p0 = pick(settings, p0_low, p0_high);
-        let theta = if p0 == 0.0 {
-            0.0
-        } else {
-            let (lower, upper) = (banks(p0, 0.0), banks(p0, 1.0));
-            let (_, theta) = segment_end(
-                &lower[..=binding],
-                &upper[..=binding],
-                |i| bound(start + i),
-                tolerance_t,
-            );
-            theta
-        };
-        for t in start..=end {
+        let clearing = clear_segment(&segment, settings, years[start])?;
+        let theta = clearing.theta;
+        for t in start..=clearing.end {
             let market = &markets[t];
+            let price_at =
+                |p0: f64| market.snap(banked_net(market, p0 * growth[t], 0.0, 0.0, price_max).0);
             let (raw_price, net) = banked_net(
                 market,
-                p0 * growth[t],
+                clearing.p0 * growth[t],
                 theta,
                 auction_t[t],
-                settings.price_max,
+                price_max,
             );
             let price = market.snap(raw_price);
             let full = market.net_t(price, theta, auction_t[t]);
+            // Reaching `price_max` where no ceiling sells allowances means nothing clears.
+            if price >= price_max && market.ceiling.is_infinite() {
+                return Err(ScenarioError::Infeasible {
+                    year: years[t],
+                    price_max,
+                });
+            }
             points[t] = YearPoint {
                 price,
-                price_low: market
-                    .snap(banked_net(market, p0_low * growth[t], 0.0, 0.0, settings.price_max).0),
-                price_high: market
-                    .snap(banked_net(market, p0_high * growth[t], 0.0, 0.0, settings.price_max).0),
+                price_low: price_at(clearing.p0_low),
+                price_high: price_at(clearing.p0_high),
                 theta,
                 surplus_t: (full - net).max(0.0),
                 ceiling_sales_t: (net - full).max(0.0),
             };
             bank_t += net;
         }
-        // Reaching `price_max` where no ceiling sells allowances means nothing clears.
-        if let Some(t) = (start..=end)
-            .find(|&t| points[t].price >= settings.price_max && markets[t].ceiling.is_infinite())
-        {
-            return Err(ScenarioError::Infeasible {
-                year: years[t],
-                price_max: settings.price_max,
-            });
-        }
-        start = end + 1;
+        start = clearing.end + 1;
     }
     Ok(points)
 }
