@@ -66,6 +66,7 @@ pub struct CompareArgs {
     /// Baseline scenario file to compare against.
     #[arg(short, long)]
     pub baseline: PathBuf,
+    /// Output directory.
     #[arg(short, long, default_value = "scenario-out")]
     pub out: PathBuf,
     /// Override a scalar of the scenario (not the baseline): PATH=VALUE (repeatable).
@@ -80,6 +81,7 @@ pub struct SweepArgs {
     /// A swept parameter: PATH=V1,V2,... or PATH=START:STOP:STEP (repeatable; grid).
     #[arg(short, long = "param", value_name = "PATH=VALUES", required = true)]
     pub params: Vec<String>,
+    /// Output directory.
     #[arg(short, long, default_value = "scenario-out")]
     pub out: PathBuf,
     /// Worker threads (default: all cores).
@@ -100,6 +102,7 @@ pub struct McArgs {
     /// Worker threads (default: all cores); results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Output directory.
     #[arg(short, long, default_value = "scenario-out")]
     pub out: PathBuf,
     /// Skip the plots.
