@@ -84,8 +84,10 @@ pub(super) fn build_rows(
             }
         }
     }
-    // Cap rows depend only on where a project is: computed once per location.
-    let mut by_location: FastMap<[usize; 3], Vec<Vec<(usize, i128)>>> = FastMap::default();
+    // Cap rows and replacement ratios depend only on where a project is and the pollutant:
+    // computed once per location, as (ratio, cap rows) per pollutant.
+    type PerPollutant = Vec<(i128, Vec<(usize, i128)>)>;
+    let mut by_location: FastMap<[usize; 3], PerPollutant> = FastMap::default();
     for app in apps.iter_mut().filter(|a| a.tier.is_some()) {
         let a = &round.applications[app.input];
         let loc = &a.location;
@@ -105,7 +107,7 @@ pub(super) fn build_rows(
                         .collect();
                     touched.sort_unstable();
                     touched.dedup();
-                    touched
+                    let caps = touched
                         .into_iter()
                         .filter_map(|row| {
                             let RowKind::Cap(c) = rows[row].kind else {
@@ -119,20 +121,21 @@ pub(super) fn build_rows(
                             };
                             (coef > 0).then_some((row, coef))
                         })
-                        .collect()
+                        .collect();
+                    (ratio(round, a, &pollutants[p].id), caps)
                 })
                 .collect()
         });
         for (item_index, item) in app.items.iter().enumerate() {
             if let Some(pool) = item.pool {
-                let coef = ratio(round, a, &pollutants[item.pollutant].id);
+                let coef = cap_rows[item.pollutant].0;
                 app.entries.push(Entry {
                     row: pool,
                     item: item_index,
                     coef,
                 });
             }
-            for &(row, coef) in &cap_rows[item.pollutant] {
+            for &(row, coef) in &cap_rows[item.pollutant].1 {
                 app.entries.push(Entry {
                     row,
                     item: item_index,
