@@ -198,6 +198,61 @@ fn conservation(
     }
 }
 
+/// Price-dependent supply and abatement of one cleared year.
+struct Flows {
+    sold: f64,
+    ccr: f64,
+    offsets: f64,
+    abatement: f64,
+}
+
+fn flows(market: &YearMarket, point: &YearPoint, offered: f64) -> Flows {
+    let (price, theta) = (point.price, point.theta);
+    let step_total = |kind: SupplyKind| -> f64 {
+        market
+            .steps
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| s.volume_t * jump_share(s.price, price, theta))
+            .sum()
+    };
+    let (lower, upper) = (market.curve.lower_t(price), market.curve.upper_t(price));
+    Flows {
+        sold: offered * market.auction_share(price, theta),
+        ccr: step_total(SupplyKind::Ccr),
+        offsets: step_total(SupplyKind::Offsets),
+        abatement: lower + theta * (upper - lower),
+    }
+}
+
+/// The MSR after year `t`: intake, release, unsold auction volume, invalidation.
+struct ReserveStep {
+    pool_t: f64,
+    cancelled_t: f64,
+    invalidated_t: f64,
+}
+
+fn msr_step(model: &Model, cleared: &Cleared, t: usize, pool_t: f64, unsold_t: f64) -> ReserveStep {
+    // Unsold auction volume goes to the MSR when there is one and the file says so;
+    // otherwise it is cancelled.
+    let (to_pool, cancelled_t) = if model.unsold == UnsoldDestination::Msr && model.msr.is_some() {
+        (unsold_t, 0.0)
+    } else {
+        (0.0, unsold_t)
+    };
+    let mut pool_t = pool_t + cleared.intake_t[t] - cleared.release_t[t] + to_pool;
+    let mut invalidated_t = 0.0;
+    if let Some(limit) = model.msr.as_ref().and_then(|m| m.invalidation_threshold_t) {
+        invalidated_t = (pool_t - limit).max(0.0);
+        pool_t -= invalidated_t;
+    }
+    ReserveStep {
+        pool_t,
+        cancelled_t,
+        invalidated_t,
+    }
+}
+
 /// The yearly balance sheet; checks that every allowance is accounted for.
 fn account(
     model: &Model,
@@ -229,18 +284,12 @@ fn account(
             tolerance,
         )?;
         let offered = allocation.auction_t[t] - cleared.intake_t[t] + cleared.release_t[t];
-        let sold = offered * market.auction_share(price, theta);
-        let step_total = |kind: SupplyKind| -> f64 {
-            market
-                .steps
-                .iter()
-                .filter(|s| s.kind == kind)
-                .map(|s| s.volume_t * jump_share(s.price, price, theta))
-                .sum()
-        };
-        let (ccr, offsets) = (step_total(SupplyKind::Ccr), step_total(SupplyKind::Offsets));
-        let abatement = market.curve.lower_t(price)
-            + theta * (market.curve.upper_t(price) - market.curve.lower_t(price));
+        let Flows {
+            sold,
+            ccr,
+            offsets,
+            abatement,
+        } = flows(market, &point, offered);
         let emissions = market.baseline_t - abatement;
         let at_floor = market.floor > 0.0 && price <= market.floor;
         let (withdrawn, lapsed) = if at_floor || model.banking.enabled {
@@ -260,18 +309,9 @@ fn account(
         check_bank_bounds(model, t, bank, tolerance)?;
         let unsold = offered - sold;
         let pool_opening = pool;
-        let (to_pool, cancelled) = if model.unsold == UnsoldDestination::Msr && model.msr.is_some()
-        {
-            (unsold, 0.0)
-        } else {
-            (0.0, unsold)
-        };
-        pool += cleared.intake_t[t] - cleared.release_t[t] + to_pool;
-        let mut invalidated = 0.0;
-        if let Some(limit) = model.msr.as_ref().and_then(|m| m.invalidation_threshold_t) {
-            invalidated = (pool - limit).max(0.0);
-            pool -= invalidated;
-        }
+        let reserve = msr_step(model, cleared, t, pool, unsold);
+        pool = reserve.pool_t;
+        let (cancelled, invalidated) = (reserve.cancelled_t, reserve.invalidated_t);
         if pool < -tolerance {
             return Err(ScenarioError::Conservation {
                 year,
