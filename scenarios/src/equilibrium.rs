@@ -10,6 +10,7 @@
 //! bank within bounds in every remaining year, and the segment ends at the last year
 //! where the bound binds (Hotelling with a non-negative bank; see the README).
 
+use crate::curve::price_tolerance;
 use crate::error::{Result, ScenarioError};
 use crate::market::YearMarket;
 use crate::spec::PricePick;
@@ -132,10 +133,14 @@ pub struct BankRules {
     pub bank_min_t: f64,
 }
 
-/// One year's net flow under banking when the Hotelling price is `raw`.
+/// One year's price and net flow under banking when the Hotelling price is `raw`, with
+/// share `side` of the ties taken.
 ///
-/// At a hard floor the year's surplus is withdrawn and at the ceiling its shortfall is
-/// sold, so a year pinned at a bound passes the bank through (README, "price controls").
+/// Strictly below a hard floor the price is the floor and the year's whole surplus is
+/// withdrawn; strictly above the ceiling the price is the ceiling and the whole shortfall
+/// is sold, so such a year passes the bank through (README, "price controls"). Exactly at
+/// a bound, the withdrawal or sale is a tie like a step: the bank keeps what it wants at
+/// that price and only the rest is withdrawn (or bought at the ceiling).
 fn banked_net(
     market: &YearMarket,
     raw: f64,
@@ -144,11 +149,32 @@ fn banked_net(
     price_max: f64,
 ) -> (f64, f64) {
     let top = market.ceiling.min(price_max);
-    if market.floor > 0.0 && raw <= market.floor {
-        let price = market.floor;
-        (price, market.net_t(price, side, auction_t).min(0.0))
-    } else if raw >= top {
-        (top, market.net_t(top, side, auction_t).max(0.0))
+    let floor = market.floor;
+    let between = |lower: f64, upper: f64| lower + side * (upper - lower);
+    if floor > 0.0 && raw <= floor + price_tolerance(floor) {
+        let (lower, upper) = (
+            market.net_lower_t(floor, auction_t),
+            market.net_upper_t(floor, auction_t),
+        );
+        let strictly_below = raw < floor - price_tolerance(floor);
+        let upper = if strictly_below {
+            upper.min(0.0)
+        } else {
+            upper
+        };
+        (floor, between(lower.min(0.0), upper))
+    } else if top.is_finite() && raw >= top - price_tolerance(top) {
+        let (lower, upper) = (
+            market.net_lower_t(top, auction_t),
+            market.net_upper_t(top, auction_t),
+        );
+        let strictly_above = raw > top + price_tolerance(top);
+        let lower = if strictly_above {
+            lower.max(0.0)
+        } else {
+            lower
+        };
+        (top, between(lower, upper.max(0.0)))
     } else {
         (raw, market.net_t(raw, side, auction_t))
     }

@@ -225,3 +225,19 @@ fn cli_run_writes_tables_manifest_and_plots() {
     }))
     .expect("published cases");
 }
+
+#[test]
+fn a_floor_under_banking_withdraws_only_what_the_bank_does_not_want() {
+    let scenario = example("p3_banking_only.toml");
+    let mut spec = scenario.spec.clone();
+    spec.price_controls.floor = Some(6.0);
+    let result = run(&Scenario::from_spec(spec, None).expect("valid"));
+    let (first, second) = (&result.market[0], &result.market[1]);
+    assert_close!(first.price, 6.0);
+    assert_close!(second.price, 6.0 * 1.07);
+    // Year 2 emits 10 - 6.42 = 3.58 with no cap of its own: the bank carries exactly that,
+    // and the rest of year 1's surplus (6 - 3.58) is withdrawn at the floor.
+    assert_close!(first.bank_t, 10.0 - 6.42);
+    assert_close!(first.floor_withdrawn_t, 6.0 - (10.0 - 6.42));
+    assert_close!(second.bank_t, 0.0);
+}

@@ -12,6 +12,7 @@ fn scenario_text(
     rate: f64,
     ceiling: Option<f64>,
     auction: f64,
+    floor: Option<f64>,
 ) -> String {
     let total: f64 = firms.iter().map(|f| f.0).sum();
     let mut text = format!(
@@ -21,8 +22,14 @@ fn scenario_text(
          [banking]\nenabled = {banking}\ndiscount_rate = {rate}\n",
         total * cap_share
     );
+    if ceiling.is_some() || floor.is_some() {
+        text.push_str("[price_controls]\n");
+    }
     if let Some(ceiling) = ceiling {
-        text.push_str(&format!("[price_controls]\nceiling = {ceiling}\n"));
+        text.push_str(&format!("ceiling = {ceiling}\n"));
+    }
+    if let Some(floor) = floor {
+        text.push_str(&format!("floor = {floor}\n"));
     }
     for (index, (baseline, intercept, slope, steps)) in firms.iter().enumerate() {
         let mac = if *steps {
@@ -55,8 +62,9 @@ proptest! {
         rate in 0.0f64..0.1,
         auction in 0.0f64..1.0,
         extras in any::<bool>(),
+        floor in prop::option::of(0.5f64..15.0),
     ) {
-        let mut text = scenario_text(&firms, cap_share, banking, rate, Some(500.0), auction);
+        let mut text = scenario_text(&firms, cap_share, banking, rate, Some(500.0), auction, floor);
         if extras {
             // Reserves and offsets: a CCR tier, offsets and an MSR that bites.
             let total: f64 = firms.iter().map(|f| f.0).sum();
@@ -93,7 +101,7 @@ proptest! {
         cap_share in 0.4f64..0.95,
         rate in 0.0f64..0.1,
     ) {
-        let text = scenario_text(&firms, cap_share, true, rate, None, 0.0);
+        let text = scenario_text(&firms, cap_share, true, rate, None, 0.0, None);
         let scenario = Scenario::from_toml_str(&text, None).expect("valid");
         let Ok(result) = scenario.run(&RunOptions::default()) else {
             // Step-only firms may lack the potential to meet a tight cap: reported, skipped.
@@ -126,7 +134,8 @@ fn monte_carlo_is_identical_whatever_the_thread_count() {
             true,
             0.04,
             None,
-            0.3
+            0.3,
+            None
         )
     );
     let scenario = Scenario::from_toml_str(&text, None).expect("valid");
