@@ -180,8 +180,10 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
     write_long_csv(&args.out.join("results_long.csv"), &result, "0")?;
     write_json(&args.out.join("summary.json"), &result)?;
     if !args.no_plots {
-        for path in plots::all(&args.out.join("plots"), &scenario.model, &result, None)? {
-            files.push(relative(&args.out, &path));
+        // Plots are a convenience: a machine without fonts still gets its tables.
+        match plots::all(&args.out.join("plots"), &scenario.model, &result, None) {
+            Ok(paths) => files.extend(paths.iter().map(|p| relative(&args.out, p))),
+            Err(error) => eprintln!("warning: plots skipped: {error}"),
         }
     }
     let mut manifest = Manifest::new("run", &scenario, Some(&result));
@@ -395,8 +397,9 @@ fn mc_command(args: &McArgs) -> anyhow::Result<()> {
     let mut files = vec!["mc_draws.csv".to_string(), "mc_summary.json".to_string()];
     let central = scenario.run(&RunOptions::default()).ok();
     if let (false, Some(central)) = (args.no_plots, central.as_ref()) {
-        for path in plots::price_path(&args.out.join("plots"), central, Some(&mc))? {
-            files.push(relative(&args.out, &path));
+        match plots::price_path(&args.out.join("plots"), central, Some(&mc)) {
+            Ok(paths) => files.extend(paths.iter().map(|p| relative(&args.out, p))),
+            Err(error) => eprintln!("warning: plots skipped: {error}"),
         }
     }
     let mut manifest = Manifest::new("mc", &scenario, central.as_ref());
