@@ -241,3 +241,45 @@ fn a_floor_under_banking_withdraws_only_what_the_bank_does_not_want() {
     assert_close!(first.floor_withdrawn_t, 6.0 - (10.0 - 6.42));
     assert_close!(second.bank_t, 0.0);
 }
+
+#[test]
+fn sweeps_record_infeasible_points_and_keep_grid_order() {
+    use scenarios::sweep::{SweepAxis, run_sweep};
+    let text = MINIMAL.replace("slope = 1.0 }", "slope = 1.0, max_abatement_t = 60.0 }");
+    let scenario = Scenario::from_toml_str(&text, None).expect("valid");
+    // Caps of 30 need 70 t of abatement: more than the 60 t potential.
+    let axes = [SweepAxis::parse("cap.by_year=30,50,70").expect("axis")];
+    let sweep = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+            .install(|| run_sweep(&scenario, &axes, None).expect("sweep"))
+    };
+    let runs = sweep(2);
+    assert!(
+        runs[0]
+            .outcome
+            .as_ref()
+            .is_err_and(|e| e.contains("no market-clearing price"))
+    );
+    let prices: Vec<f64> = runs[1..]
+        .iter()
+        .map(|r| r.outcome.as_ref().expect("ok").market[0].price)
+        .collect();
+    assert_close!(prices[0], 50.0);
+    assert_close!(prices[1], 30.0);
+    let again: Vec<f64> = sweep(1)[1..]
+        .iter()
+        .map(|r| r.outcome.as_ref().expect("ok").market[0].price)
+        .collect();
+    assert_eq!(prices, again);
+    assert!(
+        run_sweep(
+            &scenario,
+            &[SweepAxis::parse("cap.nope.deeper=1").expect("axis")],
+            None
+        )
+        .is_err()
+    );
+}
