@@ -86,6 +86,7 @@ pub fn write_long_rows(
         put(&row, "price", &per_t, y.price)?;
         put(&row, "price_low", &per_t, y.price_low)?;
         put(&row, "price_high", &per_t, y.price_high)?;
+        put(&row, "tie_fraction", "share", y.tie_fraction)?;
         for (name, value) in [
             ("cap", y.cap_t),
             ("free_allocation", y.free_t),

@@ -1,6 +1,7 @@
 //! Property tests: conservation on random scenarios, determinism across thread counts.
 
 use proptest::prelude::*;
+use scenarios::market::YearMarket;
 use scenarios::mc::run_mc;
 use scenarios::{RunOptions, Scenario};
 
@@ -83,6 +84,23 @@ proptest! {
             prop_assert!(year.emissions_t <= year.baseline_t + 1e-9);
             if banking {
                 prop_assert!(year.bank_t >= -1e-6);
+            }
+        }
+        if !banking {
+            // Each year's price is the lowest clearing price: a hair below it supply falls
+            // short even taking every step; a hair above the interval it exceeds demand.
+            for (t, year) in result.market.iter().enumerate() {
+                let market = YearMarket::build(&scenario.model, t, year.free_t + year.reallocated_t);
+                let offered = year.auction_offered_t;
+                let below = year.price_low * (1.0 - 1e-7) - 1e-9;
+                if year.price_low > market.floor + 1e-6 {
+                    prop_assert!(market.net_upper_t(below, offered) < 0.0, "{}: clears below {}", year.year, year.price_low);
+                }
+                let above = year.price_high * (1.0 + 1e-7) + 1e-9;
+                if year.price_high < market.ceiling - 1e-6 && year.abatement_t < year.baseline_t - 1e-6 {
+                    prop_assert!(market.net_lower_t(above, offered) > 0.0 || year.lapsed_t + year.floor_withdrawn_t > 0.0,
+                        "{}: still short above {}", year.year, year.price_high);
+                }
             }
         }
         let firm_emissions: f64 = result.firm_years.iter().map(|f| f.emissions_t).sum();
