@@ -1,7 +1,9 @@
 //! Firms from CSV, for sets too large to write as TOML tables.
 //!
-//! Columns (header required, any order): `id`, `baseline_t` (required); `sector`, `region`,
-//! `intercept`, `slope`, `max_abatement_t`, `steps`, `output`, `free_t` (optional).
+//! Columns (header required, any order): `id` and `baseline_t` (required); `sector`, `region`,
+//! `intercept`, `slope`, `max_abatement_t`, `steps`, `output`, `free_t` (optional), and
+//! `baseline_t_<year>` columns (e.g. `baseline_t_2030`) for baselines that change by year:
+//! they override `baseline_t` from that year on, like a year table in TOML.
 //! A row is linear when `slope` is given, and a step table when `steps` holds
 //! `quantity:cost` pairs separated by `;`. Quoted fields are not supported: tags are
 //! plain identifiers, which keeps the reader small and its errors precise.
@@ -41,7 +43,20 @@ pub fn parse_firms(text: &str, path: &Path) -> Result<Vec<FirmSpec>> {
         "output",
         "free_t",
     ];
-    if let Some(unknown) = columns.iter().find(|c| !known.contains(&c.as_str())) {
+    let year_column = |c: &str| -> Option<String> {
+        c.strip_prefix("baseline_t_")
+            .filter(|y| y.len() == 4 && y.chars().all(|ch| ch.is_ascii_digit()))
+            .map(str::to_string)
+    };
+    let year_columns: Vec<(usize, String)> = columns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| year_column(c).map(|y| (i, y)))
+        .collect();
+    if let Some(unknown) = columns
+        .iter()
+        .find(|c| !known.contains(&c.as_str()) && year_column(c).is_none())
+    {
         return Err(error(
             1,
             format!("unknown column `{unknown}`; known: {}", known.join(", ")),
@@ -102,11 +117,30 @@ pub fn parse_firms(text: &str, path: &Path) -> Result<Vec<FirmSpec>> {
                 return Err(error(line_number, "a MAC needs `slope` or `steps`".into()));
             }
         };
+        let mut by_year = std::collections::BTreeMap::new();
+        for (column, year) in &year_columns {
+            if let Some(text) = text_at(Some(*column)) {
+                let value = text.parse::<f64>().map_err(|_| {
+                    error(
+                        line_number,
+                        format!("column `baseline_t_{year}`: `{text}` is not a number"),
+                    )
+                })?;
+                by_year.insert(year.clone(), value);
+            }
+        }
+        let baseline_t = if by_year.is_empty() {
+            Series::Constant(baseline)
+        } else {
+            // `baseline_t` holds from the first model year until the first year column.
+            by_year.entry("0".into()).or_insert(baseline);
+            Series::ByYear(by_year)
+        };
         firms.push(FirmSpec {
             id,
             sector: text_at(find("sector")).unwrap_or("all").to_string(),
             region: text_at(find("region")).unwrap_or("all").to_string(),
-            baseline_t: Series::Constant(baseline),
+            baseline_t,
             output: number_at("output")?.map(Series::Constant),
             free_t: number_at("free_t")?.map(Series::Constant),
             mac,
@@ -144,6 +178,15 @@ mod tests {
         let firms = parse_firms(text, Path::new("f.csv")).expect("valid csv");
         assert_eq!(firms.len(), 2);
         assert!(matches!(firms[1].mac, MacSpec::Steps { ref steps, .. } if steps.len() == 2));
+    }
+
+    #[test]
+    fn year_columns_make_a_baseline_path() {
+        let text = "id,baseline_t,baseline_t_2030,slope\na,10,4,1\n";
+        let firms = parse_firms(text, Path::new("f.csv")).expect("valid csv");
+        let years = [2028, 2029, 2030, 2031];
+        let path = crate::model::resolve_series("b", &firms[0].baseline_t, &years).expect("series");
+        assert_eq!(path, vec![10.0, 10.0, 4.0, 4.0]);
     }
 
     #[test]
