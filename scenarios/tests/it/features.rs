@@ -283,3 +283,18 @@ fn sweeps_record_infeasible_points_and_keep_grid_order() {
         .is_err()
     );
 }
+
+#[test]
+fn floor_equal_to_ceiling_is_a_fixed_price_tax_mode() {
+    let text = MINIMAL.replace(
+        "[cap]",
+        "[price_controls]\nfloor = 30.0\nceiling = 30.0\nescalation_rate = 0.1\n[cap]",
+    );
+    let result = run(&Scenario::from_toml_str(&text, None).expect("valid"));
+    // MAC(a) = a: abatement equals the price; the cap of 50 is topped up at the fixed price.
+    assert_close!(result.market[0].price, 30.0);
+    assert_close!(result.market[0].abatement_t, 30.0);
+    assert_close!(result.market[0].ceiling_sales_t, 20.0);
+    assert_close!(result.market[1].price, 33.0);
+    assert_close!(result.market[1].abatement_t, 33.0);
+}
