@@ -181,7 +181,7 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
     write_json(&args.out.join("summary.json"), &result)?;
     if !args.no_plots {
         // Plots are a convenience: a machine without fonts still gets its tables.
-        match plots::all(&args.out.join("plots"), &scenario.model, &result, None) {
+        match plots::all(&args.out.join("plots"), scenario.model(), &result, None) {
             Ok(paths) => files.extend(paths.iter().map(|p| relative(&args.out, p))),
             Err(error) => eprintln!("warning: plots skipped: {error}"),
         }
@@ -324,7 +324,7 @@ fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
 
 fn mc_command(args: &McArgs) -> anyhow::Result<()> {
     let (scenario, _) = load(&args.scenario, &[])?;
-    let Some(uncertainty) = &scenario.spec.uncertainty else {
+    let Some(uncertainty) = &scenario.spec().uncertainty else {
         bail!("{} has no [uncertainty] block", args.scenario.display());
     };
     let draws = args.draws.unwrap_or(uncertainty.draws);
@@ -436,8 +436,8 @@ fn validate_command(args: &ValidateArgs) -> anyhow::Result<()> {
             Ok(scenario) => println!(
                 "ok  {}: {} firms, {} years, hash {}",
                 path.display(),
-                scenario.model.firms.len(),
-                scenario.model.years.len(),
+                scenario.model().firms.len(),
+                scenario.model().years.len(),
                 &scenario.content_hash()[..12]
             ),
             Err(error) => {

@@ -107,7 +107,7 @@ pub fn run_mc(
     seed: u64,
     progress: Option<&ProgressBar>,
 ) -> Result<McResult> {
-    let uncertainty = scenario.spec.uncertainty.as_ref().ok_or_else(|| {
+    let uncertainty = scenario.spec().uncertainty.as_ref().ok_or_else(|| {
         ScenarioError::invalid(
             "uncertainty",
             "Monte Carlo needs an [uncertainty] block with parameters",
@@ -163,7 +163,7 @@ pub fn run_mc(
         })
         .collect();
     let ok: Vec<&Draw> = results.iter().filter(|d| d.error.is_none()).collect();
-    let years = scenario.model.years.clone();
+    let years = scenario.model().years.clone();
     Ok(McResult {
         seed,
         parameter_paths: parameters.iter().map(|p| p.path.clone()).collect(),

@@ -8,7 +8,7 @@ use crate::results::RunResult;
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Header of the long table.
 pub const LONG_HEADER: &str = "scenario,run_id,year,region,sector,entity,variable,unit,value";
@@ -208,12 +208,12 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn new(mode: &str, scenario: &Scenario, result: Option<&RunResult>) -> Manifest {
-        let solver = &scenario.model.solver;
+        let solver = &scenario.model().solver;
         Manifest {
             engine: "scenarios",
             version: env!("CARGO_PKG_VERSION"),
             mode: mode.to_string(),
-            scenario: scenario.model.name.clone(),
+            scenario: scenario.model().name.clone(),
             scenario_hash: scenario.content_hash(),
             baseline_hash: None,
             seed: None,
@@ -231,9 +231,4 @@ impl Manifest {
             files: Vec::new(),
         }
     }
-}
-
-/// Paths of a run's standard outputs inside `dir`.
-pub fn output_path(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
 }

@@ -15,14 +15,15 @@ use std::sync::Arc;
 /// A validated scenario: the file as written, firms read from its CSV files, and the model.
 #[derive(Clone, Debug)]
 pub struct Scenario {
-    pub spec: ScenarioFile,
+    spec: ScenarioFile,
     /// Directory that relative `firm_files` paths are read from; `None` for scenarios
     /// given as strings, which may then not reference files (the HTTP API must not read
     /// the server's disk on a client's behalf).
-    pub base_dir: Option<PathBuf>,
+    base_dir: Option<PathBuf>,
     csv_firms: Arc<Vec<FirmSpec>>,
     csv_digest: String,
-    pub model: Model,
+    // Private: the model is only ever built by validation, never edited in place.
+    model: Model,
 }
 
 impl Scenario {
@@ -121,6 +122,21 @@ impl Scenario {
             csv_digest: self.csv_digest.clone(),
             model,
         })
+    }
+
+    /// The file as written (without the firms of its CSV files).
+    pub fn spec(&self) -> &ScenarioFile {
+        &self.spec
+    }
+
+    /// The validated model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Directory that CSV firm files were read from, if any.
+    pub fn base_dir(&self) -> Option<&Path> {
+        self.base_dir.as_deref()
     }
 
     /// Runs the scenario.

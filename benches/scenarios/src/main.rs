@@ -53,7 +53,7 @@ fn equilibrium_case(rows: &mut Vec<Row>, shape: Shape, with_solver: bool) -> any
     let mut note = format!("validate+compile {compile_s:.3} s");
     let mut baseline_s = None;
     if with_solver {
-        let (solved, seconds) = time(|| qp::solve(&scenario.model));
+        let (solved, seconds) = time(|| qp::solve(scenario.model()));
         match solved {
             Ok(prices) => {
                 let gap = prices

@@ -69,7 +69,7 @@ fn strings_may_not_reference_files() {
 #[test]
 fn json_and_toml_give_the_same_hash_and_result() {
     let from_toml = Scenario::from_toml_str(MINIMAL, None).expect("toml");
-    let json = serde_json::to_string(&from_toml.spec).expect("json");
+    let json = serde_json::to_string(from_toml.spec()).expect("json");
     let from_json = Scenario::from_json_str(&json, None).expect("json");
     assert_eq!(from_toml.content_hash(), from_json.content_hash());
     assert_eq!(run(&from_toml).prices(), run(&from_json).prices());
@@ -78,7 +78,10 @@ fn json_and_toml_give_the_same_hash_and_result() {
 
 #[test]
 fn text_entry_point_runs_json_for_the_http_api() {
-    let spec = Scenario::from_toml_str(MINIMAL, None).expect("toml").spec;
+    let spec = Scenario::from_toml_str(MINIMAL, None)
+        .expect("toml")
+        .spec()
+        .clone();
     let json = serde_json::to_string(&spec).expect("json");
     let (scenario, result) =
         scenarios::run_text(&json, scenarios::TextFormat::Json, &Default::default()).expect("runs");
@@ -123,7 +126,7 @@ fn ceiling_floor_and_reserve_bind() {
 #[test]
 fn policy_example_runs_with_every_section() {
     let scenario = example("policy.toml");
-    assert_eq!(scenario.model.firms.len(), 26);
+    assert_eq!(scenario.model().firms.len(), 26);
     let result = run(&scenario);
     assert!(result.market.iter().all(|y| y.price > 0.0));
     // Closure in 2030 frees capacity, reallocated by tier.
@@ -229,7 +232,7 @@ fn cli_run_writes_tables_manifest_and_plots() {
 #[test]
 fn a_floor_under_banking_withdraws_only_what_the_bank_does_not_want() {
     let scenario = example("p3_banking_only.toml");
-    let mut spec = scenario.spec.clone();
+    let mut spec = scenario.spec().clone();
     spec.price_controls.floor = Some(6.0);
     let result = run(&Scenario::from_spec(spec, None).expect("valid"));
     let (first, second) = (&result.market[0], &result.market[1]);

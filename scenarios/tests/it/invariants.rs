@@ -90,7 +90,7 @@ proptest! {
             // Each year's price is the lowest clearing price: a hair below it supply falls
             // short even taking every step; a hair above the interval it exceeds demand.
             for (t, year) in result.market.iter().enumerate() {
-                let market = YearMarket::build(&scenario.model, t, year.free_t + year.reallocated_t);
+                let market = YearMarket::build(scenario.model(), t, year.free_t + year.reallocated_t);
                 let offered = year.auction_offered_t;
                 let below = year.price_low * (1.0 - 1e-7) - 1e-9;
                 if year.price_low > market.floor + 1e-6 {

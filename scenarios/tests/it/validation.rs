@@ -47,7 +47,7 @@ fn p2_step_curves_report_the_price_interval() {
 fn p2_other_price_picks_keep_the_allocation() {
     let base = example("p2_step_curves.toml");
     for (pick, price) in [("upper", 90.0), ("midpoint", 85.0)] {
-        let mut spec = base.spec.clone();
+        let mut spec = base.spec().clone();
         spec.solver.price_pick = serde_json::from_value(serde_json::json!(pick)).expect("pick");
         let scenario = scenarios::Scenario::from_spec(spec, None).expect("valid");
         let result = run(&scenario);
