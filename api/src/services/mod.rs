@@ -1,0 +1,4 @@
+//! Application services: the glue between the ledger and the pure cores, used by HTTP handlers
+//! and the CLI alike.
+
+pub mod reallocation;

@@ -1,0 +1,1 @@
+//! Reallocation rounds: ledger reserve → optimizer → ledger grants (being written).
