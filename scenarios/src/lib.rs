@@ -11,7 +11,8 @@
 //! Deliberately left out: the ledger (no holdings are moved), auctions' bid-level
 //! clearing (the `market` crate), and general optimisation (the `optimizer` crate; its
 //! priority rules plug in through [`allocation::Reallocator`]). The library does no
-//! output unless asked (`output`, `plots`); the CLI lives in [`cli`].
+//! output unless asked (`output`, `plots`); the CLI lives in [`cli`], and [`run_text`] is
+//! the entry point for a scenario given as a TOML or JSON string (the HTTP API).
 
 pub mod aggregate;
 pub mod allocation;
