@@ -34,7 +34,7 @@ pub enum ScenarioCommand {
     /// --param banking.discount_rate=0.03,0.05. Writes OUT/sweep_runs.csv (one row per
     /// grid point), OUT/results_long.csv (market rows by run_id) and OUT/manifest.json.
     Sweep(SweepArgs),
-    /// Monte Carlo over the uncertain parameters of the scenario's uncertainty block, seeded and parallel.
+    /// Monte Carlo over the scenario's uncertain parameters, seeded and parallel.
     ///
     /// Draw i uses ChaCha20 seeded from SHA-256(seed, i), so results are identical
     /// whatever --threads is. Writes OUT/mc_draws.csv, OUT/mc_summary.json (p5/p50/p95
