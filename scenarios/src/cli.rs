@@ -335,41 +335,7 @@ fn mc_command(args: &McArgs) -> anyhow::Result<()> {
     let bar = progress(u64::from(draws), "monte carlo");
     let mc = run_mc(&scenario, draws, seed, Some(&bar))?;
     bar.finish_and_clear();
-    let path = args.out.join("mc_draws.csv");
-    let mut writer = create(&path)?;
-    writeln!(
-        writer,
-        "draw,{},year,price,emissions_t,bank_t,error",
-        mc.parameter_paths.join(",")
-    )?;
-    for draw in &mc.draws {
-        let values: Vec<String> = draw.parameters.iter().map(f64::to_string).collect();
-        match &draw.error {
-            None => {
-                for (t, year) in mc.years.iter().enumerate() {
-                    writeln!(
-                        writer,
-                        "{},{},{year},{},{},{},",
-                        draw.index,
-                        values.join(","),
-                        draw.prices[t],
-                        draw.emissions_t[t],
-                        draw.bank_t[t]
-                    )?;
-                }
-            }
-            Some(error) => {
-                writeln!(
-                    writer,
-                    "{},{},,,,,{}",
-                    draw.index,
-                    values.join(","),
-                    error.replace([',', '\n'], ";")
-                )?;
-            }
-        }
-    }
-    writer.flush()?;
+    write_mc_draws(&args.out.join("mc_draws.csv"), &mc)?;
     #[derive(serde::Serialize)]
     struct Summary<'a> {
         seed: u64,
@@ -423,6 +389,45 @@ fn mc_command(args: &McArgs) -> anyhow::Result<()> {
         mc.failed_draws,
         args.out.display()
     );
+    Ok(())
+}
+
+/// One row per draw and year (failed draws: one row with the error).
+fn write_mc_draws(path: &Path, mc: &crate::mc::McResult) -> anyhow::Result<()> {
+    let mut writer = create(path)?;
+    writeln!(
+        writer,
+        "draw,{},year,price,emissions_t,bank_t,error",
+        mc.parameter_paths.join(",")
+    )?;
+    for draw in &mc.draws {
+        let values: Vec<String> = draw.parameters.iter().map(f64::to_string).collect();
+        match &draw.error {
+            None => {
+                for (t, year) in mc.years.iter().enumerate() {
+                    writeln!(
+                        writer,
+                        "{},{},{year},{},{},{},",
+                        draw.index,
+                        values.join(","),
+                        draw.prices[t],
+                        draw.emissions_t[t],
+                        draw.bank_t[t]
+                    )?;
+                }
+            }
+            Some(error) => {
+                writeln!(
+                    writer,
+                    "{},{},,,,,{}",
+                    draw.index,
+                    values.join(","),
+                    error.replace([',', '\n'], ";")
+                )?;
+            }
+        }
+    }
+    writer.flush()?;
     Ok(())
 }
 
