@@ -142,6 +142,9 @@ fn repair(
     }
 }
 
+/// Per pool: continuous total, floored total, candidates (fraction, member position, item).
+type PoolRemainders = (f64, i128, Vec<(f64, usize, usize)>);
+
 fn largest_remainder(
     prep: &Prepared,
     members: &[usize],
@@ -151,7 +154,7 @@ fn largest_remainder(
     usage: &mut [i128],
 ) {
     // (pool) -> candidates (fraction, member position, item)
-    let mut by_pool: BTreeMap<usize, (f64, i128, Vec<(f64, usize, usize)>)> = BTreeMap::new();
+    let mut by_pool: BTreeMap<usize, PoolRemainders> = BTreeMap::new();
     for (k, &i) in members.iter().enumerate() {
         for (item_index, item) in prep.apps[i].items.iter().enumerate() {
             let Some(pool) = item.pool else { continue };

@@ -132,16 +132,16 @@ fn fill_up(lp: &TierLp, y: &mut [f64]) {
             slack[r] -= a * v;
         }
     }
-    for j in 0..lp.cols() {
-        if y[j] >= 1.0 || (lp.min_share[j] > 0.0 && y[j] <= SHARE_TOLERANCE) {
+    for (j, value) in y.iter_mut().enumerate() {
+        if *value >= 1.0 || (lp.min_share[j] > 0.0 && *value <= SHARE_TOLERANCE) {
             continue;
         }
         let room = lp
             .column(j)
             .map(|(r, a)| slack[r].max(0.0) / a)
-            .fold(1.0 - y[j], f64::min);
+            .fold(1.0 - *value, f64::min);
         if room > 1e-9 {
-            y[j] += room;
+            *value += room;
             for (r, a) in lp.column(j) {
                 slack[r] -= a * room;
             }

@@ -22,10 +22,10 @@ pub(crate) fn solve(lp: &TierLp, options: &Options) -> Result<TierSolution, Stri
         .collect();
     let mut objective = Expression::with_capacity(n);
     let mut rows: Vec<Expression> = (0..lp.rows()).map(|_| Expression::default()).collect();
-    for j in 0..n {
-        objective.add_mul(lp.weight[j], y[j]);
+    for (j, &var) in y.iter().enumerate() {
+        objective.add_mul(lp.weight[j], var);
         for (r, a) in lp.column(j) {
-            rows[r].add_mul(a, y[j]);
+            rows[r].add_mul(a, var);
         }
     }
     let mut model = vars.maximise(objective).using(highs).set_threads(1);

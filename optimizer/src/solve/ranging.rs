@@ -116,12 +116,14 @@ impl Lu {
             }
             a.swap(k, p);
             pivot.swap(k, p);
-            for i in k + 1..n {
-                let f = a[i][k] / a[k][k];
-                a[i][k] = f;
+            let (upper, lower) = a.split_at_mut(k + 1);
+            let pivot_row = &upper[k];
+            for row in lower.iter_mut() {
+                let f = row[k] / pivot_row[k];
+                row[k] = f;
                 if f != 0.0 {
-                    for j in k + 1..n {
-                        a[i][j] -= f * a[k][j];
+                    for (x, p) in row[k + 1..].iter_mut().zip(&pivot_row[k + 1..]) {
+                        *x -= f * p;
                     }
                 }
             }
