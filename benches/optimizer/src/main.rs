@@ -195,12 +195,12 @@ fn synthetic(n: usize, min_share_share: f64, seed: u64) -> Round {
     let mut policy = policy();
     for (p, (id, _)) in POLLUTANTS.iter().enumerate() {
         for d in 0..DISTRICTS {
-            // District totals at 15% of their demand: some bind, most do not.
+            // District totals at 30% of their demand: they bind in some districts in tier 3.
             policy.caps.push(RegionalCap {
                 id: format!("CAP-{id}-D{d:02}"),
                 pollutant: (*id).into(),
                 scope: Area::District(format!("D{d:02}")),
-                cap: Decimal::new(demand[p][d] * 15 / 100, 3),
+                cap: Decimal::new(demand[p][d] * 30 / 100, 3),
                 transfer_coefficients: Default::default(),
                 citation: "区县总量".into(),
             });
