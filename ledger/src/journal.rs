@@ -81,7 +81,7 @@ pub fn entry_body(seq: u64, recorded_at: DateTime<Utc>, request: &Request, actio
 
 /// Timestamps are stored as fixed-width RFC 3339 text so they sort as they compare.
 pub fn format_time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+    at.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
 pub fn hash_from_slice(bytes: &[u8]) -> Option<Hash> {

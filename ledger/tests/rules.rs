@@ -108,7 +108,8 @@ async fn holds_post_partially_void_and_expire() {
             instrument: CNY.into(),
             from: ent(A),
             amount: q(amount),
-            expires_at: clock.now() + Duration::minutes(minutes),
+            // Nanoseconds survive storage, so replay sees the same expiry.
+            expires_at: clock.now() + Duration::minutes(minutes) + Duration::nanoseconds(789),
         };
         ledger.submit(req("h1", vec![hold("bid-1", "6000", 60), hold("bid-2", "3000", 5)])).await.unwrap();
         assert_eq!(balance(&ledger, &format!("{A}/holding/{CNY}")).await, dec("1000.00"), "{url}");

@@ -1,0 +1,184 @@
+//! `ets ledger …`: balances, the journal, verification and scripted requests.
+
+use std::io::{BufRead, Read};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use ledger::{Ledger, LedgerOptions, Request};
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCommand {
+    /// Create (or migrate) the database and record the genesis entry.
+    Init,
+    /// Submit requests from a file (`-` for stdin): a JSON array of requests, or one per line.
+    ///
+    /// Each request is `{"idempotency_key": "...", "actor": "...", "actions": [...]}` and is applied
+    /// atomically. Requests are submitted concurrently and group-committed; re-running the same
+    /// file replays the recorded outcomes instead of applying anything twice.
+    Apply {
+        /// The requests: a JSON file, or `-` for standard input.
+        file: String,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+    },
+    /// Balances of every account, or of one owner's (a credit code, or `bureau`).
+    Balances {
+        #[arg(long)]
+        owner: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The audit journal, oldest first, one page at a time.
+    Journal {
+        /// Start after this entry (the cursor from the previous page).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Print each entry's full JSON body.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay the whole journal and check the hash chain, postings and every balance.
+    ///
+    /// Exits with status 3 if any problem is found.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Certified reductions: capacity freed by upgrades, now in the bureau's reserve.
+    Reductions,
+}
+
+pub async fn run(command: LedgerCommand, database_url: &str) -> Result<ExitCode> {
+    let ledger = Ledger::open(database_url, LedgerOptions::default())
+        .await
+        .with_context(|| format!("opening the ledger at {database_url}"))?;
+    match command {
+        LedgerCommand::Init => {
+            let (seq, hash) = ledger.store().head().await?;
+            println!("ledger ready at {database_url} ({}): head entry {seq}, hash {hash}", ledger.store().backend_name());
+        }
+        LedgerCommand::Apply { file, concurrency } => apply(&ledger, &file, concurrency).await?,
+        LedgerCommand::Balances { owner, json } => {
+            let balances = ledger.store().balances(owner.as_deref()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&balances)?);
+            } else {
+                println!("{:<60} {:>20} {}", "account", "balance", "");
+                for b in balances {
+                    println!("{:<60} {:>20} {}", b.account, b.balance, if b.frozen { "frozen" } else { "" });
+                }
+            }
+        }
+        LedgerCommand::Journal { after, limit, json } => {
+            let page = ledger.store().journal(after, limit).await?;
+            for entry in &page {
+                if json {
+                    println!("{}", entry.body);
+                } else {
+                    let parsed: ledger::journal::Entry = serde_json::from_str(&entry.body)?;
+                    let actions: Vec<&str> = parsed.request.actions.iter().map(|a| a.name()).collect();
+                    println!(
+                        "{:>8}  {}  {:<24} {:<10} {} postings  [{}]  {}",
+                        entry.seq,
+                        entry.recorded_at,
+                        entry.idempotency_key,
+                        parsed.request.actor,
+                        parsed.postings.len(),
+                        actions.join(","),
+                        &hex::encode(entry.hash)[..16]
+                    );
+                }
+            }
+            if let Some(last) = page.last() {
+                eprintln!("next page: ets ledger journal --after {}", last.seq);
+            }
+        }
+        LedgerCommand::Verify { json } => {
+            let report = ledger::verify(ledger.store()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_verify(&report);
+            }
+            if !report.is_ok() {
+                return Ok(ExitCode::from(3));
+            }
+        }
+        LedgerCommand::Reductions => {
+            for r in ledger.store().reductions().await? {
+                println!("{:<20} entry {:>6}  {}  {:<32} {:>14} units  {:?}  {}", r.id, r.seq, r.enterprise, r.instrument, r.units, r.measure, r.evidence);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_verify(report: &ledger::VerifyReport) {
+    if report.is_ok() {
+        println!(
+            "verified: {} journal entries, {} postings, {} accounts, {} holds; chain head {} {}",
+            report.entries, report.postings, report.accounts, report.holds, report.head_seq, report.head_hash
+        );
+    } else {
+        println!("verification FAILED: {} problem(s)", report.problem_count);
+        for problem in &report.problems {
+            println!("  - {problem}");
+        }
+    }
+}
+
+/// Reads requests from a JSON array or JSON lines and submits them concurrently.
+async fn apply(ledger: &Ledger, file: &str, concurrency: usize) -> Result<()> {
+    let text = if file == "-" {
+        let mut text = String::new();
+        std::io::stdin().lock().read_to_string(&mut text)?;
+        text
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
+    };
+    let requests: Vec<Request> = if text.trim_start().starts_with('[') {
+        serde_json::from_str(&text).context("parsing the request array")?
+    } else {
+        text.as_bytes()
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| line.as_ref().map(|l| !l.trim().is_empty()).unwrap_or(true))
+            .map(|(n, line)| {
+                let line = line?;
+                serde_json::from_str(&line).with_context(|| format!("parsing request on line {}", n + 1))
+            })
+            .collect::<Result<_>>()?
+    };
+    if requests.is_empty() {
+        bail!("{file} holds no requests");
+    }
+    let total = requests.len();
+    let mut accepted = 0;
+    let mut replayed = 0;
+    let mut refused = 0;
+    let mut chunks = requests.into_iter().peekable();
+    while chunks.peek().is_some() {
+        let chunk: Vec<Request> = chunks.by_ref().take(concurrency.max(1)).collect();
+        let keys: Vec<String> = chunk.iter().map(|r| r.idempotency_key.clone()).collect();
+        for (key, outcome) in keys.iter().zip(ledger.submit_many(chunk).await?) {
+            match outcome {
+                Ok(receipt) if receipt.replayed => replayed += 1,
+                Ok(_) => accepted += 1,
+                Err(error) => {
+                    refused += 1;
+                    eprintln!("refused {key}: {error}");
+                }
+            }
+        }
+    }
+    println!("{total} requests: {accepted} recorded, {replayed} replayed (already recorded), {refused} refused");
+    if refused > 0 {
+        bail!("{refused} request(s) refused");
+    }
+    Ok(())
+}
