@@ -32,8 +32,10 @@ fn reduced_cost(lp: &TierLp, j: usize, duals: &[f64]) -> f64 {
 pub(crate) fn solve(lp: &TierLp, options: &Options) -> Result<(TierSolution, Vec<usize>), String> {
     let n = lp.cols();
     // The sample must be large enough per row for its prices to be a fair estimate.
-    let sample_size = (8 * lp.rows() + options.sift_working_min).max(n / 8).min(n);
-    let target = (2 * sample_size).min(n);
+    let sample_size = (8 * lp.rows() + options.sift_working_min)
+        .max(n / 12)
+        .min(n);
+    let target = (3 * sample_size / 2).min(n);
     let step = n as f64 / sample_size as f64;
     let mut sample: Vec<usize> = (0..sample_size)
         .map(|i| ((i as f64 + 0.5) * step) as usize)
