@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::policy::Objective;
 
 /// The published result of one round. Applications are in priority order (tier, credit grade,
-/// filing time, id; excluded last); pools and caps by id; flows by pool, source, application.
+/// filing time, id; excluded last); pools and caps by id; flows by pool, source, then priority.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Allocation {
     pub round_id: String,

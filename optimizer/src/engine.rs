@@ -5,7 +5,7 @@
 
 use crate::allocation::TierResult;
 use crate::policy::{Objective, TIER_MAX};
-use crate::prepare::Prepared;
+use crate::prepare::{Prepared, RowKind};
 use crate::rounding::round_tier;
 use crate::solve::{Method, Options, TierLp, solve_tier};
 
@@ -154,6 +154,10 @@ fn build_lp(
         rhs: global_rows
             .iter()
             .map(|&r| residual[r].max(0) as f64)
+            .collect(),
+        ranged: global_rows
+            .iter()
+            .map(|&r| matches!(prep.rows[r].kind, RowKind::Pool(_) | RowKind::Cap(_)))
             .collect(),
         start: vec![0],
         ..TierLp::default()

@@ -226,45 +226,47 @@ fn caps(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<CapResult> {
 }
 
 fn flows(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<Flow> {
-    // Per pool: a cursor over its sources; grants visit pools in priority order.
-    let mut cursor: Vec<(usize, i128)> = prep
-        .pools
-        .iter()
-        .map(|p| (0, p.sources.first().map_or(0, |s| s.1)))
-        .collect();
-    let mut out = Vec::new();
+    // Draws per pool in priority order; pools are sorted by id and sources by reduction id, so
+    // walking them in order yields flows sorted by (pool, reduction, priority) without a sort.
+    let mut draws: Vec<Vec<(usize, i128)>> = vec![Vec::new(); prep.pools.len()];
     for (i, app) in prep.apps.iter().enumerate() {
         for e in app.entries.iter().filter(|e| e.row < prep.pools.len()) {
-            let mut draw = prep.rows[e.row].usage_of(e.coef, outcome.grants[i][e.item]);
-            let pool = &prep.pools[e.row];
-            let (source, left) = &mut cursor[e.row];
-            while draw > 0 && *source < pool.sources.len() {
-                let take = draw.min(*left);
+            let draw = prep.rows[e.row].usage_of(e.coef, outcome.grants[i][e.item]);
+            if draw > 0 {
+                draws[e.row].push((i, draw));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (p, pool) in prep.pools.iter().enumerate() {
+        let pool_id = &round.pools[pool.input].id;
+        let pollutant = &prep.pollutants[pool.pollutant];
+        let mut source = 0;
+        let mut left = pool.sources.first().map_or(0, |s| s.1);
+        for &(i, mut draw) in &draws[p] {
+            while draw > 0 && source < pool.sources.len() {
+                let take = draw.min(left);
                 if take > 0 {
                     out.push(Flow {
-                        pool: round.pools[pool.input].id.clone(),
-                        reduction_id: pool.sources[*source].0.clone(),
-                        application: round.applications[app.input].id.clone(),
-                        pollutant: prep.pollutants[pool.pollutant].id.clone(),
-                        quantity: to_decimal(take, prep.pollutants[pool.pollutant].scale),
+                        pool: pool_id.clone(),
+                        reduction_id: pool.sources[source].0.clone(),
+                        application: round.applications[prep.apps[i].input].id.clone(),
+                        pollutant: pollutant.id.clone(),
+                        quantity: to_decimal(take, pollutant.scale),
                     });
                 }
                 draw -= take;
-                *left -= take;
-                if *left == 0 {
-                    *source += 1;
-                    *left = pool.sources.get(*source).map_or(0, |s| s.1);
+                left -= take;
+                if left == 0 {
+                    source += 1;
+                    left = pool.sources.get(source).map_or(0, |s| s.1);
                 }
             }
             assert!(
                 draw == 0,
-                "pool {} overdrawn: sources cannot fund the draws",
-                e.row
+                "pool {pool_id} overdrawn: its sources cannot fund the draws"
             );
         }
     }
-    out.sort_by(|a, b| {
-        (&a.pool, &a.reduction_id, &a.application).cmp(&(&b.pool, &b.reduction_id, &b.application))
-    });
     out
 }

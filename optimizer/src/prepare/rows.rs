@@ -126,6 +126,12 @@ pub(super) fn build_rows(
                 })
                 .collect()
         });
+        let needed: usize = app
+            .items
+            .iter()
+            .map(|item| 1 + cap_rows[item.pollutant].1.len())
+            .sum();
+        app.entries.reserve_exact(needed);
         for (item_index, item) in app.items.iter().enumerate() {
             if let Some(pool) = item.pool {
                 let coef = cap_rows[item.pollutant].0;

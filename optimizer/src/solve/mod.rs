@@ -18,6 +18,8 @@ use crate::policy::Objective;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TierLp {
     pub rhs: Vec<f64>,
+    /// Per row: its shadow-price range is published (pools and caps), so worth computing.
+    pub ranged: Vec<bool>,
     pub weight: Vec<f64>,
     pub min_share: Vec<f64>,
     pub start: Vec<usize>,

@@ -61,7 +61,8 @@ pub(crate) fn ranges(lp: &TierLp, y: &[f64], duals: &[f64]) -> Vec<Range> {
     }
     let lu = if size == 0 { None } else { Lu::factor(reduced) };
     // Only priced rows need a range; a zero dual holds trivially.
-    for k in (0..m).filter(|&k| !is_loose[k] && duals[k] > 1e-12) {
+    let ranged = |k: usize| lp.ranged.get(k).copied().unwrap_or(true);
+    for k in (0..m).filter(|&k| !is_loose[k] && duals[k] > 1e-12 && ranged(k)) {
         let Some(lu) = &lu else { break };
         let mut e = vec![0.0; size];
         e[position[k]] = 1.0;
