@@ -20,6 +20,7 @@ pub mod error;
 mod fx;
 pub mod ids;
 pub mod instrument;
+pub mod ledger_bridge;
 mod market;
 pub mod model;
 pub mod rules;
@@ -37,6 +38,10 @@ pub use book::{
 pub use error::MarketError;
 pub use ids::{AccountId, AuctionId, BidId, InstrumentId, OrderId, Side, Timestamp, TransferId};
 pub use instrument::{Band, InstrumentSpec};
+pub use ledger_bridge::{
+    BridgeError, HoldHorizons, LedgerBalances, LedgerMapping, LedgerMarket, OrderCommand,
+    OrderOutcome,
+};
 pub use market::{DecimalOrder, FreezeReport, Market};
 pub use model::{ContractViolation, LedgerModel};
 pub use rules::{AccountRules, LimitTable};
