@@ -1,7 +1,7 @@
 //! The market: continuous order books, sealed-bid primary auctions, one-way bidding and
 //! bilateral transfers for pollutant rights and carbon allowances.
 //!
-//! This crate is a pure, deterministic, in-memory library. It never touches a balance, a
+//! The engine is a pure, deterministic, in-memory library. It never touches a balance, a
 //! database, the network, the OS clock or a thread RNG: every command takes the caller's clock
 //! (and, for auctions, a committed seed) and returns its result plus explicit settlement
 //! instructions ([`Settlement`]) that the ledger integrator posts as holds and
@@ -10,6 +10,9 @@
 //!
 //! Prices and quantities are integers inside (ticks, lots, tonnes, fen); `rust_decimal`
 //! appears only at the edge ([`InstrumentSpec::price_ticks`], [`InstrumentSpec::quantity_lots`]).
+//!
+//! [`ledger_bridge`] is the one exception: the settlement bridge that runs the engine against
+//! the real `ledger` crate and posts its instructions ([`LedgerMarket`]).
 //!
 //! Deliberately left out: persistence, HTTP, identities and authorisation (the caller states
 //! who acts; the bureau-only operations are separate functions for the caller to guard).
