@@ -308,6 +308,34 @@ fn main() {
             let naive_cpu = cpu_seconds() - cpu;
             match naive {
                 Ok(naive) => {
+                    if std::env::args().any(|a| a == "--verbose") {
+                        let realized = |a: &optimizer::Allocation, tier: u8| -> f64 {
+                            a.applications
+                                .iter()
+                                .filter(|x| x.tier == Some(tier))
+                                .map(|x| {
+                                    let input = round.applications.iter().find(|y| y.id == x.id);
+                                    let va = input.map_or(0.0, |y| {
+                                        y.value_added_cny_per_year.try_into().unwrap_or(0.0)
+                                    });
+                                    va * x.fill_rate
+                                })
+                                .sum()
+                        };
+                        for t in 1..=5 {
+                            eprintln!(
+                                "n={n} tier {t} realized: ours {:.0} naive {:.0}",
+                                realized(&ours, t),
+                                realized(&naive, t)
+                            );
+                        }
+                        for (a, b) in ours.tiers.iter().zip(&naive.tiers) {
+                            eprintln!(
+                                "n={n} tier {}: ours {:.6} bound {:.6} ({}) naive {:.6} ({})",
+                                a.tier, a.objective, a.bound, a.method, b.objective, b.method
+                            );
+                        }
+                    }
                     let diff = ours
                         .tiers
                         .iter()
