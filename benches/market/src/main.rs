@@ -10,10 +10,14 @@
 //! * Sealed-bid clearing of 100k and 1M bids: counting-sort clearing with caps and the seeded
 //!   pro-rata tie-break against a plain sort-then-walk.
 //!
-//! Durable orders per second through the ledger are not measured yet: the ledger wiring lands
-//! later. `--quick` runs a tenth of the operations.
+//! * `--durable`: durable orders per second through the ledger (SQLite, and PostgreSQL when
+//!   `ETS_TEST_PG_URL` is set, e.g. under `scripts/with-postgres`), one at a time and with group
+//!   commit; see [`durable`].
+//!
+//! `--quick` runs a tenth of the operations.
 
 mod baseline;
+mod durable;
 mod workload;
 
 use market::auction::{ClearingRules, Pricing, UndersubscribedPolicy, clear};
@@ -26,6 +30,32 @@ const REPEATS: usize = 7;
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    if std::env::args().any(|a| a == "--durable") {
+        match durable::run(quick) {
+            Ok(rows) => {
+                println!(
+                    "| backend | mode | orders | ledger requests | seconds | durable orders/s |"
+                );
+                println!("|---|---|---|---|---|---|");
+                for r in rows {
+                    println!(
+                        "| {} | {} | {} | {} | {:.2} | {:.0} |",
+                        r.backend,
+                        r.mode,
+                        r.orders,
+                        r.requests,
+                        r.seconds,
+                        r.orders_per_s()
+                    );
+                }
+            }
+            Err(error) => {
+                eprintln!("bench-market --durable: {error}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let ops = if quick { 300_000 } else { 3_000_000 };
     let mut rows: Vec<[String; 4]> = Vec::new();
     for (live, spread) in [(1_000, 300), (100_000, 3_000)] {
