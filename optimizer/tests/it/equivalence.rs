@@ -66,3 +66,29 @@ fn sifting_matches_naive_on_larger_tiers() {
         "{methods:?}"
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// With all-or-nothing projects both sides branch; on the first tier that needs a solver
+    /// (same residuals on both sides) ours is never worse than naive beyond HiGHS's default gap.
+    #[test]
+    fn milp_is_never_worse_than_naive(seed in any::<u64>(), n in 1usize..25) {
+        let shape = Shape {
+            applications: n,
+            min_shares: true,
+            objective: Some(Objective::ValueAddedPerTonne),
+        };
+        let r = random_round(seed, &shape);
+        let ours = allocate_with(&r, &Options::default()).unwrap();
+        let naive_options = Options { method: Method::NaiveGoodLp, ..Options::default() };
+        let naive = allocate_with(&r, &naive_options).unwrap();
+        for (x, y) in ours.tiers.iter().zip(&naive.tiers) {
+            let tolerance = 1e-4 * y.objective.abs().max(1.0);
+            prop_assert!(x.objective >= y.objective - tolerance, "{:?} vs {:?}", x, y);
+            if x.columns > 0 {
+                break;
+            }
+        }
+    }
+}

@@ -371,3 +371,18 @@ fn policy_loads_from_toml_and_json() {
     let back: optimizer::Round = serde_json::from_str(&json).unwrap();
     assert_eq!(back, round);
 }
+
+#[test]
+fn readme_policy_example_parses() {
+    let readme = include_str!("../../README.md");
+    let start = readme.find("```toml\n").expect("toml block") + "```toml\n".len();
+    let end = start + readme[start..].find("```").expect("end of block");
+    let policy: optimizer::Policy = toml::from_str(&readme[start..end]).unwrap();
+    assert_eq!(policy.tiers[0].tier, 5);
+    assert_eq!(policy.reserve_share, d("0.05"));
+    assert_eq!(policy.caps[0].transfer_coefficients["D2"], d("0.5"));
+    assert_eq!(
+        policy.eligibility.river_distance.unwrap().distance_m_min,
+        1_000
+    );
+}
