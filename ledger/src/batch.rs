@@ -8,12 +8,15 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::account::{AccountKey, AccountKind};
-use crate::apply::{Posting, apply_request};
+use crate::apply::apply_request;
 use crate::book::{Book, Hold};
 use crate::enterprise::ClassificationLists;
 use crate::error::LedgerError;
 use crate::instrument::InstrumentKind;
-use crate::journal::{Hash, Receipt, StoredEntry, actions_json, chain_hash, entry_body, fingerprint_parts, format_time};
+use crate::journal::{
+    Hash, Receipt, StoredEntry, actions_json, chain_hash, entry_body, fingerprint_parts,
+    format_time,
+};
 use crate::request::{Action, Party, Request};
 
 /// The keys of every row a batch may read.
@@ -40,11 +43,13 @@ impl Needs {
 
     fn holding(&mut self, code: &str, instrument: &str) {
         self.enterprises.insert(code.to_owned());
-        self.accounts.insert(AccountKey::holding(code, instrument).id());
+        self.accounts
+            .insert(AccountKey::holding(code, instrument).id());
     }
 
     fn bureau(&mut self, kind: AccountKind, instrument: &str) {
-        self.accounts.insert(AccountKey::bureau(kind, instrument).id());
+        self.accounts
+            .insert(AccountKey::bureau(kind, instrument).id());
     }
 
     /// First pass: everything an action names directly.
@@ -59,28 +64,41 @@ impl Needs {
             Action::DefineRegion { region } => {
                 self.regions.insert(region.code.clone());
             }
-            Action::DefineInstrument { instrument: defined } => {
+            Action::DefineInstrument {
+                instrument: defined,
+            } => {
                 self.instruments.insert(defined.code.clone());
-                if let InstrumentKind::DischargeRight { pollutant, region, .. } = &defined.kind {
+                if let InstrumentKind::DischargeRight {
+                    pollutant, region, ..
+                } = &defined.kind
+                {
                     self.pollutants.insert(pollutant.clone());
                     self.regions.insert(region.clone());
                 }
             }
             Action::RegisterEnterprise { enterprise } | Action::UpdateEnterprise { enterprise } => {
-                self.enterprises.insert(enterprise.credit_code.trim().to_owned());
+                self.enterprises
+                    .insert(enterprise.credit_code.trim().to_owned());
             }
-            Action::Issue { instrument: i, to, .. } => {
+            Action::Issue {
+                instrument: i, to, ..
+            } => {
                 instrument(self, i);
                 self.bureau(AccountKind::Issuance, i);
                 self.party(to, i);
             }
-            Action::Allocate { instrument: i, to, .. } => {
+            Action::Allocate {
+                instrument: i, to, ..
+            } => {
                 instrument(self, i);
                 self.bureau(AccountKind::Reserve, i);
                 self.holding(to, i);
             }
             Action::Transfer {
-                instrument: i, from, to, ..
+                instrument: i,
+                from,
+                to,
+                ..
             } => {
                 instrument(self, i);
                 self.party(from, i);
@@ -124,12 +142,23 @@ impl Needs {
                 self.holding(enterprise, i);
                 self.bureau(AccountKind::Surrender, i);
             }
-            Action::Cancel { instrument: i, from, .. } => {
+            Action::Cancel {
+                instrument: i,
+                from,
+                ..
+            } => {
                 instrument(self, i);
                 self.party(from, i);
                 self.bureau(AccountKind::Cancellation, i);
             }
-            Action::Freeze { instrument: i, holder } | Action::Unfreeze { instrument: i, holder } => {
+            Action::Freeze {
+                instrument: i,
+                holder,
+            }
+            | Action::Unfreeze {
+                instrument: i,
+                holder,
+            } => {
                 instrument(self, i);
                 self.party(holder, i);
             }
@@ -148,7 +177,11 @@ impl Needs {
     }
 
     /// Second pass, once holds are loaded: the accounts and instruments those holds involve.
-    fn add_hold_dependents<'a>(&mut self, requests: &[Request], holds: impl Iterator<Item = &'a Hold>) {
+    fn add_hold_dependents<'a>(
+        &mut self,
+        requests: &[Request],
+        holds: impl Iterator<Item = &'a Hold>,
+    ) {
         let mut instrument_of: HashMap<String, String> = HashMap::new();
         for hold in holds {
             instrument_of.insert(hold.id.clone(), hold.instrument.clone());
@@ -161,8 +194,13 @@ impl Needs {
         }
         let actions = requests.iter().flat_map(|r| r.actions.iter());
         for action in actions.clone() {
-            if let Action::PlaceHold { hold, instrument, .. } = action {
-                instrument_of.entry(hold.clone()).or_insert_with(|| instrument.clone());
+            if let Action::PlaceHold {
+                hold, instrument, ..
+            } = action
+            {
+                instrument_of
+                    .entry(hold.clone())
+                    .or_insert_with(|| instrument.clone());
             }
         }
         for action in actions {
@@ -178,8 +216,8 @@ impl Needs {
 /// What storage must write for a batch.
 pub struct Writes<'a> {
     pub book: &'a Book,
+    /// The new journal entries; their bodies carry the postings (the `postings` view reads them).
     pub entries: &'a [StoredEntry],
-    pub postings: &'a [(u64, Vec<Posting>)],
     pub head: (u64, Hash),
 }
 
@@ -203,9 +241,35 @@ pub trait Backend: Send + Sync {
         book: &mut Book,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// Loads every other row named in `needs`.
-    fn load(tx: &mut Self::Tx, needs: &Needs, book: &mut Book) -> impl Future<Output = Result<(), LedgerError>> + Send;
-    fn write(tx: &mut Self::Tx, writes: Writes<'_>) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    fn load(
+        tx: &mut Self::Tx,
+        needs: &Needs,
+        book: &mut Book,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+    fn write(
+        tx: &mut Self::Tx,
+        writes: Writes<'_>,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     fn commit(tx: Self::Tx) -> impl Future<Output = Result<(), LedgerError>> + Send;
+}
+
+/// What a request contributes to its journal entry before any state is read: its actions as JSON
+/// and its fingerprint. Pure, so submitters compute it on their own threads, off the writer's path.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub actions: String,
+    pub fingerprint: Hash,
+}
+
+impl Prepared {
+    pub fn new(request: &Request) -> Prepared {
+        let actions = actions_json(request);
+        let fingerprint = fingerprint_parts(&request.actor, request.memo.as_deref(), &actions);
+        Prepared {
+            actions,
+            fingerprint,
+        }
+    }
 }
 
 /// Runs a batch in one transaction. The outer error is a storage failure (nothing was written);
@@ -216,12 +280,29 @@ pub async fn run_batch<B: Backend>(
     now: DateTime<Utc>,
     lists: &ClassificationLists,
 ) -> Result<Vec<Result<Receipt, LedgerError>>, LedgerError> {
+    let prepared: Vec<Prepared> = requests.iter().map(Prepared::new).collect();
+    run_prepared_batch(backend, requests, &prepared, now, lists).await
+}
+
+/// [`run_batch`] with each request's [`Prepared`] part already computed (`prepared[i]` for
+/// `requests[i]`).
+pub async fn run_prepared_batch<B: Backend>(
+    backend: &B,
+    requests: &[Request],
+    prepared: &[Prepared],
+    now: DateTime<Utc>,
+    lists: &ClassificationLists,
+) -> Result<Vec<Result<Receipt, LedgerError>>, LedgerError> {
+    assert_eq!(requests.len(), prepared.len(), "one Prepared per request");
     let (mut tx, mut seq, mut hash) = backend.begin().await?;
     let keys: Vec<String> = requests.iter().map(|r| r.idempotency_key.clone()).collect();
     let recorded = B::find_keys(&mut tx, &keys).await?;
 
     let mut needs = Needs::default();
-    for request in requests.iter().filter(|r| !recorded.contains_key(&r.idempotency_key)) {
+    for request in requests
+        .iter()
+        .filter(|r| !recorded.contains_key(&r.idempotency_key))
+    {
         for action in &request.actions {
             needs.add_action(action, now);
         }
@@ -234,14 +315,14 @@ pub async fn run_batch<B: Backend>(
     let recorded_at = format_time(now);
     let mut results = Vec::with_capacity(requests.len());
     let mut entries: Vec<StoredEntry> = Vec::new();
-    let mut postings = Vec::new();
     // Keys accepted earlier in this batch: index into `entries`.
     let mut accepted: HashMap<&str, usize> = HashMap::new();
-    for request in requests {
+    for (request, prepared) in requests.iter().zip(prepared) {
         let key = request.idempotency_key.as_str();
-        let actions = actions_json(request);
-        let print = fingerprint_parts(&request.actor, request.memo.as_deref(), &actions);
-        let earlier = recorded.get(key).or_else(|| accepted.get(key).map(|&i| &entries[i]));
+        let (actions, print) = (&prepared.actions, prepared.fingerprint);
+        let earlier = recorded
+            .get(key)
+            .or_else(|| accepted.get(key).map(|&i| &entries[i]));
         if let Some(stored) = earlier {
             results.push(replay(stored, print));
             continue;
@@ -249,17 +330,16 @@ pub async fn run_batch<B: Backend>(
         match apply_request(&mut book, request, seq + 1, now, lists) {
             Ok(posted) => {
                 seq += 1;
-                let body = entry_body(seq, now, request, &actions, &posted);
+                let body = entry_body(seq, now, request, actions, &posted);
                 let prev_hash = hash;
                 hash = chain_hash(&prev_hash, seq, &body);
                 results.push(Ok(Receipt {
                     seq,
                     recorded_at: now,
                     hash: hex::encode(hash),
-                    postings: posted.clone(),
+                    postings: posted,
                     replayed: false,
                 }));
-                postings.push((seq, posted));
                 accepted.insert(key, entries.len());
                 entries.push(StoredEntry {
                     seq,
@@ -280,7 +360,6 @@ pub async fn run_batch<B: Backend>(
             Writes {
                 book: &book,
                 entries: &entries,
-                postings: &postings,
                 head: (seq, hash),
             },
         )

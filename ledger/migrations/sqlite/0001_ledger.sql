@@ -23,21 +23,19 @@ BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 
-CREATE TABLE postings (
-    seq        INTEGER NOT NULL,
-    idx        INTEGER NOT NULL,
-    instrument TEXT    NOT NULL,
-    debit      TEXT    NOT NULL,
-    credit     TEXT    NOT NULL,
-    units      INTEGER NOT NULL CHECK (units > 0),
-    code       TEXT    NOT NULL,
-    reference  TEXT,
-    PRIMARY KEY (seq, idx)
-) WITHOUT ROWID;
-CREATE TRIGGER postings_no_update BEFORE UPDATE ON postings
-BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END;
-CREATE TRIGGER postings_no_delete BEFORE DELETE ON postings
-BEGIN SELECT RAISE(ABORT, 'postings are append-only'); END;
+-- Postings as rows. They are stored once, in each journal entry's body (so the hash chain covers
+-- them); writing them a second time into their own table cost more than the journal insert itself.
+-- The view is read-only, so postings stay append-only with the journal.
+CREATE VIEW postings AS
+SELECT j.seq                       AS seq,
+       p.key                       AS idx,
+       p.value ->> 'instrument'    AS instrument,
+       p.value ->> 'debit'         AS debit,
+       p.value ->> 'credit'        AS credit,
+       p.value ->> 'units'         AS units,
+       p.value ->> 'code'          AS code,
+       p.value ->> 'reference'     AS reference
+FROM journal j, json_each(j.body, '$.postings') p;
 
 CREATE TABLE pollutants (code TEXT PRIMARY KEY, record TEXT NOT NULL);
 CREATE TABLE regions (code TEXT PRIMARY KEY, record TEXT NOT NULL);

@@ -24,7 +24,10 @@ pub struct PgStore {
 impl PgStore {
     pub async fn open(url: &str) -> Result<PgStore, LedgerError> {
         let options = PgConnectOptions::from_str(url)?;
-        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         // Several processes may start at once: migrations take their own advisory lock.
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(PgStore { pool })
@@ -43,13 +46,23 @@ impl Backend for PgStore {
             .await?;
         let seq: i64 = row.try_get("seq")?;
         let hash: Vec<u8> = row.try_get("hash")?;
-        let hash = hash_from_slice(&hash).ok_or_else(|| LedgerError::Corrupt("chain head hash is not 32 bytes".into()))?;
+        let hash = hash_from_slice(&hash)
+            .ok_or_else(|| LedgerError::Corrupt("chain head hash is not 32 bytes".into()))?;
         Ok((tx, seq as u64, hash))
     }
 
-    async fn find_keys(tx: &mut Tx, keys: &[String]) -> Result<HashMap<String, StoredEntry>, LedgerError> {
+    async fn find_keys(
+        tx: &mut Tx,
+        keys: &[String],
+    ) -> Result<HashMap<String, StoredEntry>, LedgerError> {
+        // One unique-index probe per key, whatever the planner thinks of the table. With
+        // `idempotency_key = ANY($1)`, the cached generic plan of a young (never analyzed) journal
+        // was a sequential scan comparing every row with every key: seconds per batch. `LIMIT 1`
+        // keeps the lateral subquery from being flattened into a hash join.
         let rows = sqlx::query(
-            "SELECT seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash FROM journal WHERE idempotency_key = ANY($1)",
+            "SELECT j.seq, j.idempotency_key, j.fingerprint, j.recorded_at, j.body, j.prev_hash, j.hash
+             FROM UNNEST($1::text[]) AS k(key)
+             CROSS JOIN LATERAL (SELECT * FROM journal WHERE idempotency_key = k.key LIMIT 1) AS j",
         )
         .bind(keys)
         .fetch_all(&mut **tx)
@@ -68,7 +81,7 @@ impl Backend for PgStore {
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let rows = sqlx::query(
             "SELECT id, instrument, holder, amount, remaining, expires_at, state FROM holds
-             WHERE id = ANY($1) OR (state = 'open' AND $2::text IS NOT NULL AND expires_at <= $2::text)",
+             WHERE id IN (SELECT UNNEST($1::text[])) OR (state = 'open' AND $2::text IS NOT NULL AND expires_at <= $2::text)",
         )
         .bind(&ids)
         .bind(expired_at.map(format_time))
@@ -90,25 +103,57 @@ impl Backend for PgStore {
     }
 
     async fn load(tx: &mut Tx, needs: &Needs, book: &mut Book) -> Result<(), LedgerError> {
-        for row in select_any(tx, "SELECT code AS key, record FROM pollutants WHERE code = ANY($1)", &needs.pollutants).await? {
-            book.pollutants.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        for row in select_any(
+            tx,
+            "SELECT code AS key, record FROM pollutants WHERE code IN (SELECT UNNEST($1::text[]))",
+            &needs.pollutants,
+        )
+        .await?
+        {
+            book.pollutants
+                .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_any(tx, "SELECT code AS key, record FROM regions WHERE code = ANY($1)", &needs.regions).await? {
-            book.regions.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        for row in select_any(
+            tx,
+            "SELECT code AS key, record FROM regions WHERE code IN (SELECT UNNEST($1::text[]))",
+            &needs.regions,
+        )
+        .await?
+        {
+            book.regions
+                .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_any(tx, "SELECT code AS key, record FROM instruments WHERE code = ANY($1)", &needs.instruments).await? {
-            book.instruments.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        for row in select_any(
+            tx,
+            "SELECT code AS key, record FROM instruments WHERE code IN (SELECT UNNEST($1::text[]))",
+            &needs.instruments,
+        )
+        .await?
+        {
+            book.instruments
+                .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_any(tx, "SELECT credit_code AS key FROM enterprises WHERE credit_code = ANY($1)", &needs.enterprises).await? {
+        for row in select_any(tx, "SELECT credit_code AS key FROM enterprises WHERE credit_code IN (SELECT UNNEST($1::text[]))", &needs.enterprises).await? {
             book.enterprises.load(row.try_get("key")?, None);
         }
-        for row in select_any(tx, "SELECT id FROM reductions WHERE id = ANY($1)", &needs.reductions).await? {
+        for row in select_any(
+            tx,
+            "SELECT id FROM reductions WHERE id IN (SELECT UNNEST($1::text[]))",
+            &needs.reductions,
+        )
+        .await?
+        {
             let id: String = row.try_get("id")?;
             book.reductions.load(id.clone(), rows::reduction_stub(id));
         }
-        let select = "SELECT id, debits, credits, frozen FROM accounts WHERE id = ANY($1)";
+        let select = "SELECT id, debits, credits, frozen FROM accounts WHERE id IN (SELECT UNNEST($1::text[]))";
         for row in select_any(tx, select, &needs.accounts).await? {
-            let account = rows::account(row.try_get("id")?, row.try_get("debits")?, row.try_get("credits")?, row.try_get("frozen")?)?;
+            let account = rows::account(
+                row.try_get("id")?,
+                row.try_get("debits")?,
+                row.try_get("credits")?,
+                row.try_get("frozen")?,
+            )?;
             book.accounts.load(account.key.id(), account);
         }
         Ok(())
@@ -131,32 +176,37 @@ impl Backend for PgStore {
         .execute(&mut **tx)
         .await?;
 
-        let postings: Vec<_> = writes
-            .postings
-            .iter()
-            .flat_map(|(seq, list)| list.iter().enumerate().map(move |(idx, p)| (*seq as i64, idx as i64, p)))
-            .collect();
-        sqlx::query(
-            "INSERT INTO postings (seq, idx, instrument, debit, credit, units, code, reference)
-             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])",
+        insert_records(
+            tx,
+            "pollutants",
+            "code",
+            "",
+            rows::records(book.pollutants.created())?,
         )
-        .bind(postings.iter().map(|p| p.0).collect::<Vec<_>>())
-        .bind(postings.iter().map(|p| p.1).collect::<Vec<_>>())
-        .bind(postings.iter().map(|p| p.2.instrument.as_str()).collect::<Vec<_>>())
-        .bind(postings.iter().map(|p| p.2.debit.as_str()).collect::<Vec<_>>())
-        .bind(postings.iter().map(|p| p.2.credit.as_str()).collect::<Vec<_>>())
-        .bind(postings.iter().map(|p| p.2.units).collect::<Vec<_>>())
-        .bind(postings.iter().map(|p| p.2.code.as_str()).collect::<Vec<_>>())
-        .bind(postings.iter().map(|p| p.2.reference.as_deref()).collect::<Vec<_>>())
-        .execute(&mut **tx)
         .await?;
-
-        insert_records(tx, "pollutants", "code", "", rows::records(book.pollutants.created())?).await?;
-        insert_records(tx, "regions", "code", "", rows::records(book.regions.created())?).await?;
+        insert_records(
+            tx,
+            "regions",
+            "code",
+            "",
+            rows::records(book.regions.created())?,
+        )
+        .await?;
         let conflict = " ON CONFLICT (credit_code) DO UPDATE SET record = excluded.record";
-        insert_records(tx, "enterprises", "credit_code", conflict, rows::enterprise_records(book.enterprises.changed())?).await?;
+        insert_records(
+            tx,
+            "enterprises",
+            "credit_code",
+            conflict,
+            rows::enterprise_records(book.enterprises.changed())?,
+        )
+        .await?;
         let instruments = rows::records(book.instruments.created())?;
-        let scales: Vec<i64> = book.instruments.created().map(|(_, i)| i64::from(i.scale)).collect();
+        let scales: Vec<i64> = book
+            .instruments
+            .created()
+            .map(|(_, i)| i64::from(i.scale))
+            .collect();
         sqlx::query("INSERT INTO instruments (code, scale, record) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])")
             .bind(instruments.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
             .bind(&scales)
@@ -226,7 +276,14 @@ impl Backend for PgStore {
     }
 }
 
-async fn select_any(tx: &mut Tx, sql: &str, keys: &BTreeSet<String>) -> Result<Vec<PgRow>, LedgerError> {
+/// `sql` selects `… WHERE key IN (SELECT UNNEST($1::text[]))`: a semi-join the planner can run
+/// with a hash or the index. `key = ANY($1)` in a cached generic plan compares each row with each
+/// key in turn, which is quadratic in the batch size.
+async fn select_any(
+    tx: &mut Tx,
+    sql: &str,
+    keys: &BTreeSet<String>,
+) -> Result<Vec<PgRow>, LedgerError> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -234,11 +291,19 @@ async fn select_any(tx: &mut Tx, sql: &str, keys: &BTreeSet<String>) -> Result<V
     Ok(sqlx::query(sql).bind(&keys).fetch_all(&mut **tx).await?)
 }
 
-async fn insert_records(tx: &mut Tx, table: &str, key: &str, suffix: &str, records: Vec<(String, String)>) -> Result<(), LedgerError> {
+async fn insert_records(
+    tx: &mut Tx,
+    table: &str,
+    key: &str,
+    suffix: &str,
+    records: Vec<(String, String)>,
+) -> Result<(), LedgerError> {
     if records.is_empty() {
         return Ok(());
     }
-    let sql = format!("INSERT INTO {table} ({key}, record) SELECT * FROM UNNEST($1::text[], $2::text[]){suffix}");
+    let sql = format!(
+        "INSERT INTO {table} ({key}, record) SELECT * FROM UNNEST($1::text[], $2::text[]){suffix}"
+    );
     sqlx::query(&sql)
         .bind(records.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
         .bind(records.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
@@ -251,7 +316,9 @@ pub(crate) fn stored_entry(row: &PgRow) -> Result<StoredEntry, LedgerError> {
     let seq: i64 = row.try_get("seq")?;
     let bytes = |name: &str| -> Result<Hash, LedgerError> {
         let value: Vec<u8> = row.try_get(name)?;
-        hash_from_slice(&value).ok_or_else(|| LedgerError::Corrupt(format!("journal entry {seq}: {name} is not 32 bytes")))
+        hash_from_slice(&value).ok_or_else(|| {
+            LedgerError::Corrupt(format!("journal entry {seq}: {name} is not 32 bytes"))
+        })
     };
     Ok(StoredEntry {
         seq: seq as u64,

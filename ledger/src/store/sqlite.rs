@@ -7,11 +7,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 
 use super::rows;
-use crate::apply::Posting;
 use crate::batch::{Backend, Needs, Writes};
 use crate::book::Book;
 use crate::error::LedgerError;
@@ -30,6 +31,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
+            // 32 MiB of page cache (the default is 2 MiB): the journal's key index and the
+            // accounts a batch touches stay in memory as the file grows.
+            .pragma("cache_size", "-32768")
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -44,6 +48,52 @@ impl SqliteStore {
     }
 }
 
+/// Rows per multi-row `INSERT … VALUES`. sqlx caches prepared statements by their text, so every
+/// full chunk reuses one statement; a remainder is split into powers of two, so each table has at
+/// most a handful of statement shapes and none is prepared twice.
+const CHUNK: usize = 128;
+
+/// Inserts `$rows` with bound parameters, `CHUNK` rows per statement: cheaper than unpacking JSON
+/// in SQLite, which re-parses a row's text for every column it extracts. `$bind` binds one row.
+macro_rules! insert_values {
+    ($tx:expr, $head:expr, $columns:expr, $tail:expr, $rows:expr, |$query:ident, $row:pat_param| $bind:expr) => {{
+        let mut rest = &$rows[..];
+        while !rest.is_empty() {
+            let n = if rest.len() >= CHUNK {
+                CHUNK
+            } else {
+                1 << rest.len().ilog2()
+            };
+            let (chunk, tail_rows) = rest.split_at(n);
+            rest = tail_rows;
+            let sql = values_sql($head, $columns, n, $tail);
+            let mut $query = sqlx::query(&sql);
+            for $row in chunk {
+                $query = $bind;
+            }
+            $query.execute(&mut **$tx).await?;
+        }
+    }};
+}
+
+fn values_sql(head: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let mut row = String::from("(?");
+    row.push_str(&",?".repeat(columns - 1));
+    row.push(')');
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * (row.len() + 1) + 16);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&row);
+    }
+    sql.push(' ');
+    sql.push_str(tail);
+    sql
+}
+
 type Tx = Transaction<'static, Sqlite>;
 
 impl Backend for SqliteStore {
@@ -56,11 +106,15 @@ impl Backend for SqliteStore {
             .await?;
         let seq: i64 = row.try_get("seq")?;
         let hash: Vec<u8> = row.try_get("hash")?;
-        let hash = hash_from_slice(&hash).ok_or_else(|| LedgerError::Corrupt("chain head hash is not 32 bytes".into()))?;
+        let hash = hash_from_slice(&hash)
+            .ok_or_else(|| LedgerError::Corrupt("chain head hash is not 32 bytes".into()))?;
         Ok((tx, seq as u64, hash))
     }
 
-    async fn find_keys(tx: &mut Tx, keys: &[String]) -> Result<HashMap<String, StoredEntry>, LedgerError> {
+    async fn find_keys(
+        tx: &mut Tx,
+        keys: &[String],
+    ) -> Result<HashMap<String, StoredEntry>, LedgerError> {
         let rows = sqlx::query(
             "SELECT seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash FROM journal
              WHERE idempotency_key IN (SELECT value FROM json_each(?1))",
@@ -104,25 +158,63 @@ impl Backend for SqliteStore {
     }
 
     async fn load(tx: &mut Tx, needs: &Needs, book: &mut Book) -> Result<(), LedgerError> {
-        for row in select_in(tx, "SELECT code AS key, record FROM pollutants WHERE code", &needs.pollutants).await? {
-            book.pollutants.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        for row in select_in(
+            tx,
+            "SELECT code AS key, record FROM pollutants WHERE code",
+            &needs.pollutants,
+        )
+        .await?
+        {
+            book.pollutants
+                .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_in(tx, "SELECT code AS key, record FROM regions WHERE code", &needs.regions).await? {
-            book.regions.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        for row in select_in(
+            tx,
+            "SELECT code AS key, record FROM regions WHERE code",
+            &needs.regions,
+        )
+        .await?
+        {
+            book.regions
+                .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_in(tx, "SELECT code AS key, record FROM instruments WHERE code", &needs.instruments).await? {
-            book.instruments.load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
+        for row in select_in(
+            tx,
+            "SELECT code AS key, record FROM instruments WHERE code",
+            &needs.instruments,
+        )
+        .await?
+        {
+            book.instruments
+                .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_in(tx, "SELECT credit_code AS key FROM enterprises WHERE credit_code", &needs.enterprises).await? {
+        for row in select_in(
+            tx,
+            "SELECT credit_code AS key FROM enterprises WHERE credit_code",
+            &needs.enterprises,
+        )
+        .await?
+        {
             book.enterprises.load(row.try_get("key")?, None);
         }
-        for row in select_in(tx, "SELECT id AS key FROM reductions WHERE id", &needs.reductions).await? {
+        for row in select_in(
+            tx,
+            "SELECT id AS key FROM reductions WHERE id",
+            &needs.reductions,
+        )
+        .await?
+        {
             let id: String = row.try_get("key")?;
             book.reductions.load(id.clone(), rows::reduction_stub(id));
         }
         let select = "SELECT id AS key, debits, credits, frozen FROM accounts WHERE id";
         for row in select_in(tx, select, &needs.accounts).await? {
-            let account = rows::account(row.try_get("key")?, row.try_get("debits")?, row.try_get("credits")?, row.try_get("frozen")?)?;
+            let account = rows::account(
+                row.try_get("key")?,
+                row.try_get("debits")?,
+                row.try_get("credits")?,
+                row.try_get("frozen")?,
+            )?;
             book.accounts.load(account.key.id(), account);
         }
         Ok(())
@@ -130,35 +222,33 @@ impl Backend for SqliteStore {
 
     async fn write(tx: &mut Tx, writes: Writes<'_>) -> Result<(), LedgerError> {
         let book = writes.book;
-        let entries: Vec<_> = writes
-            .entries
-            .iter()
-            .map(|e| (e.seq, &e.idempotency_key, hex::encode(e.fingerprint), &e.recorded_at, &e.body, hex::encode(e.prev_hash), hex::encode(e.hash)))
-            .collect();
-        insert_json(
+        insert_values!(
             tx,
-            "INSERT INTO journal (seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash)
-             SELECT value->>0, value->>1, unhex(value->>2), value->>3, value->>4, unhex(value->>5), unhex(value->>6) FROM json_each(?1)",
-            &entries,
-        )
-        .await?;
-        let postings: Vec<_> = posting_rows(writes.postings)
-            .into_iter()
-            .map(|(seq, idx, p)| (seq, idx, &p.instrument, &p.debit, &p.credit, p.units, p.code.as_str(), &p.reference))
-            .collect();
-        insert_json(
-            tx,
-            "INSERT INTO postings (seq, idx, instrument, debit, credit, units, code, reference)
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, value->>7 FROM json_each(?1)",
-            &postings,
-        )
-        .await?;
+            "INSERT INTO journal (seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash)",
+            7,
+            "",
+            writes.entries,
+            |q, e| q
+                .bind(e.seq as i64)
+                .bind(e.idempotency_key.as_str())
+                .bind(&e.fingerprint[..])
+                .bind(e.recorded_at.as_str())
+                .bind(e.body.as_str())
+                .bind(&e.prev_hash[..])
+                .bind(&e.hash[..])
+        );
         let records = [
-            ("pollutants", "code", rows::records(book.pollutants.created())?),
+            (
+                "pollutants",
+                "code",
+                rows::records(book.pollutants.created())?,
+            ),
             ("regions", "code", rows::records(book.regions.created())?),
         ];
         for (table, key, list) in &records {
-            let sql = format!("INSERT INTO {table} ({key}, record) SELECT value->>0, value->>1 FROM json_each(?1)");
+            let sql = format!(
+                "INSERT INTO {table} ({key}, record) SELECT value->>0, value->>1 FROM json_each(?1)"
+            );
             insert_json(tx, &sql, list).await?;
         }
         let instruments: Vec<_> = book
@@ -178,7 +268,17 @@ impl Backend for SqliteStore {
         let reductions: Vec<_> = book
             .reductions
             .created()
-            .map(|(_, r)| (&r.id, &r.enterprise, &r.instrument, r.units, rows::measure(r.measure), &r.evidence, r.seq))
+            .map(|(_, r)| {
+                (
+                    &r.id,
+                    &r.enterprise,
+                    &r.instrument,
+                    r.units,
+                    rows::measure(r.measure),
+                    &r.evidence,
+                    r.seq,
+                )
+            })
             .collect();
         insert_json(
             tx,
@@ -187,23 +287,36 @@ impl Backend for SqliteStore {
             &reductions,
         )
         .await?;
-        let accounts: Vec<_> = book
-            .accounts
-            .changed()
-            .map(|(id, a)| (id, &a.key.owner, a.key.kind.as_str(), &a.key.instrument, a.debits, a.credits, a.frozen))
-            .collect();
-        insert_json(
+        let accounts: Vec<_> = book.accounts.changed().collect();
+        insert_values!(
             tx,
-            "INSERT INTO accounts (id, owner, kind, instrument, debits, credits, frozen)
-             SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each(?1) WHERE true
-             ON CONFLICT (id) DO UPDATE SET debits = excluded.debits, credits = excluded.credits, frozen = excluded.frozen",
+            "INSERT INTO accounts (id, owner, kind, instrument, debits, credits, frozen)",
+            7,
+            "ON CONFLICT (id) DO UPDATE SET debits = excluded.debits, credits = excluded.credits, frozen = excluded.frozen",
             &accounts,
-        )
-        .await?;
+            |q, (id, a)| q
+                .bind(id.as_str())
+                .bind(a.key.owner.as_str())
+                .bind(a.key.kind.as_str())
+                .bind(a.key.instrument.as_str())
+                .bind(a.debits)
+                .bind(a.credits)
+                .bind(a.frozen)
+        );
         let holds: Vec<_> = book
             .holds
             .changed()
-            .map(|(id, h)| (id, &h.instrument, h.holder.id(), h.amount, h.remaining, format_time(h.expires_at), h.state.as_str()))
+            .map(|(id, h)| {
+                (
+                    id,
+                    &h.instrument,
+                    h.holder.id(),
+                    h.amount,
+                    h.remaining,
+                    format_time(h.expires_at),
+                    h.state.as_str(),
+                )
+            })
             .collect();
         insert_json(
             tx,
@@ -228,39 +341,42 @@ impl Backend for SqliteStore {
     }
 }
 
-/// Each posting with its entry's seq and its index within the entry.
-pub(crate) fn posting_rows(postings: &[(u64, Vec<Posting>)]) -> Vec<(u64, usize, &Posting)> {
-    let mut rows = Vec::new();
-    for (seq, list) in postings {
-        for (idx, posting) in list.iter().enumerate() {
-            rows.push((*seq, idx, posting));
-        }
-    }
-    rows
-}
-
 fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, LedgerError> {
     Ok(serde_json::to_string(value)?)
 }
 
 /// `… WHERE column IN (keys)`: the keys travel as one JSON array, not one bound parameter each,
 /// which is what makes loading a large batch cheap in SQLite.
-async fn select_in(tx: &mut Tx, select_where: &str, keys: &BTreeSet<String>) -> Result<Vec<SqliteRow>, LedgerError> {
+async fn select_in(
+    tx: &mut Tx,
+    select_where: &str,
+    keys: &BTreeSet<String>,
+) -> Result<Vec<SqliteRow>, LedgerError> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
     let sql = format!("{select_where} IN (SELECT value FROM json_each(?1))");
-    Ok(sqlx::query(&sql).bind(json(keys)?).fetch_all(&mut **tx).await?)
+    Ok(sqlx::query(&sql)
+        .bind(json(keys)?)
+        .fetch_all(&mut **tx)
+        .await?)
 }
 
 /// Inserts many rows with one statement and one bound parameter: the rows as a JSON array of
 /// arrays, unpacked by `json_each` inside SQLite. Binding thousands of parameters one by one costs
 /// more than the insert itself.
-async fn insert_json<T: serde::Serialize>(tx: &mut Tx, sql: &str, rows: &[T]) -> Result<(), LedgerError> {
+async fn insert_json<T: serde::Serialize>(
+    tx: &mut Tx,
+    sql: &str,
+    rows: &[T],
+) -> Result<(), LedgerError> {
     if rows.is_empty() {
         return Ok(());
     }
-    sqlx::query(sql).bind(json(rows)?).execute(&mut **tx).await?;
+    sqlx::query(sql)
+        .bind(json(rows)?)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -268,7 +384,9 @@ pub(crate) fn stored_entry(row: &SqliteRow) -> Result<StoredEntry, LedgerError> 
     let seq: i64 = row.try_get("seq")?;
     let bytes = |name: &str| -> Result<Hash, LedgerError> {
         let value: Vec<u8> = row.try_get(name)?;
-        hash_from_slice(&value).ok_or_else(|| LedgerError::Corrupt(format!("journal entry {seq}: {name} is not 32 bytes")))
+        hash_from_slice(&value).ok_or_else(|| {
+            LedgerError::Corrupt(format!("journal entry {seq}: {name} is not 32 bytes"))
+        })
     };
     Ok(StoredEntry {
         seq: seq as u64,
