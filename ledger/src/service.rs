@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batch::{Backend, run_batch};
+use crate::batch::{Backend, Prepared, run_prepared_batch};
 use crate::enterprise::ClassificationLists;
 use crate::error::LedgerError;
 use crate::instrument::default_pollutants;
@@ -37,6 +37,8 @@ impl Default for LedgerOptions {
 
 struct Job {
     requests: Vec<Request>,
+    /// Computed by the submitter, so the single writer does less per request.
+    prepared: Vec<Prepared>,
     reply: oneshot::Sender<Result<Vec<Result<Receipt, LedgerError>>, LedgerError>>,
 }
 
@@ -55,12 +57,16 @@ impl Ledger {
     /// journal entry defines the default pollutants, so verification replays from nothing.
     pub async fn open(url: &str, options: LedgerOptions) -> Result<Ledger, LedgerError> {
         let store = Store::open(url).await?;
-        let lists = Arc::new(ClassificationLists::embedded().map_err(|e| LedgerError::Corrupt(e.to_string()))?);
+        let lists = Arc::new(
+            ClassificationLists::embedded().map_err(|e| LedgerError::Corrupt(e.to_string()))?,
+        );
         // Room for several full batches of waiting requests; beyond that, submitters wait.
         let (jobs, inbox) = mpsc::channel(4 * options.batch_max.max(1));
         match &store {
             Store::Sqlite(backend) => spawn_writer(backend.clone(), inbox, options.clone(), lists),
-            Store::Postgres(backend) => spawn_writer(backend.clone(), inbox, options.clone(), lists),
+            Store::Postgres(backend) => {
+                spawn_writer(backend.clone(), inbox, options.clone(), lists)
+            }
         }
         let ledger = Ledger { store, jobs };
         ledger.submit(genesis()).await?;
@@ -79,10 +85,18 @@ impl Ledger {
     }
 
     /// Submits several independent requests together; each succeeds or fails on its own.
-    pub async fn submit_many(&self, requests: Vec<Request>) -> Result<Vec<Result<Receipt, LedgerError>>, LedgerError> {
+    pub async fn submit_many(
+        &self,
+        requests: Vec<Request>,
+    ) -> Result<Vec<Result<Receipt, LedgerError>>, LedgerError> {
         let (reply, answer) = oneshot::channel();
+        let prepared = requests.iter().map(Prepared::new).collect();
         self.jobs
-            .send(Job { requests, reply })
+            .send(Job {
+                requests,
+                prepared,
+                reply,
+            })
             .await
             .map_err(|_| LedgerError::WriterStopped)?;
         answer.await.map_err(|_| LedgerError::WriterStopped)?
@@ -121,16 +135,27 @@ fn spawn_writer<B: Backend + 'static>(
                 }
             }
             let sizes: Vec<usize> = jobs.iter().map(|job| job.requests.len()).collect();
-            let requests: Vec<Request> = jobs.iter_mut().flat_map(|job| std::mem::take(&mut job.requests)).collect();
+            let requests: Vec<Request> = jobs
+                .iter_mut()
+                .flat_map(|job| std::mem::take(&mut job.requests))
+                .collect();
+            let prepared: Vec<Prepared> = jobs
+                .iter_mut()
+                .flat_map(|job| std::mem::take(&mut job.prepared))
+                .collect();
             let now = (options.clock)();
-            let outcome = run_batch(&backend, &requests, now, &lists).await;
+            let outcome = run_prepared_batch(&backend, &requests, &prepared, now, &lists).await;
             reply_all(jobs, &sizes, outcome);
         }
     });
 }
 
 /// Hands each job its share of the batch's results, in order.
-fn reply_all(jobs: Vec<Job>, sizes: &[usize], outcome: Result<Vec<Result<Receipt, LedgerError>>, LedgerError>) {
+fn reply_all(
+    jobs: Vec<Job>,
+    sizes: &[usize],
+    outcome: Result<Vec<Result<Receipt, LedgerError>>, LedgerError>,
+) {
     match outcome {
         Ok(results) => {
             let mut results = results.into_iter();
@@ -141,7 +166,9 @@ fn reply_all(jobs: Vec<Job>, sizes: &[usize], outcome: Result<Vec<Result<Receipt
         Err(error) => {
             let message = error.to_string();
             for job in jobs {
-                let _ = job.reply.send(Err(LedgerError::BatchFailed(message.clone())));
+                let _ = job
+                    .reply
+                    .send(Err(LedgerError::BatchFailed(message.clone())));
             }
         }
     }
