@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::account::{AccountKey, AccountKind};
+use crate::account::{Account, AccountKey, AccountKind};
 use crate::amount::{Quantity, Units, to_decimal, to_units};
 use crate::book::{Book, Hold, HoldState, Reduction};
 use crate::enterprise::ClassificationLists;
@@ -109,7 +109,10 @@ pub fn apply_request(
 /// Checks that need no stored state: key, action count.
 pub fn check_request_shape(request: &Request) -> Result<(), LedgerError> {
     let key = &request.idempotency_key;
-    if key.is_empty() || key.len() > crate::request::IDEMPOTENCY_KEY_LEN_MAX || key.chars().any(char::is_control) {
+    if key.is_empty()
+        || key.len() > crate::request::IDEMPOTENCY_KEY_LEN_MAX
+        || key.chars().any(char::is_control)
+    {
         return Err(LedgerError::InvalidField {
             field: "idempotency_key".into(),
             reason: format!(
@@ -146,11 +149,14 @@ impl Machine<'_> {
     fn apply(&mut self, action: &Action) -> Result<(), LedgerError> {
         match action {
             Action::DefinePollutant { pollutant } => {
-                validate_code(&pollutant.code).map_err(|reason| invalid("pollutant.code", reason))?;
+                validate_code(&pollutant.code)
+                    .map_err(|reason| invalid("pollutant.code", reason))?;
                 if self.book.pollutants.contains(&pollutant.code) {
                     return Err(exists("pollutant", &pollutant.code));
                 }
-                self.book.pollutants.put(pollutant.code.clone(), pollutant.clone());
+                self.book
+                    .pollutants
+                    .put(pollutant.code.clone(), pollutant.clone());
                 Ok(())
             }
             Action::DefineRegion { region } => {
@@ -208,7 +214,14 @@ impl Machine<'_> {
                 let units = to_units(&instrument.code, amount.0, instrument.scale)?;
                 let to = self.enterprise_account(to, &instrument.code)?;
                 let from = AccountKey::bureau(AccountKind::Reserve, &instrument.code);
-                self.post(&instrument, &from, &to, units, PostingCode::Allocation, None)
+                self.post(
+                    &instrument,
+                    &from,
+                    &to,
+                    units,
+                    PostingCode::Allocation,
+                    None,
+                )
             }
             Action::Transfer {
                 instrument,
@@ -218,13 +231,22 @@ impl Machine<'_> {
                 purpose,
             } => {
                 if from == to {
-                    return Err(LedgerError::SameParty { from: from.to_string() });
+                    return Err(LedgerError::SameParty {
+                        from: from.to_string(),
+                    });
                 }
                 let instrument = self.usable(instrument)?;
                 let units = to_units(&instrument.code, amount.0, instrument.scale)?;
                 let from = self.party_account(from, &instrument.code)?;
                 let to = self.party_account(to, &instrument.code)?;
-                self.post(&instrument, &from, &to, units, PostingCode::for_purpose(*purpose), None)
+                self.post(
+                    &instrument,
+                    &from,
+                    &to,
+                    units,
+                    PostingCode::for_purpose(*purpose),
+                    None,
+                )
             }
             Action::Deposit {
                 instrument,
@@ -246,7 +268,14 @@ impl Machine<'_> {
                 let units = to_units(&instrument.code, amount.0, instrument.scale)?;
                 let from = self.enterprise_account(enterprise, &instrument.code)?;
                 let to = AccountKey::bureau(AccountKind::SettlementBank, &instrument.code);
-                self.post(&instrument, &from, &to, units, PostingCode::Withdrawal, None)
+                self.post(
+                    &instrument,
+                    &from,
+                    &to,
+                    units,
+                    PostingCode::Withdrawal,
+                    None,
+                )
             }
             Action::PlaceHold {
                 hold,
@@ -273,7 +302,10 @@ impl Machine<'_> {
                 compliance_year,
             } => {
                 if !(2000..=2100).contains(compliance_year) {
-                    return Err(invalid("compliance_year", format!("{compliance_year} is outside 2000..=2100")));
+                    return Err(invalid(
+                        "compliance_year",
+                        format!("{compliance_year} is outside 2000..=2100"),
+                    ));
                 }
                 let instrument = self.usable(instrument)?;
                 not_cash(&instrument, "surrender")?;
@@ -281,7 +313,14 @@ impl Machine<'_> {
                 let from = self.enterprise_account(enterprise, &instrument.code)?;
                 let to = AccountKey::bureau(AccountKind::Surrender, &instrument.code);
                 let reference = Some(format!("compliance-{compliance_year}"));
-                self.post(&instrument, &from, &to, units, PostingCode::Surrender, reference)
+                self.post(
+                    &instrument,
+                    &from,
+                    &to,
+                    units,
+                    PostingCode::Surrender,
+                    reference,
+                )
             }
             Action::Cancel {
                 instrument,
@@ -298,7 +337,14 @@ impl Machine<'_> {
                 let units = to_units(&instrument.code, amount.0, instrument.scale)?;
                 let from = self.party_account(from, &instrument.code)?;
                 let to = AccountKey::bureau(AccountKind::Cancellation, &instrument.code);
-                self.post(&instrument, &from, &to, units, PostingCode::Cancel, Some(reason.clone()))
+                self.post(
+                    &instrument,
+                    &from,
+                    &to,
+                    units,
+                    PostingCode::Cancel,
+                    Some(reason.clone()),
+                )
             }
             Action::Freeze { instrument, holder } => self.set_frozen(instrument, holder, true),
             Action::Unfreeze { instrument, holder } => self.set_frozen(instrument, holder, false),
@@ -315,14 +361,24 @@ impl Machine<'_> {
                     return Err(exists("reduction", reduction));
                 }
                 if evidence.trim().is_empty() {
-                    return Err(invalid("evidence", "a certified reduction needs its evidence".into()));
+                    return Err(invalid(
+                        "evidence",
+                        "a certified reduction needs its evidence".into(),
+                    ));
                 }
                 let instrument = self.usable(instrument)?;
                 not_cash(&instrument, "certify_reduction")?;
                 let units = to_units(&instrument.code, amount.0, instrument.scale)?;
                 let from = self.enterprise_account(enterprise, &instrument.code)?;
                 let to = AccountKey::bureau(AccountKind::Reserve, &instrument.code);
-                self.post(&instrument, &from, &to, units, PostingCode::Reduction, Some(reduction.clone()))?;
+                self.post(
+                    &instrument,
+                    &from,
+                    &to,
+                    units,
+                    PostingCode::Reduction,
+                    Some(reduction.clone()),
+                )?;
                 self.book.reductions.put(
                     reduction.clone(),
                     Reduction {
@@ -345,15 +401,22 @@ impl Machine<'_> {
         if self.book.instruments.contains(&instrument.code) {
             return Err(exists("instrument", &instrument.code));
         }
-        if let InstrumentKind::DischargeRight { pollutant, region, .. } = &instrument.kind {
-            let pollutant = self.book.pollutants.get(pollutant).ok_or_else(|| LedgerError::UnknownPollutant {
-                pollutant: pollutant.clone(),
+        if let InstrumentKind::DischargeRight {
+            pollutant, region, ..
+        } = &instrument.kind
+        {
+            let pollutant = self.book.pollutants.get(pollutant).ok_or_else(|| {
+                LedgerError::UnknownPollutant {
+                    pollutant: pollutant.clone(),
+                }
             })?;
-            let region = self
-                .book
-                .regions
-                .get(region)
-                .ok_or_else(|| LedgerError::UnknownRegion { region: region.clone() })?;
+            let region =
+                self.book
+                    .regions
+                    .get(region)
+                    .ok_or_else(|| LedgerError::UnknownRegion {
+                        region: region.clone(),
+                    })?;
             let needed = pollutant.medium.region_kind();
             if region.kind != needed {
                 return Err(LedgerError::InvalidInstrument {
@@ -365,7 +428,9 @@ impl Machine<'_> {
                 });
             }
         }
-        self.book.instruments.put(instrument.code.clone(), instrument.clone());
+        self.book
+            .instruments
+            .put(instrument.code.clone(), instrument.clone());
         Ok(())
     }
 
@@ -382,13 +447,23 @@ impl Machine<'_> {
             return Err(exists("hold", hold));
         }
         if expires_at <= self.now {
-            return Err(invalid("expires_at", format!("{expires_at} is not in the future")));
+            return Err(invalid(
+                "expires_at",
+                format!("{expires_at} is not in the future"),
+            ));
         }
         let instrument = self.usable(instrument)?;
         let units = to_units(&instrument.code, amount.0, instrument.scale)?;
         let holder = self.party_account(from, &instrument.code)?;
         let escrow = AccountKey::bureau(AccountKind::Escrow, &instrument.code);
-        self.post(&instrument, &holder, &escrow, units, PostingCode::Hold, Some(hold.to_owned()))?;
+        self.post(
+            &instrument,
+            &holder,
+            &escrow,
+            units,
+            PostingCode::Hold,
+            Some(hold.to_owned()),
+        )?;
         self.book.holds.put(
             hold.to_owned(),
             Hold {
@@ -404,7 +479,13 @@ impl Machine<'_> {
         Ok(())
     }
 
-    fn post_hold(&mut self, hold: &str, to: &Party, amount: &Quantity, purpose: Purpose) -> Result<(), LedgerError> {
+    fn post_hold(
+        &mut self,
+        hold: &str,
+        to: &Party,
+        amount: &Quantity,
+        purpose: Purpose,
+    ) -> Result<(), LedgerError> {
         let mut held = self.open_hold(hold)?;
         let instrument = self.usable(&held.instrument)?;
         let units = to_units(&instrument.code, amount.0, instrument.scale)?;
@@ -417,7 +498,14 @@ impl Machine<'_> {
         }
         let to = self.party_account(to, &instrument.code)?;
         let escrow = AccountKey::bureau(AccountKind::Escrow, &instrument.code);
-        self.post(&instrument, &escrow, &to, units, PostingCode::for_purpose(purpose), Some(hold.to_owned()))?;
+        self.post(
+            &instrument,
+            &escrow,
+            &to,
+            units,
+            PostingCode::for_purpose(purpose),
+            Some(hold.to_owned()),
+        )?;
         held.remaining -= units;
         if held.remaining == 0 {
             held.state = HoldState::Posted;
@@ -433,7 +521,9 @@ impl Machine<'_> {
             .holds
             .get(hold)
             .cloned()
-            .ok_or_else(|| LedgerError::UnknownHold { hold: hold.to_owned() })?;
+            .ok_or_else(|| LedgerError::UnknownHold {
+                hold: hold.to_owned(),
+            })?;
         if held.state != HoldState::Open {
             return Err(LedgerError::HoldNotOpen {
                 hold: hold.to_owned(),
@@ -450,12 +540,24 @@ impl Machine<'_> {
     }
 
     /// Returns what is left of a hold to its holder and closes it.
-    fn release(&mut self, mut held: Hold, state: HoldState, code: PostingCode) -> Result<(), LedgerError> {
+    fn release(
+        &mut self,
+        mut held: Hold,
+        state: HoldState,
+        code: PostingCode,
+    ) -> Result<(), LedgerError> {
         let instrument = self.instrument(&held.instrument)?;
         if held.remaining > 0 {
             let escrow = AccountKey::bureau(AccountKind::Escrow, &instrument.code);
             // A release never fails for a frozen holder: the units go home, they don't leave.
-            self.move_units(&instrument, &escrow, &held.holder, held.remaining, code, Some(held.id.clone()))?;
+            self.move_units(
+                &instrument,
+                &escrow,
+                &held.holder,
+                held.remaining,
+                code,
+                Some(held.id.clone()),
+            )?;
         }
         held.remaining = 0;
         held.state = state;
@@ -478,7 +580,12 @@ impl Machine<'_> {
         Ok(())
     }
 
-    fn set_frozen(&mut self, instrument: &str, holder: &Party, frozen: bool) -> Result<(), LedgerError> {
+    fn set_frozen(
+        &mut self,
+        instrument: &str,
+        holder: &Party,
+        frozen: bool,
+    ) -> Result<(), LedgerError> {
         let instrument = self.instrument(instrument)?;
         let key = self.party_account(holder, &instrument.code)?;
         let mut account = self.book.account(&key);
@@ -497,10 +604,20 @@ impl Machine<'_> {
         code: PostingCode,
         reference: Option<String>,
     ) -> Result<(), LedgerError> {
-        if self.book.account(from).frozen {
-            return Err(LedgerError::AccountFrozen { account: from.id() });
+        let from_id = from.id();
+        if self.book.accounts.get(&from_id).is_some_and(|a| a.frozen) {
+            return Err(LedgerError::AccountFrozen { account: from_id });
         }
-        self.move_units(instrument, from, to, units, code, reference)
+        self.move_ids(
+            instrument,
+            from,
+            from_id,
+            to,
+            to.id(),
+            units,
+            code,
+            reference,
+        )
     }
 
     /// The one place balances change: debit one account, credit another, record the posting.
@@ -513,13 +630,48 @@ impl Machine<'_> {
         code: PostingCode,
         reference: Option<String>,
     ) -> Result<(), LedgerError> {
+        self.move_ids(
+            instrument,
+            from,
+            from.id(),
+            to,
+            to.id(),
+            units,
+            code,
+            reference,
+        )
+    }
+
+    /// [`Self::move_units`] with the account ids already formatted.
+    #[allow(clippy::too_many_arguments)]
+    fn move_ids(
+        &mut self,
+        instrument: &Instrument,
+        from: &AccountKey,
+        from_id: String,
+        to: &AccountKey,
+        to_id: String,
+        units: Units,
+        code: PostingCode,
+        reference: Option<String>,
+    ) -> Result<(), LedgerError> {
         debug_assert!(units > 0);
-        let mut debit = self.book.account(from);
-        let mut credit = self.book.account(to);
+        let account = |id: &str, key: &AccountKey| {
+            self.book
+                .accounts
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| Account::new(key.clone()))
+        };
+        let mut debit = account(&from_id, from);
+        let mut credit = account(&to_id, to);
         if !from.kind.may_go_negative() && debit.balance() < i128::from(units) {
             return Err(LedgerError::InsufficientBalance {
-                account: from.id(),
-                balance: to_decimal(i64::try_from(debit.balance()).unwrap_or(i64::MAX), instrument.scale),
+                account: from_id,
+                balance: to_decimal(
+                    i64::try_from(debit.balance()).unwrap_or(i64::MAX),
+                    instrument.scale,
+                ),
                 requested: to_decimal(units, instrument.scale),
             });
         }
@@ -529,12 +681,12 @@ impl Machine<'_> {
         };
         debit.debits = debit.debits.checked_add(units).ok_or_else(out_of_range)?;
         credit.credits = credit.credits.checked_add(units).ok_or_else(out_of_range)?;
-        self.book.accounts.put(from.id(), debit);
-        self.book.accounts.put(to.id(), credit);
+        self.book.accounts.put(from_id.clone(), debit);
+        self.book.accounts.put(to_id.clone(), credit);
         self.postings.push(Posting {
             instrument: instrument.code.clone(),
-            debit: from.id(),
-            credit: to.id(),
+            debit: from_id,
+            credit: to_id,
             units,
             code,
             reference,
@@ -543,9 +695,13 @@ impl Machine<'_> {
     }
 
     fn instrument(&self, code: &str) -> Result<Instrument, LedgerError> {
-        self.book.instruments.get(code).cloned().ok_or_else(|| LedgerError::UnknownInstrument {
-            instrument: code.to_owned(),
-        })
+        self.book
+            .instruments
+            .get(code)
+            .cloned()
+            .ok_or_else(|| LedgerError::UnknownInstrument {
+                instrument: code.to_owned(),
+            })
     }
 
     /// An instrument that exists and has not expired.
@@ -568,7 +724,11 @@ impl Machine<'_> {
         Ok(instrument)
     }
 
-    fn enterprise_account(&self, credit_code: &str, instrument: &str) -> Result<AccountKey, LedgerError> {
+    fn enterprise_account(
+        &self,
+        credit_code: &str,
+        instrument: &str,
+    ) -> Result<AccountKey, LedgerError> {
         if !self.book.enterprises.contains(credit_code) {
             return Err(LedgerError::UnknownEnterprise {
                 credit_code: credit_code.to_owned(),
@@ -605,5 +765,8 @@ fn invalid(field: &str, reason: String) -> LedgerError {
 }
 
 fn exists(what: &'static str, id: &str) -> LedgerError {
-    LedgerError::AlreadyExists { what, id: id.to_owned() }
+    LedgerError::AlreadyExists {
+        what,
+        id: id.to_owned(),
+    }
 }

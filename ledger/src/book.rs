@@ -50,7 +50,10 @@ impl<V: Clone> Table<V> {
 
     pub fn put(&mut self, key: String, value: V) {
         let old = self.rows.insert(key.clone(), value);
-        self.dirty.insert(key.clone());
+        // Most rows a batch changes, it changes many times: clone the key only the first time.
+        if !self.dirty.contains(&key) {
+            self.dirty.insert(key.clone());
+        }
         self.undo.push((key, old));
     }
 
@@ -64,7 +67,9 @@ impl<V: Clone> Table<V> {
 
     fn rollback(&mut self, mark: usize) {
         while self.undo.len() > mark {
-            let Some((key, old)) = self.undo.pop() else { break };
+            let Some((key, old)) = self.undo.pop() else {
+                break;
+            };
             match old {
                 Some(value) => self.rows.insert(key, value),
                 None => self.rows.remove(&key),
@@ -78,17 +83,25 @@ impl<V: Clone> Table<V> {
 
     /// Rows changed since loading, in key order (sorted, so writes lock rows in a stable order).
     pub fn changed(&self) -> impl Iterator<Item = (&String, &V)> {
-        self.dirty.iter().filter_map(|key| self.rows.get_key_value(key))
+        self.dirty
+            .iter()
+            .filter_map(|key| self.rows.get_key_value(key))
     }
 
     /// Rows that did not exist in storage: for insert-only tables.
     pub fn created(&self) -> impl Iterator<Item = (&String, &V)> {
-        self.changed().filter(|(key, _)| !self.loaded.contains(*key))
+        self.changed()
+            .filter(|(key, _)| !self.loaded.contains(*key))
     }
 
     /// Marks every row as written: after a commit, the next batch starts clean.
     pub fn settle(&mut self) {
-        self.loaded.extend(self.dirty.iter().filter(|k| self.rows.contains_key(*k)).cloned());
+        self.loaded.extend(
+            self.dirty
+                .iter()
+                .filter(|k| self.rows.contains_key(*k))
+                .cloned(),
+        );
         self.dirty.clear();
         self.undo.clear();
     }
