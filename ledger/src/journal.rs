@@ -47,7 +47,11 @@ pub fn chain_hash(prev: &Hash, seq: u64, body: &str) -> Hash {
 
 /// What makes two requests "the same" for idempotency: everything but the key itself.
 pub fn fingerprint(request: &Request) -> Hash {
-    fingerprint_parts(&request.actor, request.memo.as_deref(), &actions_json(request))
+    fingerprint_parts(
+        &request.actor,
+        request.memo.as_deref(),
+        &actions_json(request),
+    )
 }
 
 /// The request's actions as JSON: computed once per request, used for its fingerprint and body.
@@ -67,9 +71,19 @@ pub fn fingerprint_parts(actor: &str, memo: Option<&str>, actions_json: &str) ->
 
 /// The stored text of an entry, assembled around the already-serialized actions so a request is
 /// serialized once. It reads back as an [`Entry`].
-pub fn entry_body(seq: u64, recorded_at: DateTime<Utc>, request: &Request, actions_json: &str, postings: &[Posting]) -> String {
+pub fn entry_body(
+    seq: u64,
+    recorded_at: DateTime<Utc>,
+    request: &Request,
+    actions_json: &str,
+    postings: &[Posting],
+) -> String {
     let text = |value: &str| serde_json::to_string(value).unwrap_or_default();
-    let memo = request.memo.as_deref().map(|m| format!("\"memo\":{},", text(m))).unwrap_or_default();
+    let memo = request
+        .memo
+        .as_deref()
+        .map(|m| format!("\"memo\":{},", text(m)))
+        .unwrap_or_default();
     format!(
         "{{\"seq\":{seq},\"recorded_at\":{},\"request\":{{\"idempotency_key\":{},\"actor\":{},{memo}\"actions\":{actions_json}}},\"postings\":{}}}",
         serde_json::to_string(&recorded_at).unwrap_or_default(),

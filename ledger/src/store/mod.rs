@@ -77,11 +77,17 @@ impl Store {
 
     /// Balances of every account, or of one owner's, in account order.
     pub async fn balances(&self, owner: Option<&str>) -> Result<Vec<Balance>, LedgerError> {
-        let sql = "SELECT a.id, a.owner, a.kind, a.instrument, a.debits, a.credits, a.frozen, i.scale
+        let sql =
+            "SELECT a.id, a.owner, a.kind, a.instrument, a.debits, a.credits, a.frozen, i.scale
                    FROM accounts a JOIN instruments i ON i.code = a.instrument
                    WHERE (CAST($1 AS TEXT) IS NULL OR a.owner = CAST($1 AS TEXT)) ORDER BY a.id";
         read_rows!(self, sql, [owner], |row| {
-            let account = rows::account(row.try_get("id")?, row.try_get("debits")?, row.try_get("credits")?, row.try_get("frozen")?)?;
+            let account = rows::account(
+                row.try_get("id")?,
+                row.try_get("debits")?,
+                row.try_get("credits")?,
+                row.try_get("frozen")?,
+            )?;
             let scale: i64 = row.try_get("scale")?;
             Ok(Balance {
                 account: account.key.id(),
@@ -119,11 +125,21 @@ impl Store {
     }
 
     pub async fn instruments(&self) -> Result<Vec<Instrument>, LedgerError> {
-        read_rows!(self, "SELECT record FROM instruments ORDER BY code", [], |row| rows::record(row.try_get("record")?))
+        read_rows!(
+            self,
+            "SELECT record FROM instruments ORDER BY code",
+            [],
+            |row| rows::record(row.try_get("record")?)
+        )
     }
 
     pub async fn enterprises(&self) -> Result<Vec<crate::enterprise::Enterprise>, LedgerError> {
-        read_rows!(self, "SELECT record FROM enterprises ORDER BY credit_code", [], |row| rows::record(row.try_get("record")?))
+        read_rows!(
+            self,
+            "SELECT record FROM enterprises ORDER BY credit_code",
+            [],
+            |row| rows::record(row.try_get("record")?)
+        )
     }
 
     pub async fn reductions(&self) -> Result<Vec<Reduction>, LedgerError> {
@@ -144,23 +160,39 @@ impl Store {
     }
 
     /// Up to `limit` journal entries after `after_seq`, in order: the audit trail, paged.
-    pub async fn journal(&self, after_seq: u64, limit: u32) -> Result<Vec<StoredEntry>, LedgerError> {
+    pub async fn journal(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredEntry>, LedgerError> {
         let sql = "SELECT seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash
                    FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2";
         match self {
             Store::Sqlite(s) => {
-                let rows = sqlx::query(sql).bind(after_seq as i64).bind(i64::from(limit)).fetch_all(&s.reader).await?;
+                let rows = sqlx::query(sql)
+                    .bind(after_seq as i64)
+                    .bind(i64::from(limit))
+                    .fetch_all(&s.reader)
+                    .await?;
                 rows.iter().map(sqlite::stored_entry).collect()
             }
             Store::Postgres(p) => {
-                let rows = sqlx::query(sql).bind(after_seq as i64).bind(i64::from(limit)).fetch_all(&p.pool).await?;
+                let rows = sqlx::query(sql)
+                    .bind(after_seq as i64)
+                    .bind(i64::from(limit))
+                    .fetch_all(&p.pool)
+                    .await?;
                 rows.iter().map(postgres::stored_entry).collect()
             }
         }
     }
 
     /// The stored postings of entries `from..=to`, as `(seq, idx, posting)`, for verification.
-    pub async fn postings(&self, from: u64, to: u64) -> Result<Vec<(u64, u32, crate::apply::Posting)>, LedgerError> {
+    pub async fn postings(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, u32, crate::apply::Posting)>, LedgerError> {
         let sql = "SELECT seq, idx, instrument, debit, credit, units, code, reference FROM postings
                    WHERE seq >= $1 AND seq <= $2 ORDER BY seq, idx";
         read_rows!(self, sql, [from as i64, to as i64], |row| {
@@ -184,11 +216,18 @@ impl Store {
 
     /// The chain head: the last seq and its hash.
     pub async fn head(&self) -> Result<(u64, String), LedgerError> {
-        let rows = read_rows!(self, "SELECT seq, hash FROM chain_head WHERE id = 1", [], |row| {
-            let seq: i64 = row.try_get("seq")?;
-            let hash: Vec<u8> = row.try_get("hash")?;
-            Ok((seq as u64, hex::encode(hash)))
-        })?;
-        rows.into_iter().next().ok_or_else(|| LedgerError::Corrupt("chain head row is missing".into()))
+        let rows = read_rows!(
+            self,
+            "SELECT seq, hash FROM chain_head WHERE id = 1",
+            [],
+            |row| {
+                let seq: i64 = row.try_get("seq")?;
+                let hash: Vec<u8> = row.try_get("hash")?;
+                Ok((seq as u64, hex::encode(hash)))
+            }
+        )?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| LedgerError::Corrupt("chain head row is missing".into()))
     }
 }

@@ -13,28 +13,54 @@ pub fn record<T: DeserializeOwned>(text: String) -> Result<T, LedgerError> {
 }
 
 /// `(key, json)` for each row, ready to bind.
-pub fn records<'a, T: Serialize + 'a>(rows: impl Iterator<Item = (&'a String, &'a T)>) -> Result<Vec<(String, String)>, LedgerError> {
-    rows.map(|(key, value)| Ok((key.clone(), serde_json::to_string(value)?))).collect()
+pub fn records<'a, T: Serialize + 'a>(
+    rows: impl Iterator<Item = (&'a String, &'a T)>,
+) -> Result<Vec<(String, String)>, LedgerError> {
+    rows.map(|(key, value)| Ok((key.clone(), serde_json::to_string(value)?)))
+        .collect()
 }
 
 /// `(code, json)` for each enterprise record written by a batch.
-pub fn enterprise_records<'a>(rows: impl Iterator<Item = (&'a String, &'a Option<crate::enterprise::Enterprise>)>) -> Result<Vec<(String, String)>, LedgerError> {
+pub fn enterprise_records<'a>(
+    rows: impl Iterator<Item = (&'a String, &'a Option<crate::enterprise::Enterprise>)>,
+) -> Result<Vec<(String, String)>, LedgerError> {
     rows.filter_map(|(code, record)| record.as_ref().map(|r| (code, r)))
         .map(|(code, record)| Ok((code.clone(), serde_json::to_string(record)?)))
         .collect()
 }
 
-pub fn account(id: String, debits: i64, credits: i64, frozen: bool) -> Result<Account, LedgerError> {
-    let key = AccountKey::parse(&id).ok_or_else(|| LedgerError::Corrupt(format!("account id {id:?} is malformed")))?;
-    Ok(Account { key, debits, credits, frozen })
+pub fn account(
+    id: String,
+    debits: i64,
+    credits: i64,
+    frozen: bool,
+) -> Result<Account, LedgerError> {
+    let key = AccountKey::parse(&id)
+        .ok_or_else(|| LedgerError::Corrupt(format!("account id {id:?} is malformed")))?;
+    Ok(Account {
+        key,
+        debits,
+        credits,
+        frozen,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn hold(id: String, instrument: String, holder: String, amount: i64, remaining: i64, expires_at: String, state: String) -> Result<Hold, LedgerError> {
+pub fn hold(
+    id: String,
+    instrument: String,
+    holder: String,
+    amount: i64,
+    remaining: i64,
+    expires_at: String,
+    state: String,
+) -> Result<Hold, LedgerError> {
     let corrupt = |what: &str| LedgerError::Corrupt(format!("hold {id:?}: {what}"));
     Ok(Hold {
         holder: AccountKey::parse(&holder).ok_or_else(|| corrupt("malformed holder"))?,
-        expires_at: chrono::DateTime::parse_from_rfc3339(&expires_at).map_err(|_| corrupt("malformed expiry"))?.to_utc(),
+        expires_at: chrono::DateTime::parse_from_rfc3339(&expires_at)
+            .map_err(|_| corrupt("malformed expiry"))?
+            .to_utc(),
         state: HoldState::parse(&state).ok_or_else(|| corrupt("unknown state"))?,
         id,
         instrument,
@@ -57,5 +83,8 @@ pub fn reduction_stub(id: String) -> Reduction {
 }
 
 pub fn measure(measure: Measure) -> String {
-    serde_json::to_value(measure).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    serde_json::to_value(measure)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
