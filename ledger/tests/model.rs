@@ -275,8 +275,8 @@ async fn run(url: &str, ops: &[Op]) -> Result<(), TestCaseError> {
         }
         let stored: HashMap<String, Decimal> = ledger.store().balances(None).await.expect("balances").into_iter().map(|b| (b.account, b.balance)).collect();
         for holder in 0..HOLDERS {
-            for instrument in 0..INSTRUMENTS.len() {
-                let expected = Decimal::new(model.balance(holder, instrument), INSTRUMENTS[instrument].1);
+            for (instrument, spec) in INSTRUMENTS.iter().enumerate() {
+                let expected = Decimal::new(model.balance(holder, instrument), spec.1);
                 let actual = stored.get(&account_id(holder, instrument)).copied().unwrap_or_default();
                 prop_assert_eq!(actual, expected, "after op {} on {}: {}", i, url, account_id(holder, instrument));
             }

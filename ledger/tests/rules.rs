@@ -185,7 +185,8 @@ async fn bad_input_is_refused_with_a_named_error_and_changes_nothing() {
             .unwrap();
         let before = (ledger.store().head().await.unwrap(), ledger.store().balances(None).await.unwrap());
 
-        let cases: Vec<(&str, Vec<Action>, fn(&LedgerError) -> bool, &str)> = vec![
+        type Case = (&'static str, Vec<Action>, fn(&LedgerError) -> bool, &'static str);
+        let cases: Vec<Case> = vec![
             ("unknown instrument", vec![transfer("NOPE", A, B, "1")], |e| matches!(e, LedgerError::UnknownInstrument { .. }), "unknown instrument \"NOPE\""),
             ("zero", vec![transfer(COD, A, B, "0")], |e| matches!(e, LedgerError::NonPositiveAmount { .. }), "must be greater than zero"),
             ("negative", vec![transfer(COD, A, B, "-5")], |e| matches!(e, LedgerError::NonPositiveAmount { .. }), "must be greater than zero"),
