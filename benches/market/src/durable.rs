@@ -8,7 +8,9 @@
 //! * one at a time: `submit_order` per order, each awaited (one or more commits per order);
 //! * group commit: `execute_batch` of B orders: the engine runs them in order against the
 //!   write-through balance view, then all their requests go to the ledger in one `submit_many`,
-//!   which its writer commits in one transaction (up to its `batch_max`, 8,192 requests).
+//!   which its writer commits in one transaction (up to its `batch_max`, 8,192 requests);
+//! * pipelined: `execute_pipelined` of 2,048-order batches with 2 in flight: the engine runs
+//!   the next batch while the ledger commits the previous one.
 
 use chrono::{Duration, Utc};
 use ledger::enterprise::CreditCode;
@@ -25,6 +27,8 @@ const RIGHTS: InstrumentId = InstrumentId(1);
 const COD: &str = "COD.bench.2025";
 const CLOSE_TICKS: u64 = 10_000;
 const ENTERPRISES: u64 = 16;
+/// The mode marker for pipelined group commit (2,048-order batches, 2 in flight).
+const PIPELINED: usize = usize::MAX;
 
 /// One row of the results table.
 pub struct Row {
@@ -172,6 +176,39 @@ async fn grouped(
     ))
 }
 
+async fn pipelined(
+    bridge: &mut LedgerMarket,
+    stream: &[OrderRequest],
+    batch: usize,
+    depth: usize,
+) -> Result<(u64, f64), Box<dyn std::error::Error>> {
+    let before = bridge.requests_posted();
+    let now = Timestamp(Utc::now().timestamp_millis());
+    let started = Instant::now();
+    let batches: Vec<Vec<OrderCommand>> = stream
+        .chunks(batch)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|&request| OrderCommand::Submit {
+                    instrument: RIGHTS,
+                    request,
+                    now,
+                })
+                .collect()
+        })
+        .collect();
+    for outcomes in bridge.execute_pipelined(&batches, depth).await? {
+        for outcome in outcomes {
+            outcome?;
+        }
+    }
+    Ok((
+        bridge.requests_posted() - before,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
 /// Runs both modes on SQLite and, when configured, PostgreSQL; each mode on a fresh ledger.
 pub fn run(quick: bool) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -182,11 +219,12 @@ pub fn run(quick: bool) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
         let single_n = if quick { 1_000 } else { 5_000 };
         let grouped_n = if quick { 20_000 } else { 200_000 };
         let dir = tempfile::tempdir()?;
-        let modes: [(&str, usize); 4] = [
+        let modes: [(&str, usize); 5] = [
             ("one at a time", 1),
             ("group commit, 256 orders", 256),
             ("group commit, 2,048 orders", 2_048),
             ("group commit, 8,192 orders", 8_192),
+            ("pipelined, 2,048 orders × 2 in flight", PIPELINED),
         ];
         let mut rows = Vec::new();
         for (i, &(mode, batch)) in modes.iter().enumerate() {
@@ -230,6 +268,8 @@ async fn measure(
     let stream = orders(n, 0x0d0e_5eed);
     let (requests, seconds) = if batch == 1 {
         one_at_a_time(&mut bridge, &stream).await?
+    } else if batch == PIPELINED {
+        pipelined(&mut bridge, &stream, 2_048, 2).await?
     } else {
         grouped(&mut bridge, &stream, batch).await?
     };

@@ -33,7 +33,10 @@ use crate::settlement::{HoldId, Settlement};
 use crate::transfer::TransferRequest;
 use chrono::{DateTime, Duration, Utc};
 use ledger::{Ledger, LedgerError, Receipt, Request};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -79,6 +82,11 @@ impl BridgeError {
         )
     }
 }
+
+/// What `Ledger::submit_many` answers.
+type Answer = Result<Vec<Result<Receipt, LedgerError>>, LedgerError>;
+/// A `submit_many` whose job is queued to the ledger's writer and whose answer is awaited later.
+type InFlight<'a> = Pin<Box<dyn Future<Output = Answer> + 'a>>;
 
 /// When ledger holds expire. The ledger returns an expired hold's remainder to its holder by
 /// itself (`ExpireHolds`), so expiries are a safety net for a market that stopped; the market
@@ -320,6 +328,76 @@ impl LedgerMarket {
         }
         self.post_all().await?;
         Ok(outcomes)
+    }
+
+    /// Group commit with pipelining: like [`LedgerMarket::execute_batch`] for each batch, but
+    /// the engine runs batch k+1 while the ledger commits batch k, with up to `depth` batches
+    /// in flight. Each batch's requests join the writer's FIFO queue before the next batch
+    /// runs, so the ledger commits them in engine order. Returns once every batch is durable.
+    /// `last_settlements` then holds the instructions of all batches.
+    pub async fn execute_pipelined(
+        &mut self,
+        batches: &[Vec<OrderCommand>],
+        depth: usize,
+    ) -> Result<Vec<Vec<Result<OrderOutcome, BridgeError>>>, BridgeError> {
+        self.begin()?;
+        let ledger = self.ledger.clone();
+        let mut in_flight: VecDeque<(Vec<String>, InFlight<'_>)> = VecDeque::new();
+        let mut all = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let start = self.out.len();
+            let mut outcomes = Vec::with_capacity(batch.len());
+            for command in batch {
+                match self.run_order_command(command) {
+                    Err(error) if !error.is_refusal() => return Err(self.poison(error)),
+                    outcome => outcomes.push(outcome),
+                }
+            }
+            all.push(outcomes);
+            if self.out.len() == start {
+                continue;
+            }
+            let requests = match self.requests(start) {
+                Ok(requests) => requests,
+                Err(error) => return Err(self.poison(error)),
+            };
+            let keys: Vec<String> = requests.iter().map(|r| r.idempotency_key.clone()).collect();
+            let mut answer: InFlight<'_> = Box::pin(ledger.submit_many(requests));
+            // Polled once here, the job is queued to the writer (or waits in the channel's
+            // FIFO) before the next batch's, so the commit order is the engine's.
+            let polled = std::future::poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx))).await;
+            match polled {
+                Poll::Ready(result) => self.receive(&keys, result)?,
+                Poll::Pending => in_flight.push_back((keys, answer)),
+            }
+            while in_flight.len() >= depth.max(1) {
+                if let Some((keys, answer)) = in_flight.pop_front() {
+                    let result = answer.await;
+                    self.receive(&keys, result)?;
+                }
+            }
+        }
+        while let Some((keys, answer)) = in_flight.pop_front() {
+            let result = answer.await;
+            self.receive(&keys, result)?;
+        }
+        Ok(all)
+    }
+
+    /// Checks one `submit_many` answer; any refusal poisons the bridge.
+    fn receive(&mut self, keys: &[String], answer: Answer) -> Result<(), BridgeError> {
+        let results = match answer {
+            Ok(results) => results,
+            Err(source) => {
+                let error = BridgeError::Settlement {
+                    key: keys.first().cloned().unwrap_or_default(),
+                    source,
+                };
+                return Err(self.poison(error));
+            }
+        };
+        self.requests_posted += keys.len() as u64;
+        check_receipts(keys, results).map_err(|error| self.poison(error))
     }
 
     fn run_order_command(&mut self, command: &OrderCommand) -> Result<OrderOutcome, BridgeError> {
@@ -590,7 +668,7 @@ impl LedgerMarket {
         if self.out.is_empty() {
             return Ok(());
         }
-        let requests = match self.requests() {
+        let requests = match self.requests(0) {
             Ok(requests) => requests,
             Err(error) => return Err(self.poison(error)),
         };
@@ -610,8 +688,8 @@ impl LedgerMarket {
         check_receipts(&keys, results).map_err(|error| self.poison(error))
     }
 
-    fn requests(&self) -> Result<Vec<Request>, BridgeError> {
-        self.out
+    fn requests(&self, from: usize) -> Result<Vec<Request>, BridgeError> {
+        self.out[from..]
             .iter()
             .map(|settlement| {
                 let expires_at = match settlement {

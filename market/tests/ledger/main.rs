@@ -443,3 +443,45 @@ async fn a_ledger_refusal_stops_the_bridge() {
         let _ = Party::Reserve;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_batches_commit_in_engine_order() {
+    for (url, _dir) in databases().await {
+        let mut f = fixture(&url, 3, 2_000, 100_000_000, 0).await;
+        let batches: Vec<Vec<OrderCommand>> = (0..6_u64)
+            .map(|b| {
+                (0..25_u64)
+                    .map(|i| {
+                        let n = b * 25 + i;
+                        let side = if n % 3 == 0 { Side::Buy } else { Side::Sell };
+                        let price = if side == Side::Buy {
+                            10_010 - n % 9
+                        } else {
+                            9_995 + n % 11
+                        };
+                        OrderCommand::Submit {
+                            instrument: RIGHTS,
+                            request: limit(1 + n % 3, side, price, 1 + n % 3),
+                            now: at(n as i64),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let outcomes = f
+            .bridge
+            .execute_pipelined(&batches, 2)
+            .await
+            .expect("pipelined batches");
+        f.follow();
+        assert_eq!(outcomes.len(), 6);
+        f.assert_agrees("after pipelined batches").await;
+        f.bridge
+            .end_day(start_time() + chrono::Duration::days(1))
+            .await
+            .expect("close");
+        f.follow();
+        f.assert_escrow_empty().await;
+        f.assert_verified().await;
+    }
+}
