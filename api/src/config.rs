@@ -1,0 +1,54 @@
+//! What a server needs to start: where to listen, which database, and the limits it enforces.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A server's configuration. `database_url` is `sqlite:PATH` (the embedded default) or
+/// `postgres://…`; several servers may share one PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub database_url: String,
+    pub limits: Limits,
+}
+
+/// Limits that protect the server and the ledger from any one client.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request body accepted; larger bodies get 413 before any parsing.
+    pub body_bytes: usize,
+    /// Sustained requests per second per API key.
+    pub rate_per_second: u32,
+    /// Requests a key may send at once above the sustained rate.
+    pub rate_burst: u32,
+    /// Largest `limit` of a journal page.
+    pub page_max: u32,
+    /// How long a looked-up API key is trusted before it is read again (so a revocation takes
+    /// effect within this time on every server process).
+    pub key_cache_ttl: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body_bytes: 1024 * 1024,
+            rate_per_second: 200,
+            rate_burst: 400,
+            page_max: 1_000,
+            key_cache_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:ets.db";
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            limits: Limits::default(),
+        }
+    }
+}

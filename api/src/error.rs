@@ -1,0 +1,238 @@
+//! One error type for every handler, answered as RFC 9457 `application/problem+json`. Refusals
+//! (4xx) say which field and why; faults (5xx) are logged in full and answered without details, so
+//! storage messages never reach a client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ledger::LedgerError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The problem+json media type.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing API key: send `Authorization: Bearer ets_…`")]
+    MissingKey,
+    #[error("unknown or revoked API key")]
+    UnknownKey,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("rate limit of {per_second} requests/s exceeded; retry after {retry_after_s} s")]
+    RateLimited { per_second: u32, retry_after_s: u64 },
+    #[error("{field}: {reason}")]
+    InvalidField { field: String, reason: String },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("request body is larger than the {limit}-byte limit")]
+    BodyTooLarge { limit: usize },
+    #[error("content type must be application/json")]
+    UnsupportedMediaType,
+    #[error("the Idempotency-Key header is required on every POST")]
+    MissingIdempotencyKey,
+    #[error("Idempotency-Key {key:?} was already used for a different request; use a new key")]
+    IdempotencyMismatch { key: String },
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("storage: {0}")]
+    Storage(#[from] sqlx::Error),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// The body of every error answer (RFC 9457), with `code` and `field` as extensions.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// A relative URI naming the kind of problem, e.g. `/problems/insufficient-balance`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The same kind as a short snake_case code, for programs.
+    pub code: String,
+    /// The request field at fault, as a JSON path (`actions[2].amount`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> ApiError {
+        ApiError::InvalidField {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn forbidden(reason: impl Into<String>) -> ApiError {
+        ApiError::Forbidden(reason.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MissingKey | ApiError::UnknownKey => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::InvalidField { .. } | ApiError::IdempotencyMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest(_) | ApiError::MissingIdempotencyKey => StatusCode::BAD_REQUEST,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Ledger(error) => ledger_status(error),
+            ApiError::Storage(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The snake_case code (and, prefixed with `/problems/` and dashed, the `type`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MissingKey => "missing_api_key",
+            ApiError::UnknownKey => "unknown_api_key",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::InvalidField { .. } => "invalid_field",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::BodyTooLarge { .. } => "body_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::MissingIdempotencyKey => "missing_idempotency_key",
+            ApiError::IdempotencyMismatch { .. } => "idempotency_key_reused",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Ledger(error) => ledger_code(error),
+            ApiError::Storage(_) | ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The request field at fault, when the error names one.
+    fn field_name(&self) -> Option<String> {
+        match self {
+            ApiError::InvalidField { field, .. } => Some(field.clone()),
+            ApiError::MissingIdempotencyKey | ApiError::IdempotencyMismatch { .. } => Some("Idempotency-Key".into()),
+            ApiError::Ledger(error) => ledger_field(error),
+            _ => None,
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let detail = if status.is_server_error() {
+            // Faults are logged where they are answered; the client gets no storage internals.
+            "the server failed to answer; nothing was written if the request was refused".to_owned()
+        } else {
+            self.to_string()
+        };
+        let code = self.code();
+        Problem {
+            kind: format!("/problems/{}", code.replace('_', "-")),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: code.to_owned(),
+            field: self.field_name(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response = problem_response(status, &problem);
+        if let ApiError::RateLimited { retry_after_s, .. } = self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_s.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+/// A problem body with its status and media type; also used to replay stored refusals.
+pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body).into_response()
+}
+
+fn ledger_status(error: &LedgerError) -> StatusCode {
+    if !error.is_refusal() {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    match error.root() {
+        LedgerError::UnknownInstrument { .. }
+        | LedgerError::UnknownPollutant { .. }
+        | LedgerError::UnknownRegion { .. }
+        | LedgerError::UnknownEnterprise { .. }
+        | LedgerError::UnknownHold { .. } => StatusCode::NOT_FOUND,
+        LedgerError::AlreadyExists { .. }
+        | LedgerError::InsufficientBalance { .. }
+        | LedgerError::AccountFrozen { .. }
+        | LedgerError::HoldNotOpen { .. }
+        | LedgerError::HoldExpired { .. }
+        | LedgerError::HoldExceeded { .. }
+        | LedgerError::InstrumentExpired { .. } => StatusCode::CONFLICT,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    }
+}
+
+fn ledger_code(error: &LedgerError) -> &'static str {
+    match error.root() {
+        LedgerError::UnknownInstrument { .. } => "unknown_instrument",
+        LedgerError::UnknownPollutant { .. } => "unknown_pollutant",
+        LedgerError::UnknownRegion { .. } => "unknown_region",
+        LedgerError::UnknownEnterprise { .. } => "unknown_enterprise",
+        LedgerError::UnknownHold { .. } => "unknown_hold",
+        LedgerError::NonPositiveAmount { .. } => "non_positive_amount",
+        LedgerError::TooManyDecimalPlaces { .. } => "too_many_decimal_places",
+        LedgerError::AmountOutOfRange { .. } => "amount_out_of_range",
+        LedgerError::InsufficientBalance { .. } => "insufficient_balance",
+        LedgerError::AccountFrozen { .. } => "account_frozen",
+        LedgerError::InstrumentExpired { .. } => "instrument_expired",
+        LedgerError::WrongInstrumentKind { .. } => "wrong_instrument_kind",
+        LedgerError::InvalidInstrument { .. } => "invalid_instrument",
+        LedgerError::InvalidField { .. } => "invalid_field",
+        LedgerError::AlreadyExists { .. } => "already_exists",
+        LedgerError::InvalidEnterprise(_) => "invalid_enterprise",
+        LedgerError::HoldNotOpen { .. } => "hold_not_open",
+        LedgerError::HoldExpired { .. } => "hold_expired",
+        LedgerError::HoldExceeded { .. } => "hold_exceeded",
+        LedgerError::SameParty { .. } => "same_party",
+        LedgerError::EmptyRequest => "empty_request",
+        LedgerError::TooManyActions { .. } => "too_many_actions",
+        LedgerError::IdempotencyConflict { .. } => "idempotency_key_reused",
+        _ if !error.is_refusal() => "internal",
+        _ => "refused",
+    }
+}
+
+/// Names the action at fault (`actions[3]`), and its field where the rule is about one.
+fn ledger_field(error: &LedgerError) -> Option<String> {
+    let LedgerError::Action { index, source, .. } = error else {
+        return match error {
+            LedgerError::InvalidField { field, .. } => Some(field.clone()),
+            LedgerError::EmptyRequest | LedgerError::TooManyActions { .. } => Some("actions".into()),
+            _ => None,
+        };
+    };
+    let inner = match source.root() {
+        LedgerError::NonPositiveAmount { .. }
+        | LedgerError::TooManyDecimalPlaces { .. }
+        | LedgerError::AmountOutOfRange { .. }
+        | LedgerError::InsufficientBalance { .. }
+        | LedgerError::HoldExceeded { .. } => ".amount",
+        LedgerError::UnknownInstrument { .. } | LedgerError::InstrumentExpired { .. } | LedgerError::WrongInstrumentKind { .. } => {
+            ".instrument"
+        }
+        LedgerError::UnknownHold { .. } | LedgerError::HoldNotOpen { .. } | LedgerError::HoldExpired { .. } => ".hold",
+        _ => "",
+    };
+    Some(format!("actions[{index}]{inner}"))
+}

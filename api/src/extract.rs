@@ -1,0 +1,120 @@
+//! Our own extractors, so that every malformed input gets the same problem+json answer as the
+//! handlers' refusals, with the field at fault: axum's own would answer in plain text.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body, decoded with the path of the field at fault in every error.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let json = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json")));
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::BodyTooLarge {
+                    limit: state.config().limits.body_bytes,
+                }
+            } else {
+                ApiError::BadRequest(format!("could not read the body: {rejection}"))
+            }
+        })?;
+        decode(&bytes).map(ApiJson)
+    }
+}
+
+/// Decodes `bytes` as JSON, naming the field (`actions[2].amount`) that a type error is about.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::BadRequest(format!("malformed JSON: {error}")))?;
+    Ok(value)
+}
+
+/// Decodes one JSON value (an action of a batch) the same way, under `prefix`.
+pub fn decode_value<T: DeserializeOwned>(value: serde_json::Value, prefix: &str) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." { prefix.to_owned() } else { format!("{prefix}.{path}") };
+        ApiError::field(field, error.into_inner().to_string())
+    })
+}
+
+fn path_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    match inner.classify() {
+        // Syntax errors have no field: the body is not JSON at all.
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+            ApiError::BadRequest(format!("malformed JSON: {inner}"))
+        }
+        serde_json::error::Category::Data => {
+            let field = if path == "." { "body".to_owned() } else { path };
+            ApiError::field(field, strip_position(&inner.to_string()))
+        }
+    }
+}
+
+/// serde_json appends "at line 1 column 42" to data errors; the field path already says where.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Query parameters, with problem+json errors.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::field("query", rejection.body_text()))
+    }
+}
+
+/// The `Idempotency-Key` header, required on every POST.
+pub struct IdempotencyKey(pub String);
+
+/// Keys are scoped by the caller's key id inside the ledger, which allows 128 characters in all.
+pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 100;
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let value = parts.headers.get("idempotency-key").ok_or(ApiError::MissingIdempotencyKey)?;
+        let text = value
+            .to_str()
+            .map_err(|_| ApiError::field("Idempotency-Key", "must be printable ASCII"))?
+            .trim();
+        if text.is_empty() || text.len() > IDEMPOTENCY_KEY_LEN_MAX {
+            return Err(ApiError::field(
+                "Idempotency-Key",
+                format!("must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} characters"),
+            ));
+        }
+        Ok(IdempotencyKey(text.to_owned()))
+    }
+}

@@ -1,0 +1,9 @@
+//! One router per area. Each returns a `utoipa_axum` router, so its paths and schemas join the
+//! OpenAPI document as they join the server. Market and optimizer (reallocation) routers are
+//! added here the same way.
+
+pub mod audit;
+pub mod reads;
+pub mod submit;
+pub mod system;
+pub mod writes;

@@ -1,0 +1,143 @@
+//! The one path every ledger write takes: check the caller may ask for each action, replay a
+//! stored refusal for a retried key, submit, and answer with the receipt or the problem.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ledger::{Action, LedgerError, Party, Purpose, Request};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem, problem_response};
+use crate::extract::IdempotencyKey;
+use crate::idempotency::{self, StoredAnswer};
+use crate::keys::Role;
+use crate::state::AppState;
+
+/// Set on an answer that repeats the first answer to the same `Idempotency-Key`.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// Whether field names in problems should point into an `actions` list (the generic batch) or at
+/// the body of a single-action endpoint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Batch,
+    Single,
+}
+
+pub async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    IdempotencyKey(key): IdempotencyKey,
+    memo: Option<String>,
+    actions: Vec<Action>,
+    shape: Shape,
+) -> Result<Response, ApiError> {
+    authorize(caller, &actions, shape)?;
+    let principal = caller.0.key_id.as_str();
+    let request = Request {
+        // Scoped by key id: two callers choosing the same key never see each other's answers.
+        idempotency_key: format!("{principal}:{key}"),
+        actor: caller.actor(),
+        memo,
+        actions,
+    };
+    let fingerprint = hex::encode(ledger::journal::fingerprint(&request));
+    if let Some(stored) = idempotency::find(state.db(), principal, &key).await? {
+        if stored.fingerprint != fingerprint {
+            return Err(ApiError::IdempotencyMismatch { key });
+        }
+        return Ok(replayed(stored_response(&stored)));
+    }
+    match state.ledger().submit(request).await {
+        Ok(receipt) => {
+            let replay = receipt.replayed;
+            state.metrics().ledger_submit(replay);
+            let body = crate::convert::receipt_body(state, receipt).await?;
+            let response = (StatusCode::CREATED, axum::Json(body)).into_response();
+            Ok(if replay { replayed(response) } else { response })
+        }
+        Err(error) if error.is_refusal() => {
+            let keep = !matches!(error.root(), LedgerError::IdempotencyConflict { .. });
+            let error = ApiError::Ledger(error);
+            let status = error.status();
+            let mut problem = error.problem();
+            if shape == Shape::Single {
+                problem.field = problem.field.map(|field| single_field(&field));
+            }
+            if keep {
+                let answer = StoredAnswer {
+                    fingerprint,
+                    status: status.as_u16(),
+                    body: serde_json::to_string(&problem).unwrap_or_default(),
+                };
+                idempotency::store(state.db(), principal, &key, &answer).await?;
+            }
+            Ok(problem_response(status, &problem))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `actions[0].amount` → `amount`: a single-action endpoint's body has no `actions` list.
+fn single_field(field: &str) -> String {
+    match field.strip_prefix("actions[0]") {
+        Some(rest) => rest.strip_prefix('.').unwrap_or("body").to_owned(),
+        None => field.to_owned(),
+    }
+}
+
+fn stored_response(stored: &StoredAnswer) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match serde_json::from_str::<Problem>(&stored.body) {
+        Ok(problem) => problem_response(status, &problem),
+        Err(_) => status.into_response(),
+    }
+}
+
+fn replayed(mut response: Response) -> Response {
+    response.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    response
+}
+
+/// The access matrix for writes: the bureau may ask for anything; an enterprise may move units
+/// out of its own accounts only (transfer, place a hold, surrender); an economist writes nothing.
+fn authorize(caller: &Caller, actions: &[Action], shape: Shape) -> Result<(), ApiError> {
+    match caller.role() {
+        Role::Bureau => Ok(()),
+        Role::Economist => Err(ApiError::forbidden(
+            "an economist key is read-only: it cannot submit ledger requests",
+        )),
+        Role::Enterprise => {
+            let own = caller.enterprise().unwrap_or_default();
+            for (index, action) in actions.iter().enumerate() {
+                let at = match shape {
+                    Shape::Batch => format!("actions[{index}] ({})", action.name()),
+                    Shape::Single => action.name().to_owned(),
+                };
+                let mine = |party: &Party| matches!(party, Party::Enterprise(code) if code == own);
+                let allowed = match action {
+                    Action::Transfer { from, purpose, .. } => {
+                        if *purpose != Purpose::Transfer {
+                            return Err(ApiError::forbidden(format!(
+                                "{at}: an enterprise key makes plain transfers only; trades, auctions and allocations are settled by the bureau"
+                            )));
+                        }
+                        mine(from)
+                    }
+                    Action::PlaceHold { from, .. } => mine(from),
+                    Action::Surrender { enterprise, .. } => enterprise == own,
+                    _ => {
+                        return Err(ApiError::forbidden(format!(
+                            "{at}: only a bureau key may ask for this; an enterprise key may transfer, place holds and surrender from its own accounts"
+                        )));
+                    }
+                };
+                if !allowed {
+                    return Err(ApiError::forbidden(format!(
+                        "{at}: this key acts for enterprise {own} and may move units out of its own accounts only"
+                    )));
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! The OpenAPI document: generated from the handlers, served at /openapi.json, and identical to
+//! the checked-in `api/openapi.json` (regenerate with `UPDATE_OPENAPI=1 cargo test -p api`).
+
+use crate::common::*;
+
+const ROUTES: [(&str, &str); 15] = [
+    ("/health", "get"),
+    ("/metrics", "get"),
+    ("/v1/whoami", "get"),
+    ("/v1/requests", "post"),
+    ("/v1/transfers", "post"),
+    ("/v1/surrenders", "post"),
+    ("/v1/issuances", "post"),
+    ("/v1/reductions", "post"),
+    ("/v1/enterprises", "post"),
+    ("/v1/freezes", "post"),
+    ("/v1/accounts", "get"),
+    ("/v1/instruments", "get"),
+    ("/v1/aggregates", "get"),
+    ("/v1/journal", "get"),
+    ("/v1/verify", "get"),
+];
+
+#[tokio::test]
+async fn openapi_is_served_lists_every_route_and_matches_the_checked_in_copy() {
+    let server = sqlite_server(limits()).await;
+    let answer = server.get("/openapi.json", None).await;
+    assert_eq!(answer.status, 200);
+    let spec = answer.body;
+    assert!(spec["openapi"].as_str().unwrap_or("").starts_with("3.1"), "{}", spec["openapi"]);
+    let paths = spec["paths"].as_object().expect("paths");
+    for (path, method) in ROUTES.iter().chain(&[("/v1/stream/journal", "get")]) {
+        assert!(paths.get(*path).and_then(|p| p.get(*method)).is_some(), "{method} {path} is documented");
+    }
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("item") {
+            let secured = operation.get("security").is_some();
+            let public = ["/health", "/metrics"].contains(&path.as_str());
+            assert!(secured != public, "{method} {path}: security listed exactly on authenticated routes");
+        }
+    }
+    assert!(spec["components"]["securitySchemes"]["api_key"].is_object());
+    assert!(spec["components"]["schemas"]["Problem"].is_object());
+
+    let generated = api::openapi().to_pretty_json().expect("json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+    if std::env::var("UPDATE_OPENAPI").as_deref() == Ok("1") {
+        std::fs::write(path, format!("{generated}\n")).expect("write openapi.json");
+    }
+    let checked_in = std::fs::read_to_string(path).expect("api/openapi.json exists (UPDATE_OPENAPI=1 writes it)");
+    assert_eq!(checked_in.trim_end(), generated, "api/openapi.json is stale: rerun with UPDATE_OPENAPI=1");
+}
