@@ -70,8 +70,14 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or(ApiError::MissingKey)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::MissingKey)?;
         let text = header.to_str().map_err(|_| ApiError::UnknownKey)?;
         let key = text
             .strip_prefix("Bearer ")
@@ -81,7 +87,11 @@ impl FromRequestParts<AppState> for Caller {
         if !key.starts_with(KEY_PREFIX) {
             return Err(ApiError::UnknownKey);
         }
-        let principal = state.keys().lookup(state, &hash_key(key)).await?.ok_or(ApiError::UnknownKey)?;
+        let principal = state
+            .keys()
+            .lookup(state, &hash_key(key))
+            .await?
+            .ok_or(ApiError::UnknownKey)?;
         state.limiter().check(&principal.key_id)?;
         Ok(Caller(principal))
     }
@@ -111,7 +121,11 @@ impl KeyCache {
         if let Ok(entries) = self.entries.lock()
             && let Some((found, at)) = entries.get(hash)
         {
-            let ttl = if found.is_some() { self.ttl } else { UNKNOWN_KEY_TTL };
+            let ttl = if found.is_some() {
+                self.ttl
+            } else {
+                UNKNOWN_KEY_TTL
+            };
             if now.duration_since(*at) < ttl {
                 return Ok(found.clone());
             }
@@ -149,7 +163,9 @@ impl RateLimiter {
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
         };
-        let (tokens, last) = buckets.entry(key_id.to_owned()).or_insert((f64::from(self.burst), now));
+        let (tokens, last) = buckets
+            .entry(key_id.to_owned())
+            .or_insert((f64::from(self.burst), now));
         let refill = now.duration_since(*last).as_secs_f64() * f64::from(self.per_second);
         *tokens = (*tokens + refill).min(f64::from(self.burst));
         *last = now;

@@ -18,7 +18,10 @@ pub(crate) struct Scales(Mutex<HashMap<String, u32>>);
 
 impl Scales {
     fn get(&self, code: &str) -> Option<u32> {
-        self.0.lock().ok().and_then(|scales| scales.get(code).copied())
+        self.0
+            .lock()
+            .ok()
+            .and_then(|scales| scales.get(code).copied())
     }
 
     fn fill(&self, instruments: &[Instrument]) {
@@ -31,7 +34,10 @@ impl Scales {
 }
 
 /// The scales of the instruments `postings` name, reading the register once if one is unknown.
-async fn scales_for(state: &AppState, postings: &[Posting]) -> Result<HashMap<String, u32>, ApiError> {
+async fn scales_for(
+    state: &AppState,
+    postings: &[Posting],
+) -> Result<HashMap<String, u32>, ApiError> {
     let mut found = HashMap::new();
     let mut missing = false;
     for posting in postings {
@@ -64,21 +70,32 @@ fn posting_body(posting: Posting, scales: &HashMap<String, u32>) -> PostingBody 
     }
 }
 
-pub(crate) async fn receipt_body(state: &AppState, receipt: Receipt) -> Result<ReceiptBody, ApiError> {
+pub(crate) async fn receipt_body(
+    state: &AppState,
+    receipt: Receipt,
+) -> Result<ReceiptBody, ApiError> {
     let scales = scales_for(state, &receipt.postings).await?;
     Ok(ReceiptBody {
         seq: receipt.seq,
         recorded_at: ledger::journal::format_time(receipt.recorded_at),
         hash: receipt.hash,
-        postings: receipt.postings.into_iter().map(|p| posting_body(p, &scales)).collect(),
+        postings: receipt
+            .postings
+            .into_iter()
+            .map(|p| posting_body(p, &scales))
+            .collect(),
         replayed: receipt.replayed,
     })
 }
 
-pub(crate) async fn journal_entries(state: &AppState, stored: Vec<StoredEntry>) -> Result<Vec<JournalEntryBody>, ApiError> {
+pub(crate) async fn journal_entries(
+    state: &AppState,
+    stored: Vec<StoredEntry>,
+) -> Result<Vec<JournalEntryBody>, ApiError> {
     let mut entries = Vec::with_capacity(stored.len());
     for row in stored {
-        let entry: Entry = serde_json::from_str(&row.body).map_err(|e| ApiError::Internal(format!("journal entry {}: {e}", row.seq)))?;
+        let entry: Entry = serde_json::from_str(&row.body)
+            .map_err(|e| ApiError::Internal(format!("journal entry {}: {e}", row.seq)))?;
         let scales = scales_for(state, &entry.postings).await?;
         let actions = entry
             .request
@@ -94,7 +111,11 @@ pub(crate) async fn journal_entries(state: &AppState, stored: Vec<StoredEntry>) 
             actor: entry.request.actor,
             memo: entry.request.memo,
             actions,
-            postings: entry.postings.into_iter().map(|p| posting_body(p, &scales)).collect(),
+            postings: entry
+                .postings
+                .into_iter()
+                .map(|p| posting_body(p, &scales))
+                .collect(),
             prev_hash: hex::encode(row.prev_hash),
             hash: hex::encode(row.hash),
         });

@@ -60,10 +60,20 @@ impl Db {
                 .synchronous(SqliteSynchronous::Full)
                 // The ledger's writer holds the write lock for a batch at a time: wait for it.
                 .busy_timeout(Duration::from_secs(30));
-            Db::Sqlite(SqlitePoolOptions::new().max_connections(2).connect_with(options).await?)
+            Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(2)
+                    .connect_with(options)
+                    .await?,
+            )
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
-            Db::Postgres(PgPoolOptions::new().max_connections(4).connect_with(options).await?)
+            Db::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(options)
+                    .await?,
+            )
         } else {
             return Err(ApiError::Internal(format!(
                 "unsupported database url {url:?}: use sqlite:PATH or postgres://…"
@@ -85,7 +95,9 @@ impl Db {
                 // one would fail on the catalog's unique index: a transaction-scoped advisory
                 // lock makes them take turns.
                 let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock(7405390021)").execute(&mut *tx).await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7405390021)")
+                    .execute(&mut *tx)
+                    .await?;
                 for statement in SCHEMA {
                     sqlx::query(statement).execute(&mut *tx).await?;
                 }

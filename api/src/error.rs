@@ -78,7 +78,9 @@ impl ApiError {
             ApiError::MissingKey | ApiError::UnknownKey => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::InvalidField { .. } | ApiError::IdempotencyMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidField { .. } | ApiError::IdempotencyMismatch { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::BadRequest(_) | ApiError::MissingIdempotencyKey => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -113,7 +115,9 @@ impl ApiError {
     fn field_name(&self) -> Option<String> {
         match self {
             ApiError::InvalidField { field, .. } => Some(field.clone()),
-            ApiError::MissingIdempotencyKey | ApiError::IdempotencyMismatch { .. } => Some("Idempotency-Key".into()),
+            ApiError::MissingIdempotencyKey | ApiError::IdempotencyMismatch { .. } => {
+                Some("Idempotency-Key".into())
+            }
             ApiError::Ledger(error) => ledger_field(error),
             _ => None,
         }
@@ -159,7 +163,12 @@ impl IntoResponse for ApiError {
 /// A problem body with its status and media type; also used to replay stored refusals.
 pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
     let body = serde_json::to_vec(problem).unwrap_or_default();
-    (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+        body,
+    )
+        .into_response()
 }
 
 fn ledger_status(error: &LedgerError) -> StatusCode {
@@ -218,7 +227,9 @@ fn ledger_field(error: &LedgerError) -> Option<String> {
     let LedgerError::Action { index, source, .. } = error else {
         return match error {
             LedgerError::InvalidField { field, .. } => Some(field.clone()),
-            LedgerError::EmptyRequest | LedgerError::TooManyActions { .. } => Some("actions".into()),
+            LedgerError::EmptyRequest | LedgerError::TooManyActions { .. } => {
+                Some("actions".into())
+            }
             _ => None,
         };
     };
@@ -228,10 +239,12 @@ fn ledger_field(error: &LedgerError) -> Option<String> {
         | LedgerError::AmountOutOfRange { .. }
         | LedgerError::InsufficientBalance { .. }
         | LedgerError::HoldExceeded { .. } => ".amount",
-        LedgerError::UnknownInstrument { .. } | LedgerError::InstrumentExpired { .. } | LedgerError::WrongInstrumentKind { .. } => {
-            ".instrument"
-        }
-        LedgerError::UnknownHold { .. } | LedgerError::HoldNotOpen { .. } | LedgerError::HoldExpired { .. } => ".hold",
+        LedgerError::UnknownInstrument { .. }
+        | LedgerError::InstrumentExpired { .. }
+        | LedgerError::WrongInstrumentKind { .. } => ".instrument",
+        LedgerError::UnknownHold { .. }
+        | LedgerError::HoldNotOpen { .. }
+        | LedgerError::HoldExpired { .. } => ".hold",
         _ => "",
     };
     Some(format!("actions[{index}]{inner}"))

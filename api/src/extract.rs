@@ -22,19 +22,26 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json")));
+            .is_some_and(|value| {
+                value
+                    .split(';')
+                    .next()
+                    .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::BodyTooLarge {
-                    limit: state.config().limits.body_bytes,
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::BodyTooLarge {
+                        limit: state.config().limits.body_bytes,
+                    }
+                } else {
+                    ApiError::BadRequest(format!("could not read the body: {rejection}"))
                 }
-            } else {
-                ApiError::BadRequest(format!("could not read the body: {rejection}"))
-            }
-        })?;
+            })?;
         decode(&bytes).map(ApiJson)
     }
 }
@@ -50,10 +57,17 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Decodes one JSON value (an action of a batch) the same way, under `prefix`.
-pub fn decode_value<T: DeserializeOwned>(value: serde_json::Value, prefix: &str) -> Result<T, ApiError> {
+pub fn decode_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let field = if path == "." { prefix.to_owned() } else { format!("{prefix}.{path}") };
+        let field = if path == "." {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}.{path}")
+        };
         ApiError::field(field, error.into_inner().to_string())
     })
 }
@@ -63,7 +77,9 @@ fn path_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
     let inner = error.into_inner();
     match inner.classify() {
         // Syntax errors have no field: the body is not JSON at all.
-        serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+        serde_json::error::Category::Syntax
+        | serde_json::error::Category::Eof
+        | serde_json::error::Category::Io => {
             ApiError::BadRequest(format!("malformed JSON: {inner}"))
         }
         serde_json::error::Category::Data => {
@@ -104,7 +120,10 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let value = parts.headers.get("idempotency-key").ok_or(ApiError::MissingIdempotencyKey)?;
+        let value = parts
+            .headers
+            .get("idempotency-key")
+            .ok_or(ApiError::MissingIdempotencyKey)?;
         let text = value
             .to_str()
             .map_err(|_| ApiError::field("Idempotency-Key", "must be printable ASCII"))?

@@ -16,9 +16,15 @@ pub struct StoredAnswer {
 }
 
 pub async fn find(db: &Db, principal: &str, key: &str) -> Result<Option<StoredAnswer>, ApiError> {
-    let sql = "SELECT fingerprint, status, body FROM api_idempotency WHERE principal = $1 AND key = $2";
+    let sql =
+        "SELECT fingerprint, status, body FROM api_idempotency WHERE principal = $1 AND key = $2";
     let found = on_db!(db, |pool| {
-        match sqlx::query(sql).bind(principal).bind(key).fetch_optional(pool).await? {
+        match sqlx::query(sql)
+            .bind(principal)
+            .bind(key)
+            .fetch_optional(pool)
+            .await?
+        {
             Some(row) => Some(StoredAnswer {
                 fingerprint: row.try_get("fingerprint")?,
                 status: u16::try_from(row.try_get::<i32, _>("status")?).unwrap_or(500),
@@ -31,7 +37,12 @@ pub async fn find(db: &Db, principal: &str, key: &str) -> Result<Option<StoredAn
 }
 
 /// Keeps a refusal; if another process stored one for the same key first, its answer stands.
-pub async fn store(db: &Db, principal: &str, key: &str, answer: &StoredAnswer) -> Result<(), ApiError> {
+pub async fn store(
+    db: &Db,
+    principal: &str,
+    key: &str,
+    answer: &StoredAnswer,
+) -> Result<(), ApiError> {
     let sql = "INSERT INTO api_idempotency (principal, key, fingerprint, status, body, created_at)
                VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
     let now = ledger::journal::format_time(chrono::Utc::now());

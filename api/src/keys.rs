@@ -87,11 +87,20 @@ pub fn hash_key(plaintext: &str) -> String {
 
 /// Creates a key in the database at `db_url` (creating the API's tables if needed) and returns
 /// the plaintext, which is stored nowhere: `ets admin create-key` prints it once.
-pub async fn create_key(db_url: &str, role: Role, enterprise: Option<&str>, label: &str) -> Result<String, KeyError> {
+pub async fn create_key(
+    db_url: &str,
+    role: Role,
+    enterprise: Option<&str>,
+    label: &str,
+) -> Result<String, KeyError> {
     match (role, enterprise) {
         (Role::Enterprise, None) => return Err(KeyError::MissingEnterprise),
-        (Role::Enterprise, Some(code)) if code.trim().is_empty() => return Err(KeyError::MissingEnterprise),
-        (Role::Bureau | Role::Economist, Some(_)) => return Err(KeyError::UnexpectedEnterprise { role }),
+        (Role::Enterprise, Some(code)) if code.trim().is_empty() => {
+            return Err(KeyError::MissingEnterprise);
+        }
+        (Role::Bureau | Role::Economist, Some(_)) => {
+            return Err(KeyError::UnexpectedEnterprise { role });
+        }
         _ => {}
     }
     if label.trim().is_empty() {
@@ -108,7 +117,12 @@ pub async fn revoke_key(db_url: &str, key_id: &str) -> Result<bool, KeyError> {
     let db = Db::open(db_url).await?;
     let now = ledger::journal::format_time(chrono::Utc::now());
     let sql = "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL";
-    let done = on_db!(&db, |pool| sqlx::query(sql).bind(now).bind(key_id).execute(pool).await?.rows_affected());
+    let done = on_db!(&db, |pool| sqlx::query(sql)
+        .bind(now)
+        .bind(key_id)
+        .execute(pool)
+        .await?
+        .rows_affected());
     Ok(done == 1)
 }
 
@@ -118,7 +132,13 @@ fn new_plaintext() -> String {
     format!("{KEY_PREFIX}{}", hex::encode(secret))
 }
 
-pub(crate) async fn insert_key(db: &Db, plaintext: &str, role: Role, enterprise: Option<&str>, label: &str) -> Result<(), sqlx::Error> {
+pub(crate) async fn insert_key(
+    db: &Db,
+    plaintext: &str,
+    role: Role,
+    enterprise: Option<&str>,
+    label: &str,
+) -> Result<(), sqlx::Error> {
     let hash = hash_key(plaintext);
     let id = hash[..16].to_owned();
     let now = ledger::journal::format_time(chrono::Utc::now());
@@ -138,7 +158,8 @@ pub(crate) async fn insert_key(db: &Db, plaintext: &str, role: Role, enterprise:
 
 /// The live key whose hash is `hash`, if any.
 pub(crate) async fn find_by_hash(db: &Db, hash: &str) -> Result<Option<Principal>, ApiError> {
-    let sql = "SELECT id, role, enterprise, label FROM api_keys WHERE hash = $1 AND revoked_at IS NULL";
+    let sql =
+        "SELECT id, role, enterprise, label FROM api_keys WHERE hash = $1 AND revoked_at IS NULL";
     let row = on_db!(db, |pool| {
         match sqlx::query(sql).bind(hash).fetch_optional(pool).await? {
             Some(row) => Some((
@@ -153,7 +174,8 @@ pub(crate) async fn find_by_hash(db: &Db, hash: &str) -> Result<Option<Principal
     let Some((key_id, role, enterprise, label)) = row else {
         return Ok(None);
     };
-    let role = Role::parse(&role).ok_or_else(|| ApiError::Internal(format!("key {key_id} has unknown role {role:?}")))?;
+    let role = Role::parse(&role)
+        .ok_or_else(|| ApiError::Internal(format!("key {key_id} has unknown role {role:?}")))?;
     Ok(Some(Principal {
         key_id,
         role,

@@ -91,13 +91,22 @@ pub fn app(state: AppState) -> Router {
             "/openapi.json",
             get(move || {
                 let spec = Arc::clone(&spec);
-                async move { ([(CONTENT_TYPE, "application/json")], spec.as_str().to_owned()).into_response() }
+                async move {
+                    (
+                        [(CONTENT_TYPE, "application/json")],
+                        spec.as_str().to_owned(),
+                    )
+                        .into_response()
+                }
             }),
         )
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }
 
@@ -106,7 +115,10 @@ pub enum ServeError {
     #[error("opening the ledger at {url}: {source}")]
     Open { url: String, source: ApiError },
     #[error("binding {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("serving: {0}")]
     Serve(std::io::Error),
 }
@@ -114,17 +126,25 @@ pub enum ServeError {
 /// Opens the ledger at `config.database_url` and serves the API on `config.bind` until the process
 /// receives Ctrl-C. Logs go through `tracing`: the caller installs the subscriber.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
-    let listener = TcpListener::bind(config.bind).await.map_err(|source| ServeError::Bind {
-        addr: config.bind,
-        source,
-    })?;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.bind,
+            source,
+        })?;
     let url = config.database_url.clone();
-    let state = AppState::open(config).await.map_err(|source| ServeError::Open { url, source })?;
+    let state = AppState::open(config)
+        .await
+        .map_err(|source| ServeError::Open { url, source })?;
     serve_on(listener, state, shutdown_signal()).await
 }
 
 /// Serves `state` on an already bound listener until `shutdown` completes (tests bind port 0).
-pub async fn serve_on(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn serve_on(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, backend = state.ledger().store().backend_name(), "serving the ets API");
     }

@@ -37,27 +37,54 @@ impl Metrics {
     /// The Prometheus exposition text.
     pub fn render(&self, head_seq: Option<u64>) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP ets_http_requests_total HTTP answers by status class.");
+        let _ = writeln!(
+            out,
+            "# HELP ets_http_requests_total HTTP answers by status class."
+        );
         let _ = writeln!(out, "# TYPE ets_http_requests_total counter");
         let mut total = 0;
         for (index, counter) in self.by_class.iter().enumerate() {
             let count = counter.load(Ordering::Relaxed);
             total += count;
-            let _ = writeln!(out, "ets_http_requests_total{{class=\"{}xx\"}} {count}", index + 1);
+            let _ = writeln!(
+                out,
+                "ets_http_requests_total{{class=\"{}xx\"}} {count}",
+                index + 1
+            );
         }
         let seconds = self.duration_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "# HELP ets_http_request_duration_seconds Time spent answering requests.");
+        let _ = writeln!(
+            out,
+            "# HELP ets_http_request_duration_seconds Time spent answering requests."
+        );
         let _ = writeln!(out, "# TYPE ets_http_request_duration_seconds summary");
         let _ = writeln!(out, "ets_http_request_duration_seconds_sum {seconds}");
         let _ = writeln!(out, "ets_http_request_duration_seconds_count {total}");
-        let _ = writeln!(out, "# HELP ets_ledger_requests_total Ledger requests accepted, including replays.");
+        let _ = writeln!(
+            out,
+            "# HELP ets_ledger_requests_total Ledger requests accepted, including replays."
+        );
         let _ = writeln!(out, "# TYPE ets_ledger_requests_total counter");
-        let _ = writeln!(out, "ets_ledger_requests_total {}", self.submitted.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP ets_ledger_replays_total Retries answered with the first receipt.");
+        let _ = writeln!(
+            out,
+            "ets_ledger_requests_total {}",
+            self.submitted.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP ets_ledger_replays_total Retries answered with the first receipt."
+        );
         let _ = writeln!(out, "# TYPE ets_ledger_replays_total counter");
-        let _ = writeln!(out, "ets_ledger_replays_total {}", self.replayed.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "ets_ledger_replays_total {}",
+            self.replayed.load(Ordering::Relaxed)
+        );
         if let Some(seq) = head_seq {
-            let _ = writeln!(out, "# HELP ets_journal_head_seq The last journal entry's sequence number.");
+            let _ = writeln!(
+                out,
+                "# HELP ets_journal_head_seq The last journal entry's sequence number."
+            );
             let _ = writeln!(out, "# TYPE ets_journal_head_seq gauge");
             let _ = writeln!(out, "ets_journal_head_seq {seq}");
         }

@@ -35,7 +35,10 @@ impl AppState {
     }
 
     /// Serves an already open ledger (tests pass one with their own clock).
-    pub async fn with_ledger(config: Config, ledger: Ledger) -> Result<AppState, crate::error::ApiError> {
+    pub async fn with_ledger(
+        config: Config,
+        ledger: Ledger,
+    ) -> Result<AppState, crate::error::ApiError> {
         let db = Db::open(&config.database_url).await?;
         Ok(AppState {
             inner: Arc::new(Inner {

@@ -40,19 +40,37 @@ const PAGE_DEFAULT: u32 = 100;
     ),
     security(("api_key" = []))
 )]
-async fn get_journal(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<JournalQuery>) -> Result<Json<JournalPage>, ApiError> {
-    caller.require(&[Role::Bureau], "reading the journal (economists: use /v1/aggregates)")?;
+async fn get_journal(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<JournalQuery>,
+) -> Result<Json<JournalPage>, ApiError> {
+    caller.require(
+        &[Role::Bureau],
+        "reading the journal (economists: use /v1/aggregates)",
+    )?;
     let max = state.config().limits.page_max;
     let limit = query.limit.unwrap_or(PAGE_DEFAULT.min(max));
     if limit == 0 || limit > max {
-        return Err(ApiError::field("limit", format!("must be between 1 and {max}")));
+        return Err(ApiError::field(
+            "limit",
+            format!("must be between 1 and {max}"),
+        ));
     }
     // One more than asked tells whether another page follows without a count query.
-    let mut stored = state.ledger().store().journal(query.after, limit + 1).await?;
+    let mut stored = state
+        .ledger()
+        .store()
+        .journal(query.after, limit + 1)
+        .await?;
     let has_more = stored.len() > limit as usize;
     stored.truncate(limit as usize);
     let entries = crate::convert::journal_entries(&state, stored).await?;
-    let next_after = if has_more { entries.last().map(|e| e.seq) } else { None };
+    let next_after = if has_more {
+        entries.last().map(|e| e.seq)
+    } else {
+        None
+    };
     Ok(Json(JournalPage {
         entries,
         has_more,
@@ -69,7 +87,10 @@ async fn get_journal(State(state): State<AppState>, caller: Caller, ApiQuery(que
     ),
     security(("api_key" = []))
 )]
-async fn get_verify(State(state): State<AppState>, caller: Caller) -> Result<Json<VerifyBody>, ApiError> {
+async fn get_verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<VerifyBody>, ApiError> {
     caller.require(&[Role::Bureau], "verifying the journal")?;
     let report = ledger::verify(state.ledger().store()).await?;
     Ok(Json(report.into()))
@@ -132,7 +153,10 @@ impl Feed {
             if let Some(entry) = self.ready.pop_front() {
                 self.after = entry.seq;
                 let data = serde_json::to_string(&entry).unwrap_or_default();
-                return Event::default().id(entry.seq.to_string()).event("entry").data(data);
+                return Event::default()
+                    .id(entry.seq.to_string())
+                    .event("entry")
+                    .data(data);
             }
             match self.fetch().await {
                 Ok(0) => tokio::time::sleep(POLL).await,
@@ -140,14 +164,21 @@ impl Feed {
                 Err(error) => {
                     tracing::warn!(%error, after = self.after, "journal feed read failed");
                     tokio::time::sleep(POLL).await;
-                    return Event::default().event("error").data("the journal could not be read; retrying");
+                    return Event::default()
+                        .event("error")
+                        .data("the journal could not be read; retrying");
                 }
             }
         }
     }
 
     async fn fetch(&mut self) -> Result<usize, ApiError> {
-        let stored = self.state.ledger().store().journal(self.after, FEED_PAGE).await?;
+        let stored = self
+            .state
+            .ledger()
+            .store()
+            .journal(self.after, FEED_PAGE)
+            .await?;
         let entries = crate::convert::journal_entries(&self.state, stored).await?;
         let count = entries.len();
         self.ready.extend(entries);

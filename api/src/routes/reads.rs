@@ -14,7 +14,9 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiQuery;
 use crate::keys::Role;
-use crate::model::{AccountBody, AccountsBody, AccountsQuery, AggregateBody, AggregatesBody, InstrumentsBody};
+use crate::model::{
+    AccountBody, AccountsBody, AccountsQuery, AggregateBody, AggregatesBody, InstrumentsBody,
+};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,7 +37,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     ),
     security(("api_key" = []))
 )]
-async fn get_accounts(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<AccountsQuery>) -> Result<Json<AccountsBody>, ApiError> {
+async fn get_accounts(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<AccountsQuery>,
+) -> Result<Json<AccountsBody>, ApiError> {
     let owner = match (caller.role(), query.owner) {
         (Role::Enterprise, None) => caller.enterprise().map(str::to_owned),
         (_, owner) => owner,
@@ -68,10 +74,16 @@ async fn get_accounts(State(state): State<AppState>, caller: Caller, ApiQuery(qu
     ),
     security(("api_key" = []))
 )]
-async fn get_instruments(State(state): State<AppState>, _caller: Caller) -> Result<Json<InstrumentsBody>, ApiError> {
+async fn get_instruments(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<InstrumentsBody>, ApiError> {
     let instruments = state.ledger().store().instruments().await?;
     Ok(Json(InstrumentsBody {
-        instruments: instruments.into_iter().map(crate::convert::instrument_body).collect(),
+        instruments: instruments
+            .into_iter()
+            .map(crate::convert::instrument_body)
+            .collect(),
     }))
 }
 
@@ -84,8 +96,14 @@ async fn get_instruments(State(state): State<AppState>, _caller: Caller) -> Resu
     ),
     security(("api_key" = []))
 )]
-async fn get_aggregates(State(state): State<AppState>, caller: Caller) -> Result<Json<AggregatesBody>, ApiError> {
-    caller.require(&[Role::Bureau, Role::Economist], "reading market aggregates")?;
+async fn get_aggregates(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<AggregatesBody>, ApiError> {
+    caller.require(
+        &[Role::Bureau, Role::Economist],
+        "reading market aggregates",
+    )?;
     let store = state.ledger().store();
     let (head_seq, _) = store.head().await?;
     #[derive(Default)]
@@ -128,5 +146,8 @@ async fn get_aggregates(State(state): State<AppState>, caller: Caller) -> Result
             cancelled: t.cancelled.to_string(),
         })
         .collect();
-    Ok(Json(AggregatesBody { head_seq, instruments }))
+    Ok(Json(AggregatesBody {
+        head_seq,
+        instruments,
+    }))
 }

@@ -94,7 +94,9 @@ fn stored_response(stored: &StoredAnswer) -> Response {
 }
 
 fn replayed(mut response: Response) -> Response {
-    response.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    response
+        .headers_mut()
+        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     response
 }
 

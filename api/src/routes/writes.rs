@@ -11,7 +11,10 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, IdempotencyKey, decode_value};
 use crate::keys::Role;
-use crate::model::{BatchBody, EnterpriseBody, FreezeBody, IssuanceBody, ReceiptBody, ReductionBody, SurrenderBody, TransferBody};
+use crate::model::{
+    BatchBody, EnterpriseBody, FreezeBody, IssuanceBody, ReceiptBody, ReductionBody, SurrenderBody,
+    TransferBody,
+};
 use crate::routes::submit::{Shape, submit};
 use crate::state::AppState;
 
@@ -45,7 +48,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     ),
     security(("api_key" = []))
 )]
-async fn post_request(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, ApiJson(body): ApiJson<BatchBody>) -> Result<Response, ApiError> {
+async fn post_request(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    ApiJson(body): ApiJson<BatchBody>,
+) -> Result<Response, ApiError> {
     let mut actions = Vec::with_capacity(body.actions.len());
     for (index, value) in body.actions.into_iter().enumerate() {
         actions.push(decode_value::<Action>(value, &format!("actions[{index}]"))?);
@@ -64,7 +72,12 @@ async fn post_request(State(state): State<AppState>, caller: Caller, key: Idempo
     ),
     security(("api_key" = []))
 )]
-async fn post_transfer(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, ApiJson(body): ApiJson<TransferBody>) -> Result<Response, ApiError> {
+async fn post_transfer(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    ApiJson(body): ApiJson<TransferBody>,
+) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau, Role::Enterprise], "a transfer")?;
     let action = Action::Transfer {
         instrument: body.instrument,
@@ -87,7 +100,12 @@ async fn post_transfer(State(state): State<AppState>, caller: Caller, key: Idemp
     ),
     security(("api_key" = []))
 )]
-async fn post_surrender(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, ApiJson(body): ApiJson<SurrenderBody>) -> Result<Response, ApiError> {
+async fn post_surrender(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    ApiJson(body): ApiJson<SurrenderBody>,
+) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau, Role::Enterprise], "a surrender")?;
     let action = Action::Surrender {
         instrument: body.instrument,
@@ -109,7 +127,12 @@ async fn post_surrender(State(state): State<AppState>, caller: Caller, key: Idem
     ),
     security(("api_key" = []))
 )]
-async fn post_issuance(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, ApiJson(body): ApiJson<IssuanceBody>) -> Result<Response, ApiError> {
+async fn post_issuance(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    ApiJson(body): ApiJson<IssuanceBody>,
+) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau], "issuing units")?;
     let action = Action::Issue {
         instrument: body.instrument,
@@ -130,7 +153,12 @@ async fn post_issuance(State(state): State<AppState>, caller: Caller, key: Idemp
     ),
     security(("api_key" = []))
 )]
-async fn post_reduction(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, ApiJson(body): ApiJson<ReductionBody>) -> Result<Response, ApiError> {
+async fn post_reduction(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    ApiJson(body): ApiJson<ReductionBody>,
+) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau], "certifying a reduction")?;
     let action = Action::CertifyReduction {
         reduction: body.reduction,
@@ -154,9 +182,16 @@ async fn post_reduction(State(state): State<AppState>, caller: Caller, key: Idem
     ),
     security(("api_key" = []))
 )]
-async fn post_enterprise(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, ApiJson(body): ApiJson<EnterpriseBody>) -> Result<Response, ApiError> {
+async fn post_enterprise(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    ApiJson(body): ApiJson<EnterpriseBody>,
+) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau], "registering an enterprise")?;
-    let action = Action::RegisterEnterprise { enterprise: body.into() };
+    let action = Action::RegisterEnterprise {
+        enterprise: body.into(),
+    };
     submit(&state, &caller, key, None, vec![action], Shape::Single).await
 }
 
@@ -171,7 +206,12 @@ async fn post_enterprise(State(state): State<AppState>, caller: Caller, key: Ide
     ),
     security(("api_key" = []))
 )]
-async fn post_freeze(State(state): State<AppState>, caller: Caller, key: IdempotencyKey, ApiJson(body): ApiJson<FreezeBody>) -> Result<Response, ApiError> {
+async fn post_freeze(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    ApiJson(body): ApiJson<FreezeBody>,
+) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau], "freezing an account")?;
     let holder = Party::parse(&body.holder);
     let action = if body.frozen {

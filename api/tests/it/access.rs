@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
+/// Who asks, method, path, body, expected status and problem code.
+type Case<'a> = (Who, &'a str, &'a str, Option<Value>, u16, &'a str);
+
 enum Who {
     Nobody,
     BadKey,
@@ -22,47 +25,240 @@ async fn every_refusal_in_the_access_matrix() {
         let owner_a = format!("/v1/accounts?owner={A}");
         let owner_b = format!("/v1/accounts?owner={B}");
         let transfer_from_b = json!({"instrument": COD, "from": B, "to": A, "amount": "1"});
-        let cases: Vec<(Who, &str, &str, Option<Value>, u16, &str)> = vec![
-            (Who::Nobody, "GET", "/v1/instruments", None, 401, "missing_api_key"),
-            (Who::Nobody, "POST", "/v1/transfers", Some(transfer_from_b.clone()), 401, "missing_api_key"),
-            (Who::BadKey, "GET", "/v1/accounts", None, 401, "unknown_api_key"),
-            (Who::BadKey, "POST", "/v1/requests", Some(json!({"actions": []})), 401, "unknown_api_key"),
+        let cases: Vec<Case> = vec![
+            (
+                Who::Nobody,
+                "GET",
+                "/v1/instruments",
+                None,
+                401,
+                "missing_api_key",
+            ),
+            (
+                Who::Nobody,
+                "POST",
+                "/v1/transfers",
+                Some(transfer_from_b.clone()),
+                401,
+                "missing_api_key",
+            ),
+            (
+                Who::BadKey,
+                "GET",
+                "/v1/accounts",
+                None,
+                401,
+                "unknown_api_key",
+            ),
+            (
+                Who::BadKey,
+                "POST",
+                "/v1/requests",
+                Some(json!({"actions": []})),
+                401,
+                "unknown_api_key",
+            ),
             // An enterprise: never another's accounts, never the bureau's operations.
-            (Who::EnterpriseA, "POST", "/v1/transfers", Some(transfer_from_b.clone()), 403, "forbidden"),
-            (Who::EnterpriseA, "POST", "/v1/transfers", Some(json!({"instrument": COD, "from": "reserve", "to": A, "amount": "1"})), 403, "forbidden"),
-            (Who::EnterpriseA, "POST", "/v1/transfers", Some(json!({"instrument": COD, "from": A, "to": B, "amount": "1", "purpose": "allocation"})), 403, "forbidden"),
-            (Who::EnterpriseA, "POST", "/v1/surrenders", Some(json!({"instrument": COD, "enterprise": B, "amount": "1", "compliance_year": 2024})), 403, "forbidden"),
-            (Who::EnterpriseA, "POST", "/v1/issuances", Some(json!({"instrument": COD, "to": A, "amount": "1"})), 403, "forbidden"),
-            (Who::EnterpriseA, "POST", "/v1/reductions", Some(json!({"reduction": "R1", "enterprise": A, "instrument": COD, "amount": "1", "measure": "upgrade", "evidence": "x"})), 403, "forbidden"),
-            (Who::EnterpriseA, "POST", "/v1/enterprises", Some(enterprise(C, "Gamma Steel", "500105")), 403, "forbidden"),
-            (Who::EnterpriseA, "POST", "/v1/freezes", Some(json!({"instrument": COD, "holder": B})), 403, "forbidden"),
-            (Who::EnterpriseA, "POST", "/v1/requests", Some(json!({"actions": [{"type": "transfer", "instrument": COD, "from": B, "to": A, "amount": "1"}]})), 403, "forbidden"),
-            (Who::EnterpriseA, "POST", "/v1/requests", Some(json!({"actions": [{"type": "issue", "instrument": COD, "to": A, "amount": "1"}]})), 403, "forbidden"),
-            (Who::EnterpriseA, "POST", "/v1/requests", Some(json!({"actions": [{"type": "place_hold", "hold": "h", "instrument": COD, "from": B, "amount": "1", "expires_at": "2099-01-01T00:00:00Z"}]})), 403, "forbidden"),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/transfers",
+                Some(transfer_from_b.clone()),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/transfers",
+                Some(json!({"instrument": COD, "from": "reserve", "to": A, "amount": "1"})),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/transfers",
+                Some(
+                    json!({"instrument": COD, "from": A, "to": B, "amount": "1", "purpose": "allocation"}),
+                ),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/surrenders",
+                Some(
+                    json!({"instrument": COD, "enterprise": B, "amount": "1", "compliance_year": 2024}),
+                ),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/issuances",
+                Some(json!({"instrument": COD, "to": A, "amount": "1"})),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/reductions",
+                Some(
+                    json!({"reduction": "R1", "enterprise": A, "instrument": COD, "amount": "1", "measure": "upgrade", "evidence": "x"}),
+                ),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/enterprises",
+                Some(enterprise(C, "Gamma Steel", "500105")),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/freezes",
+                Some(json!({"instrument": COD, "holder": B})),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/requests",
+                Some(
+                    json!({"actions": [{"type": "transfer", "instrument": COD, "from": B, "to": A, "amount": "1"}]}),
+                ),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/requests",
+                Some(
+                    json!({"actions": [{"type": "issue", "instrument": COD, "to": A, "amount": "1"}]}),
+                ),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "POST",
+                "/v1/requests",
+                Some(
+                    json!({"actions": [{"type": "place_hold", "hold": "h", "instrument": COD, "from": B, "amount": "1", "expires_at": "2099-01-01T00:00:00Z"}]}),
+                ),
+                403,
+                "forbidden",
+            ),
             (Who::EnterpriseA, "GET", &owner_b, None, 403, "forbidden"),
-            (Who::EnterpriseA, "GET", "/v1/journal", None, 403, "forbidden"),
-            (Who::EnterpriseA, "GET", "/v1/verify", None, 403, "forbidden"),
-            (Who::EnterpriseA, "GET", "/v1/aggregates", None, 403, "forbidden"),
-            (Who::EnterpriseA, "GET", "/v1/stream/journal", None, 403, "forbidden"),
+            (
+                Who::EnterpriseA,
+                "GET",
+                "/v1/journal",
+                None,
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "GET",
+                "/v1/verify",
+                None,
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "GET",
+                "/v1/aggregates",
+                None,
+                403,
+                "forbidden",
+            ),
+            (
+                Who::EnterpriseA,
+                "GET",
+                "/v1/stream/journal",
+                None,
+                403,
+                "forbidden",
+            ),
             // An economist: reads market data and aggregates, nothing else.
-            (Who::Economist, "POST", "/v1/transfers", Some(json!({"instrument": COD, "from": A, "to": B, "amount": "1"})), 403, "forbidden"),
-            (Who::Economist, "POST", "/v1/requests", Some(json!({"actions": [{"type": "transfer", "instrument": COD, "from": A, "to": B, "amount": "1"}]})), 403, "forbidden"),
-            (Who::Economist, "POST", "/v1/issuances", Some(json!({"instrument": COD, "to": A, "amount": "1"})), 403, "forbidden"),
+            (
+                Who::Economist,
+                "POST",
+                "/v1/transfers",
+                Some(json!({"instrument": COD, "from": A, "to": B, "amount": "1"})),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::Economist,
+                "POST",
+                "/v1/requests",
+                Some(
+                    json!({"actions": [{"type": "transfer", "instrument": COD, "from": A, "to": B, "amount": "1"}]}),
+                ),
+                403,
+                "forbidden",
+            ),
+            (
+                Who::Economist,
+                "POST",
+                "/v1/issuances",
+                Some(json!({"instrument": COD, "to": A, "amount": "1"})),
+                403,
+                "forbidden",
+            ),
             (Who::Economist, "GET", &owner_a, None, 403, "forbidden"),
-            (Who::Economist, "GET", "/v1/accounts", None, 403, "forbidden"),
+            (
+                Who::Economist,
+                "GET",
+                "/v1/accounts",
+                None,
+                403,
+                "forbidden",
+            ),
             (Who::Economist, "GET", "/v1/journal", None, 403, "forbidden"),
             (Who::Economist, "GET", "/v1/verify", None, 403, "forbidden"),
-            (Who::Economist, "GET", "/v1/stream/journal", None, 403, "forbidden"),
+            (
+                Who::Economist,
+                "GET",
+                "/v1/stream/journal",
+                None,
+                403,
+                "forbidden",
+            ),
         ];
         for (index, (who, method, path, body, status, code)) in cases.into_iter().enumerate() {
             let key = match who {
                 Who::Nobody => None,
-                Who::BadKey => Some("ets_0000000000000000000000000000000000000000000000".to_owned()),
+                Who::BadKey => {
+                    Some("ets_0000000000000000000000000000000000000000000000".to_owned())
+                }
                 Who::EnterpriseA => Some(server.enterprise_a.clone()),
                 Who::Economist => Some(server.economist.clone()),
             };
             let answer = match (method, body) {
-                ("POST", Some(body)) => server.post(path, key.as_deref(), Some(&format!("access-{index}")), &body).await,
+                ("POST", Some(body)) => {
+                    server
+                        .post(
+                            path,
+                            key.as_deref(),
+                            Some(&format!("access-{index}")),
+                            &body,
+                        )
+                        .await
+                }
                 _ => server.get(path, key.as_deref()).await,
             };
             println!("{method} {path}: {}", answer.body);
@@ -87,22 +283,35 @@ async fn a_key_over_its_rate_gets_429() {
     }
     assert!(statuses[..3].iter().all(|a| a.status == 200));
     let limited = statuses[4].problem(429, "rate_limited");
-    assert!(limited["detail"].as_str().unwrap_or("").contains("1 requests/s"));
+    assert!(
+        limited["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("1 requests/s")
+    );
     assert!(statuses[4].headers.contains_key("retry-after"));
     // Another key has its own bucket.
-    assert_eq!(server.get("/v1/whoami", Some(&server.bureau)).await.status, 200);
+    assert_eq!(
+        server.get("/v1/whoami", Some(&server.bureau)).await.status,
+        200
+    );
 }
 
 #[tokio::test]
 async fn revoked_keys_and_key_rules() {
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}", dir.path().join("keys.db").display());
-    assert!(matches!(api::create_key(&url, api::Role::Enterprise, None, "x").await, Err(api::keys::KeyError::MissingEnterprise)));
+    assert!(matches!(
+        api::create_key(&url, api::Role::Enterprise, None, "x").await,
+        Err(api::keys::KeyError::MissingEnterprise)
+    ));
     assert!(matches!(
         api::create_key(&url, api::Role::Bureau, Some(A), "x").await,
         Err(api::keys::KeyError::UnexpectedEnterprise { .. })
     ));
-    let key = api::create_key(&url, api::Role::Economist, None, "econ").await.expect("key");
+    let key = api::create_key(&url, api::Role::Economist, None, "econ")
+        .await
+        .expect("key");
     assert!(key.starts_with("ets_") && key.len() == 52, "{key}");
     let id = &api::keys::hash_key(&key)[..16];
     assert!(api::revoke_key(&url, id).await.expect("revoke"));

@@ -48,16 +48,28 @@ pub struct Answer {
 
 impl Answer {
     pub fn content_type(&self) -> &str {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 
     /// Asserts a problem+json refusal with `status` and `code`, and returns it.
     pub fn problem(&self, status: u16, code: &str) -> &Value {
         assert_eq!(self.status.as_u16(), status, "{}", self.body);
-        assert_eq!(self.content_type(), "application/problem+json", "{}", self.body);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{}",
+            self.body
+        );
         assert_eq!(self.body["code"], code, "{}", self.body);
         assert_eq!(self.body["status"], status);
-        assert!(!self.body["detail"].as_str().unwrap_or("").is_empty(), "a refusal says why: {}", self.body);
+        assert!(
+            !self.body["detail"].as_str().unwrap_or("").is_empty(),
+            "a refusal says why: {}",
+            self.body
+        );
         &self.body
     }
 }
@@ -109,10 +121,18 @@ pub async fn start(url: String, dir: Option<tempfile::TempDir>, limits: Limits) 
     Server {
         base: format!("http://{addr}"),
         client: reqwest::Client::new(),
-        bureau: api::create_key(&url, Role::Bureau, None, "bureau").await.expect("bureau key"),
-        enterprise_a: api::create_key(&url, Role::Enterprise, Some(A), "alpha").await.expect("key A"),
-        enterprise_b: api::create_key(&url, Role::Enterprise, Some(B), "beta").await.expect("key B"),
-        economist: api::create_key(&url, Role::Economist, None, "economist").await.expect("economist key"),
+        bureau: api::create_key(&url, Role::Bureau, None, "bureau")
+            .await
+            .expect("bureau key"),
+        enterprise_a: api::create_key(&url, Role::Enterprise, Some(A), "alpha")
+            .await
+            .expect("key A"),
+        enterprise_b: api::create_key(&url, Role::Enterprise, Some(B), "beta")
+            .await
+            .expect("key B"),
+        economist: api::create_key(&url, Role::Economist, None, "economist")
+            .await
+            .expect("economist key"),
         url,
         state,
         stop: Some(stop),
@@ -131,22 +151,52 @@ pub async fn postgres_database() -> Option<String> {
         return None;
     };
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to ETS_TEST_PG_URL");
-    let name = format!("ets_api_test_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::SeqCst));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
-    let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to ETS_TEST_PG_URL");
+    let name = format!(
+        "ets_api_test_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::SeqCst)
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&admin);
     Some(format!("{base}/{name}"))
 }
 
 static NEXT_DB: AtomicI64 = AtomicI64::new(0);
 
 impl Server {
-    pub async fn post(&self, path: &str, key: Option<&str>, idempotency: Option<&str>, body: &Value) -> Answer {
-        self.post_raw(path, key, idempotency, "application/json", body.to_string()).await
+    pub async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        idempotency: Option<&str>,
+        body: &Value,
+    ) -> Answer {
+        self.post_raw(path, key, idempotency, "application/json", body.to_string())
+            .await
     }
 
-    pub async fn post_raw(&self, path: &str, key: Option<&str>, idempotency: Option<&str>, content_type: &str, body: String) -> Answer {
-        let mut request = self.client.post(format!("{}{path}", self.base)).header("content-type", content_type).body(body);
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        idempotency: Option<&str>,
+        content_type: &str,
+        body: String,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
@@ -166,14 +216,31 @@ impl Server {
 
     /// Regions, instruments and three enterprises, by the bureau in one batch.
     pub async fn setup(&self) {
-        let answer = self.post("/v1/requests", Some(&self.bureau), Some("setup"), &json!({"memo": "register", "actions": setup_actions()})).await;
+        let answer = self
+            .post(
+                "/v1/requests",
+                Some(&self.bureau),
+                Some("setup"),
+                &json!({"memo": "register", "actions": setup_actions()}),
+            )
+            .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     }
 
     /// Issues `amount` of `instrument` to `to`, as the bureau.
     pub async fn issue(&self, instrument: &str, to: &str, amount: &str) {
-        let key = format!("issue-{instrument}-{to}-{amount}-{}", NEXT_DB.fetch_add(1, Ordering::SeqCst));
-        let answer = self.post("/v1/issuances", Some(&self.bureau), Some(&key), &json!({"instrument": instrument, "to": to, "amount": amount})).await;
+        let key = format!(
+            "issue-{instrument}-{to}-{amount}-{}",
+            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+        );
+        let answer = self
+            .post(
+                "/v1/issuances",
+                Some(&self.bureau),
+                Some(&key),
+                &json!({"instrument": instrument, "to": to, "amount": amount}),
+            )
+            .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     }
 
@@ -183,7 +250,9 @@ impl Server {
 
     /// The balance of `owner/holding/instrument` as the bureau reads it.
     pub async fn balance(&self, owner: &str, instrument: &str) -> String {
-        let answer = self.get(&format!("/v1/accounts?owner={owner}"), Some(&self.bureau)).await;
+        let answer = self
+            .get(&format!("/v1/accounts?owner={owner}"), Some(&self.bureau))
+            .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         answer.body["accounts"]
             .as_array()
@@ -200,7 +269,11 @@ async fn answer(response: reqwest::Response) -> Answer {
     let headers = response.headers().clone();
     let bytes = response.bytes().await.expect("body");
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    Answer { status, headers, body }
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub fn enterprise(code: &str, name: &str, district: &str) -> Value {
@@ -226,8 +299,13 @@ pub fn setup_actions() -> Value {
         json!({"type": "define_instrument", "instrument": {"code": CNY, "kind": "cash", "currency": "CNY", "scale": 2, "unit": "CNY"}}),
         json!({"type": "define_instrument", "instrument": {"code": CEA, "kind": "carbon_allowance", "vintage": 2024, "scale": 0, "unit": "tCO2e"}}),
     ];
-    for (code, name, district) in [(A, "Chongqing Alpha Chips", "500103"), (B, "Beta Pharma", "500104")] {
-        actions.push(json!({"type": "register_enterprise", "enterprise": enterprise(code, name, district)}));
+    for (code, name, district) in [
+        (A, "Chongqing Alpha Chips", "500103"),
+        (B, "Beta Pharma", "500104"),
+    ] {
+        actions.push(
+            json!({"type": "register_enterprise", "enterprise": enterprise(code, name, district)}),
+        );
     }
     Value::Array(actions)
 }

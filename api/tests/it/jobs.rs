@@ -9,14 +9,26 @@ async fn bureau_enterprise_and_economist_do_their_jobs() {
     for server in servers().await {
         // Bureau: the register, issuance, a third enterprise through its own endpoint.
         server.setup().await;
-        let registered = server.post("/v1/enterprises", Some(&server.bureau), Some("register-c"), &enterprise(C, "Gamma Steel", "500105")).await;
+        let registered = server
+            .post(
+                "/v1/enterprises",
+                Some(&server.bureau),
+                Some("register-c"),
+                &enterprise(C, "Gamma Steel", "500105"),
+            )
+            .await;
         assert_eq!(registered.status, 201, "{}", registered.body);
         server.issue(COD, A, "100").await;
         server.issue(CEA, A, "50").await;
 
         // Enterprise A: transfer to B, read its own accounts, surrender.
         let transfer = server
-            .post("/v1/transfers", Some(&server.enterprise_a), Some("t1"), &json!({"instrument": COD, "from": A, "to": B, "amount": "12.5"}))
+            .post(
+                "/v1/transfers",
+                Some(&server.enterprise_a),
+                Some("t1"),
+                &json!({"instrument": COD, "from": A, "to": B, "amount": "12.5"}),
+            )
             .await;
         assert_eq!(transfer.status, 201, "{}", transfer.body);
         assert_eq!(transfer.body["replayed"], false);
@@ -24,8 +36,18 @@ async fn bureau_enterprise_and_economist_do_their_jobs() {
         let own = server.get("/v1/accounts", Some(&server.enterprise_a)).await;
         assert_eq!(own.status, 200, "{}", own.body);
         let accounts = own.body["accounts"].as_array().expect("accounts");
-        assert!(accounts.iter().all(|a| a["owner"] == A), "only its own: {}", own.body);
-        assert!(accounts.iter().any(|a| a["instrument"] == COD && a["balance"] == "87.500"), "{}", own.body);
+        assert!(
+            accounts.iter().all(|a| a["owner"] == A),
+            "only its own: {}",
+            own.body
+        );
+        assert!(
+            accounts
+                .iter()
+                .any(|a| a["instrument"] == COD && a["balance"] == "87.500"),
+            "{}",
+            own.body
+        );
         let surrender = server
             .post("/v1/surrenders", Some(&server.enterprise_a), Some("s1"), &json!({"instrument": CEA, "enterprise": A, "amount": "20", "compliance_year": 2024}))
             .await;
@@ -56,24 +78,58 @@ async fn bureau_enterprise_and_economist_do_their_jobs() {
             .await;
         assert_eq!(reduction.status, 201, "{}", reduction.body);
         assert_eq!(server.balance(B, COD).await, "10.000");
-        let freeze = server.post("/v1/freezes", Some(&server.bureau), Some("f1"), &json!({"instrument": COD, "holder": A})).await;
+        let freeze = server
+            .post(
+                "/v1/freezes",
+                Some(&server.bureau),
+                Some("f1"),
+                &json!({"instrument": COD, "holder": A}),
+            )
+            .await;
         assert_eq!(freeze.status, 201, "{}", freeze.body);
         let frozen = server
-            .post("/v1/transfers", Some(&server.enterprise_a), Some("t2"), &json!({"instrument": COD, "from": A, "to": B, "amount": "1"}))
+            .post(
+                "/v1/transfers",
+                Some(&server.enterprise_a),
+                Some("t2"),
+                &json!({"instrument": COD, "from": A, "to": B, "amount": "1"}),
+            )
             .await;
         frozen.problem(409, "account_frozen");
-        let unfreeze = server.post("/v1/freezes", Some(&server.bureau), Some("f2"), &json!({"instrument": COD, "holder": A, "frozen": false})).await;
+        let unfreeze = server
+            .post(
+                "/v1/freezes",
+                Some(&server.bureau),
+                Some("f2"),
+                &json!({"instrument": COD, "holder": A, "frozen": false}),
+            )
+            .await;
         assert_eq!(unfreeze.status, 201, "{}", unfreeze.body);
 
         // Economist: instruments and anonymised aggregates, no holder named.
         let instruments = server.get("/v1/instruments", Some(&server.economist)).await;
         assert_eq!(instruments.status, 200);
-        assert!(instruments.body["instruments"].as_array().expect("list").iter().any(|i| i["code"] == COD && i["scale"] == 3));
+        assert!(
+            instruments.body["instruments"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .any(|i| i["code"] == COD && i["scale"] == 3)
+        );
         let aggregates = server.get("/v1/aggregates", Some(&server.economist)).await;
         assert_eq!(aggregates.status, 200, "{}", aggregates.body);
         let text = aggregates.body.to_string();
-        assert!(!text.contains(A) && !text.contains(B), "aggregates name no enterprise: {text}");
-        let cod = aggregates.body["instruments"].as_array().expect("list").iter().find(|i| i["instrument"] == COD).cloned().expect("COD");
+        assert!(
+            !text.contains(A) && !text.contains(B),
+            "aggregates name no enterprise: {text}"
+        );
+        let cod = aggregates.body["instruments"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .find(|i| i["instrument"] == COD)
+            .cloned()
+            .expect("COD");
         assert_eq!(cod["issued"], "100.000");
         assert_eq!(cod["holders"], 2);
         assert_eq!(cod["reserve"], "3.000");
@@ -82,7 +138,12 @@ async fn bureau_enterprise_and_economist_do_their_jobs() {
         let mut after = 0;
         let mut seen = Vec::new();
         loop {
-            let page = server.get(&format!("/v1/journal?after={after}&limit=3"), Some(&server.bureau)).await;
+            let page = server
+                .get(
+                    &format!("/v1/journal?after={after}&limit=3"),
+                    Some(&server.bureau),
+                )
+                .await;
             assert_eq!(page.status, 200, "{}", page.body);
             for entry in page.body["entries"].as_array().expect("entries") {
                 seen.push(entry["seq"].as_u64().expect("seq"));
@@ -104,10 +165,21 @@ async fn bureau_enterprise_and_economist_do_their_jobs() {
         assert_eq!(who.body["enterprise"], A);
         let health = server.get("/health", None).await;
         assert_eq!(health.status, 200);
-        let metrics = server.client.get(format!("{}/metrics", server.base)).send().await.expect("metrics");
+        let metrics = server
+            .client
+            .get(format!("{}/metrics", server.base))
+            .send()
+            .await
+            .expect("metrics");
         let text = metrics.text().await.expect("text");
-        assert!(text.contains("ets_http_requests_total{class=\"2xx\"}"), "{text}");
-        assert!(text.contains(&format!("ets_journal_head_seq {head}")), "{text}");
+        assert!(
+            text.contains("ets_http_requests_total{class=\"2xx\"}"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("ets_journal_head_seq {head}")),
+            "{text}"
+        );
     }
 }
 
@@ -124,7 +196,11 @@ async fn two_servers_share_one_postgres() {
     first.issue(COD, A, "1000").await;
     let mut tasks = Vec::new();
     for i in 0..40 {
-        let (base, key) = if i % 2 == 0 { (first.base.clone(), first.enterprise_a.clone()) } else { (second.base.clone(), first.enterprise_a.clone()) };
+        let (base, key) = if i % 2 == 0 {
+            (first.base.clone(), first.enterprise_a.clone())
+        } else {
+            (second.base.clone(), first.enterprise_a.clone())
+        };
         let client = first.client.clone();
         tasks.push(tokio::spawn(async move {
             client

@@ -27,16 +27,26 @@ async fn openapi_is_served_lists_every_route_and_matches_the_checked_in_copy() {
     let answer = server.get("/openapi.json", None).await;
     assert_eq!(answer.status, 200);
     let spec = answer.body;
-    assert!(spec["openapi"].as_str().unwrap_or("").starts_with("3.1"), "{}", spec["openapi"]);
+    assert!(
+        spec["openapi"].as_str().unwrap_or("").starts_with("3.1"),
+        "{}",
+        spec["openapi"]
+    );
     let paths = spec["paths"].as_object().expect("paths");
     for (path, method) in ROUTES.iter().chain(&[("/v1/stream/journal", "get")]) {
-        assert!(paths.get(*path).and_then(|p| p.get(*method)).is_some(), "{method} {path} is documented");
+        assert!(
+            paths.get(*path).and_then(|p| p.get(*method)).is_some(),
+            "{method} {path} is documented"
+        );
     }
     for (path, item) in paths {
         for (method, operation) in item.as_object().expect("item") {
             let secured = operation.get("security").is_some();
             let public = ["/health", "/metrics"].contains(&path.as_str());
-            assert!(secured != public, "{method} {path}: security listed exactly on authenticated routes");
+            assert!(
+                secured != public,
+                "{method} {path}: security listed exactly on authenticated routes"
+            );
         }
     }
     assert!(spec["components"]["securitySchemes"]["api_key"].is_object());
@@ -47,6 +57,11 @@ async fn openapi_is_served_lists_every_route_and_matches_the_checked_in_copy() {
     if std::env::var("UPDATE_OPENAPI").as_deref() == Ok("1") {
         std::fs::write(path, format!("{generated}\n")).expect("write openapi.json");
     }
-    let checked_in = std::fs::read_to_string(path).expect("api/openapi.json exists (UPDATE_OPENAPI=1 writes it)");
-    assert_eq!(checked_in.trim_end(), generated, "api/openapi.json is stale: rerun with UPDATE_OPENAPI=1");
+    let checked_in = std::fs::read_to_string(path)
+        .expect("api/openapi.json exists (UPDATE_OPENAPI=1 writes it)");
+    assert_eq!(
+        checked_in.trim_end(),
+        generated,
+        "api/openapi.json is stale: rerun with UPDATE_OPENAPI=1"
+    );
 }

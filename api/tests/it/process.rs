@@ -35,14 +35,27 @@ async fn a_server_process_serves_the_ledger() {
     })
     .await
     .expect("join");
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}")).to_owned();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
     let base = format!("http://{addr}");
     let client = reqwest::Client::new();
-    let health: serde_json::Value = client.get(format!("{base}/health")).send().await.expect("health").json().await.expect("json");
+    let health: serde_json::Value = client
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(health["backend"], "sqlite");
 
     // A key made the way `ets admin create-key` makes it, while the server runs.
-    let bureau = api::create_key(&url, api::Role::Bureau, None, "ops").await.expect("key");
+    let bureau = api::create_key(&url, api::Role::Bureau, None, "ops")
+        .await
+        .expect("key");
     let setup = client
         .post(format!("{base}/v1/requests"))
         .bearer_auth(&bureau)
