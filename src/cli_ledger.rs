@@ -60,7 +60,10 @@ pub async fn run(command: LedgerCommand, database_url: &str) -> Result<ExitCode>
     match command {
         LedgerCommand::Init => {
             let (seq, hash) = ledger.store().head().await?;
-            println!("ledger ready at {database_url} ({}): head entry {seq}, hash {hash}", ledger.store().backend_name());
+            println!(
+                "ledger ready at {database_url} ({}): head entry {seq}, hash {hash}",
+                ledger.store().backend_name()
+            );
         }
         LedgerCommand::Apply { file, concurrency } => apply(&ledger, &file, concurrency).await?,
         LedgerCommand::Balances { owner, json } => {
@@ -70,7 +73,12 @@ pub async fn run(command: LedgerCommand, database_url: &str) -> Result<ExitCode>
             } else {
                 println!("{:<60} {:>20} {}", "account", "balance", "");
                 for b in balances {
-                    println!("{:<60} {:>20} {}", b.account, b.balance, if b.frozen { "frozen" } else { "" });
+                    println!(
+                        "{:<60} {:>20} {}",
+                        b.account,
+                        b.balance,
+                        if b.frozen { "frozen" } else { "" }
+                    );
                 }
             }
         }
@@ -81,7 +89,8 @@ pub async fn run(command: LedgerCommand, database_url: &str) -> Result<ExitCode>
                     println!("{}", entry.body);
                 } else {
                     let parsed: ledger::journal::Entry = serde_json::from_str(&entry.body)?;
-                    let actions: Vec<&str> = parsed.request.actions.iter().map(|a| a.name()).collect();
+                    let actions: Vec<&str> =
+                        parsed.request.actions.iter().map(|a| a.name()).collect();
                     println!(
                         "{:>8}  {}  {:<24} {:<10} {} postings  [{}]  {}",
                         entry.seq,
@@ -111,7 +120,10 @@ pub async fn run(command: LedgerCommand, database_url: &str) -> Result<ExitCode>
         }
         LedgerCommand::Reductions => {
             for r in ledger.store().reductions().await? {
-                println!("{:<20} entry {:>6}  {}  {:<32} {:>14} units  {:?}  {}", r.id, r.seq, r.enterprise, r.instrument, r.units, r.measure, r.evidence);
+                println!(
+                    "{:<20} entry {:>6}  {}  {:<32} {:>14} units  {:?}  {}",
+                    r.id, r.seq, r.enterprise, r.instrument, r.units, r.measure, r.evidence
+                );
             }
         }
     }
@@ -122,7 +134,12 @@ pub fn print_verify(report: &ledger::VerifyReport) {
     if report.is_ok() {
         println!(
             "verified: {} journal entries, {} postings, {} accounts, {} holds; chain head {} {}",
-            report.entries, report.postings, report.accounts, report.holds, report.head_seq, report.head_hash
+            report.entries,
+            report.postings,
+            report.accounts,
+            report.holds,
+            report.head_seq,
+            report.head_hash
         );
     } else {
         println!("verification FAILED: {} problem(s)", report.problem_count);
@@ -150,7 +167,8 @@ async fn apply(ledger: &Ledger, file: &str, concurrency: usize) -> Result<()> {
             .filter(|(_, line)| line.as_ref().map(|l| !l.trim().is_empty()).unwrap_or(true))
             .map(|(n, line)| {
                 let line = line?;
-                serde_json::from_str(&line).with_context(|| format!("parsing request on line {}", n + 1))
+                serde_json::from_str(&line)
+                    .with_context(|| format!("parsing request on line {}", n + 1))
             })
             .collect::<Result<_>>()?
     };
@@ -176,7 +194,9 @@ async fn apply(ledger: &Ledger, file: &str, concurrency: usize) -> Result<()> {
             }
         }
     }
-    println!("{total} requests: {accepted} recorded, {replayed} replayed (already recorded), {refused} refused");
+    println!(
+        "{total} requests: {accepted} recorded, {replayed} replayed (already recorded), {refused} refused"
+    );
     if refused > 0 {
         bail!("{refused} request(s) refused");
     }

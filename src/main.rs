@@ -52,7 +52,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ETS_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ETS_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let outcome = match cli.command {
@@ -74,7 +77,9 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, database_url: &str) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Demo(args) => demo::run(args, database_url).await.map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => demo::run(args, database_url)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Ledger(command) => cli_ledger::run(command, database_url).await,
         Command::Scenario(_) => unreachable!("handled without a runtime"),
     }

@@ -105,7 +105,13 @@ impl AccountKey {
 
 impl std::fmt::Display for AccountKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}/{}", self.owner, self.kind.as_str(), self.instrument)
+        write!(
+            f,
+            "{}/{}/{}",
+            self.owner,
+            self.kind.as_str(),
+            self.instrument
+        )
     }
 }
 

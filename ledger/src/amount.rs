@@ -91,8 +91,14 @@ mod tests {
             to_units("CNY", d("1.005"), 2),
             Err(LedgerError::TooManyDecimalPlaces { scale: 2, .. })
         ));
-        assert!(matches!(to_units("CNY", d("0"), 2), Err(LedgerError::NonPositiveAmount { .. })));
-        assert!(matches!(to_units("CNY", d("-1"), 2), Err(LedgerError::NonPositiveAmount { .. })));
+        assert!(matches!(
+            to_units("CNY", d("0"), 2),
+            Err(LedgerError::NonPositiveAmount { .. })
+        ));
+        assert!(matches!(
+            to_units("CNY", d("-1"), 2),
+            Err(LedgerError::NonPositiveAmount { .. })
+        ));
         assert!(matches!(
             to_units("CNY", d("100000000000000000000"), 2),
             Err(LedgerError::AmountOutOfRange { .. })

@@ -19,7 +19,9 @@ pub enum LedgerError {
 
     #[error("amount {amount} of {instrument} must be greater than zero")]
     NonPositiveAmount { instrument: String, amount: Decimal },
-    #[error("amount {amount} of {instrument} has more than the {scale} decimal places the instrument allows")]
+    #[error(
+        "amount {amount} of {instrument} has more than the {scale} decimal places the instrument allows"
+    )]
     TooManyDecimalPlaces {
         instrument: String,
         amount: Decimal,

@@ -118,7 +118,10 @@ impl Instrument {
         };
         validate_code(&self.code).map_err(invalid)?;
         if self.scale > SCALE_MAX {
-            return Err(invalid(format!("scale {} exceeds the maximum of {SCALE_MAX}", self.scale)));
+            return Err(invalid(format!(
+                "scale {} exceeds the maximum of {SCALE_MAX}",
+                self.scale
+            )));
         }
         if self.unit.trim().is_empty() {
             return Err(invalid("unit must not be empty".into()));
@@ -130,7 +133,9 @@ impl Instrument {
                 ..
             } => {
                 if valid_to < valid_from {
-                    return Err(invalid(format!("valid_to {valid_to} is before valid_from {valid_from}")));
+                    return Err(invalid(format!(
+                        "valid_to {valid_to} is before valid_from {valid_from}"
+                    )));
                 }
                 let limit = valid_from
                     .with_year(valid_from.year() + VALIDITY_YEARS_MAX)
@@ -141,14 +146,17 @@ impl Instrument {
                     )));
                 }
             }
-            InstrumentKind::CarbonAllowance { vintage } | InstrumentKind::OffsetCredit { vintage, .. } => {
+            InstrumentKind::CarbonAllowance { vintage }
+            | InstrumentKind::OffsetCredit { vintage, .. } => {
                 if !(2000..=2100).contains(vintage) {
                     return Err(invalid(format!("vintage {vintage} is outside 2000..=2100")));
                 }
             }
             InstrumentKind::Cash { currency } => {
                 if currency != "CNY" {
-                    return Err(invalid(format!("settlement currency must be CNY, not {currency}")));
+                    return Err(invalid(format!(
+                        "settlement currency must be CNY, not {currency}"
+                    )));
                 }
             }
         }
@@ -162,7 +170,10 @@ pub fn validate_code(code: &str) -> Result<(), String> {
     if code.is_empty() || code.len() > 64 {
         return Err(format!("code {code:?} must be 1 to 64 characters long"));
     }
-    match code.chars().position(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+    match code
+        .chars()
+        .position(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
         Some(at) => Err(format!(
             "code {code:?} has a character outside A-Z a-z 0-9 . _ - at position {}",
             at + 1

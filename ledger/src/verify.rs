@@ -57,13 +57,19 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, LedgerError> {
         for stored in &page {
             let seq = stored.seq;
             if seq != expected_seq {
-                report.problem(format!("journal gap: expected entry {expected_seq}, found {seq}"));
+                report.problem(format!(
+                    "journal gap: expected entry {expected_seq}, found {seq}"
+                ));
             }
             if stored.prev_hash != prev {
-                report.problem(format!("entry {seq}: prev_hash does not match the previous entry's hash"));
+                report.problem(format!(
+                    "entry {seq}: prev_hash does not match the previous entry's hash"
+                ));
             }
             if chain_hash(&stored.prev_hash, seq, &stored.body) != stored.hash {
-                report.problem(format!("entry {seq}: hash does not match its content (edited?)"));
+                report.problem(format!(
+                    "entry {seq}: hash does not match its content (edited?)"
+                ));
             }
             prev = stored.hash;
             expected_seq = seq + 1;
@@ -75,8 +81,12 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, LedgerError> {
                     continue;
                 }
             };
-            if entry.request.idempotency_key != stored.idempotency_key || fingerprint(&entry.request) != stored.fingerprint {
-                report.problem(format!("entry {seq}: idempotency key or fingerprint differs from the body"));
+            if entry.request.idempotency_key != stored.idempotency_key
+                || fingerprint(&entry.request) != stored.fingerprint
+            {
+                report.problem(format!(
+                    "entry {seq}: idempotency key or fingerprint differs from the body"
+                ));
             }
             let mut table: Vec<_> = Vec::new();
             while let Some((s, _, _)) = stored_postings.peek() {
@@ -88,13 +98,19 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, LedgerError> {
                 }
             }
             if table != entry.postings {
-                report.problem(format!("entry {seq}: postings table differs from the journal entry"));
+                report.problem(format!(
+                    "entry {seq}: postings table differs from the journal entry"
+                ));
             }
             report.postings += entry.postings.len() as u64;
             match apply_request(&mut book, &entry.request, seq, entry.recorded_at, &lists) {
                 Ok(replayed) if replayed == entry.postings => {}
-                Ok(_) => report.problem(format!("entry {seq}: replaying the request gives different postings")),
-                Err(error) => report.problem(format!("entry {seq}: replaying the request fails: {error}")),
+                Ok(_) => report.problem(format!(
+                    "entry {seq}: replaying the request gives different postings"
+                )),
+                Err(error) => {
+                    report.problem(format!("entry {seq}: replaying the request fails: {error}"))
+                }
             }
         }
     }
@@ -102,14 +118,21 @@ pub async fn verify(store: &Store) -> Result<VerifyReport, LedgerError> {
     report.head_seq = head_seq;
     report.head_hash = head_hash.clone();
     if head_seq != expected_seq - 1 || head_hash != hex::encode(prev) {
-        report.problem(format!("chain head ({head_seq}) does not match the last journal entry ({})", expected_seq - 1));
+        report.problem(format!(
+            "chain head ({head_seq}) does not match the last journal entry ({})",
+            expected_seq - 1
+        ));
     }
     compare_state(store, &book, &mut report).await?;
     Ok(report)
 }
 
 /// Stored accounts and holds must equal the replayed ones; balances must obey the rules.
-async fn compare_state(store: &Store, book: &Book, report: &mut VerifyReport) -> Result<(), LedgerError> {
+async fn compare_state(
+    store: &Store,
+    book: &Book,
+    report: &mut VerifyReport,
+) -> Result<(), LedgerError> {
     let stored_accounts = store.accounts().await?;
     report.accounts = stored_accounts.len();
     let mut seen = 0;
@@ -122,14 +145,24 @@ async fn compare_state(store: &Store, book: &Book, report: &mut VerifyReport) ->
                 seen += 1;
                 report.problem(format!(
                     "account {id}: stored debits {} credits {} frozen {}, replay gives {} {} {}",
-                    account.debits, account.credits, account.frozen, replayed.debits, replayed.credits, replayed.frozen
+                    account.debits,
+                    account.credits,
+                    account.frozen,
+                    replayed.debits,
+                    replayed.credits,
+                    replayed.frozen
                 ));
             }
-            None => report.problem(format!("account {id} exists in storage but not in the journal")),
+            None => report.problem(format!(
+                "account {id} exists in storage but not in the journal"
+            )),
         }
         *sums.entry(account.key.instrument.clone()).or_default() += account.balance();
         if account.balance() < 0 && !account.key.kind.may_go_negative() {
-            report.problem(format!("account {id} has a negative balance {}", account.balance()));
+            report.problem(format!(
+                "account {id} has a negative balance {}",
+                account.balance()
+            ));
         }
     }
     if seen != book.accounts.values().count() {
@@ -145,20 +178,32 @@ async fn compare_state(store: &Store, book: &Book, report: &mut VerifyReport) ->
     let mut held: BTreeMap<String, i128> = BTreeMap::new();
     for hold in &stored_holds {
         if book.holds.get(&hold.id) != Some(hold) {
-            report.problem(format!("hold {}: stored state differs from the replay", hold.id));
+            report.problem(format!(
+                "hold {}: stored state differs from the replay",
+                hold.id
+            ));
         }
         if hold.state == HoldState::Open {
             *held.entry(hold.instrument.clone()).or_default() += i128::from(hold.remaining);
         }
     }
-    for account in stored_accounts.iter().filter(|a| a.key.kind == AccountKind::Escrow) {
+    for account in stored_accounts
+        .iter()
+        .filter(|a| a.key.kind == AccountKind::Escrow)
+    {
         let open = held.remove(&account.key.instrument).unwrap_or(0);
         if account.balance() != open {
-            report.problem(format!("escrow {} holds {} but open holds total {open}", account.key.id(), account.balance()));
+            report.problem(format!(
+                "escrow {} holds {} but open holds total {open}",
+                account.key.id(),
+                account.balance()
+            ));
         }
     }
     for (instrument, open) in held {
-        report.problem(format!("open holds of {instrument} total {open} but there is no escrow account"));
+        report.problem(format!(
+            "open holds of {instrument} total {open} but there is no escrow account"
+        ));
     }
     Ok(())
 }

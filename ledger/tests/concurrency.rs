@@ -38,7 +38,9 @@ async fn concurrent_spenders_never_overdraw_and_totals_are_conserved() {
                         amount: q("3"),
                         purpose: Purpose::Trade,
                     };
-                    ledger.submit(req(&format!("spend-{h}-{t}"), vec![spend])).await
+                    ledger
+                        .submit(req(&format!("spend-{h}-{t}"), vec![spend]))
+                        .await
                 }));
             }
         }
@@ -46,15 +48,29 @@ async fn concurrent_spenders_never_overdraw_and_totals_are_conserved() {
         for task in tasks {
             match task.await.unwrap() {
                 Ok(_) => accepted += 1,
-                Err(error) => assert!(matches!(error.root(), LedgerError::InsufficientBalance { .. }), "{url}: {error}"),
+                Err(error) => assert!(
+                    matches!(error.root(), LedgerError::InsufficientBalance { .. }),
+                    "{url}: {error}"
+                ),
             }
         }
         let ledger = &handles[0];
         assert_eq!(accepted, 33, "exactly floor(100 / 3) spends fit on {url}");
-        assert_eq!(balance(ledger, &format!("{A}/holding/{COD}")).await, Decimal::ONE);
+        assert_eq!(
+            balance(ledger, &format!("{A}/holding/{COD}")).await,
+            Decimal::ONE
+        );
         let balances = ledger.store().balances(None).await.unwrap();
-        assert!(balances.iter().all(|b| b.balance >= Decimal::ZERO || b.account.contains("/issuance/")));
-        let total: Decimal = balances.iter().filter(|b| b.instrument == COD).map(|b| b.balance).sum();
+        assert!(
+            balances
+                .iter()
+                .all(|b| b.balance >= Decimal::ZERO || b.account.contains("/issuance/"))
+        );
+        let total: Decimal = balances
+            .iter()
+            .filter(|b| b.instrument == COD)
+            .map(|b| b.balance)
+            .sum();
         assert_eq!(total, Decimal::ZERO);
         assert_verified(ledger).await;
     }

@@ -20,17 +20,49 @@ const INSTRUMENTS: [(&str, u32); 2] = [(COD, 3), (CEA, 0)];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Issue { to: usize, instrument: usize, units: i64 },
-    Transfer { from: usize, to: usize, instrument: usize, amount: Amount },
-    Surrender { from: usize, instrument: usize, units: i64 },
-    Freeze { holder: usize, instrument: usize, frozen: bool },
-    PlaceHold { from: usize, instrument: usize, units: i64 },
-    PostHold { hold: usize, to: usize, units: i64 },
-    VoidHold { hold: usize },
+    Issue {
+        to: usize,
+        instrument: usize,
+        units: i64,
+    },
+    Transfer {
+        from: usize,
+        to: usize,
+        instrument: usize,
+        amount: Amount,
+    },
+    Surrender {
+        from: usize,
+        instrument: usize,
+        units: i64,
+    },
+    Freeze {
+        holder: usize,
+        instrument: usize,
+        frozen: bool,
+    },
+    PlaceHold {
+        from: usize,
+        instrument: usize,
+        units: i64,
+    },
+    PostHold {
+        hold: usize,
+        to: usize,
+        units: i64,
+    },
+    VoidHold {
+        hold: usize,
+    },
     /// Resend an earlier request under its key, unchanged.
-    Retry { op: usize },
+    Retry {
+        op: usize,
+    },
     /// Send a different request under an earlier request's key.
-    Reuse { op: usize, units: i64 },
+    Reuse {
+        op: usize,
+        units: i64,
+    },
     Reopen,
 }
 
@@ -110,11 +142,19 @@ struct Model {
 
 impl Model {
     fn balance(&self, holder: usize, instrument: usize) -> i64 {
-        self.balances.get(&(holder, instrument)).copied().unwrap_or(0)
+        self.balances
+            .get(&(holder, instrument))
+            .copied()
+            .unwrap_or(0)
     }
 
     fn can_send(&self, holder: usize, instrument: usize, units: i64) -> bool {
-        !self.frozen.get(&(holder, instrument)).copied().unwrap_or(false) && self.balance(holder, instrument) >= units
+        !self
+            .frozen
+            .get(&(holder, instrument))
+            .copied()
+            .unwrap_or(false)
+            && self.balance(holder, instrument) >= units
     }
 
     fn add(&mut self, holder: usize, instrument: usize, units: i64) {
@@ -124,12 +164,23 @@ impl Model {
     /// Applies the request's effect if the model says it succeeds; returns that verdict.
     fn apply(&mut self, op: &Op, hold_id: &str) -> bool {
         match *op {
-            Op::Issue { to, instrument, units } => {
+            Op::Issue {
+                to,
+                instrument,
+                units,
+            } => {
                 self.add(to, instrument, units);
                 true
             }
-            Op::Transfer { from, to, instrument, amount } => {
-                let Amount::Units(units) = amount else { return false };
+            Op::Transfer {
+                from,
+                to,
+                instrument,
+                amount,
+            } => {
+                let Amount::Units(units) = amount else {
+                    return false;
+                };
                 if from == to || !self.can_send(from, instrument, units) {
                     return false;
                 }
@@ -137,38 +188,56 @@ impl Model {
                 self.add(to, instrument, units);
                 true
             }
-            Op::Surrender { from, instrument, units } => {
+            Op::Surrender {
+                from,
+                instrument,
+                units,
+            } => {
                 if !self.can_send(from, instrument, units) {
                     return false;
                 }
                 self.add(from, instrument, -units);
                 true
             }
-            Op::Freeze { holder, instrument, frozen } => {
+            Op::Freeze {
+                holder,
+                instrument,
+                frozen,
+            } => {
                 self.frozen.insert((holder, instrument), frozen);
                 true
             }
-            Op::PlaceHold { from, instrument, units } => {
+            Op::PlaceHold {
+                from,
+                instrument,
+                units,
+            } => {
                 if !self.can_send(from, instrument, units) {
                     return false;
                 }
                 self.add(from, instrument, -units);
-                self.holds.push(Some(ModelHold { holder: from, instrument, remaining: units }));
+                self.holds.push(Some(ModelHold {
+                    holder: from,
+                    instrument,
+                    remaining: units,
+                }));
                 self.hold_ids.push(hold_id.to_owned());
                 true
             }
-            Op::PostHold { hold, to, units } => match self.holds.get_mut(hold).and_then(Option::as_mut) {
-                Some(h) if units <= h.remaining => {
-                    h.remaining -= units;
-                    let instrument = h.instrument;
-                    if h.remaining == 0 {
-                        self.holds[hold] = None;
+            Op::PostHold { hold, to, units } => {
+                match self.holds.get_mut(hold).and_then(Option::as_mut) {
+                    Some(h) if units <= h.remaining => {
+                        h.remaining -= units;
+                        let instrument = h.instrument;
+                        if h.remaining == 0 {
+                            self.holds[hold] = None;
+                        }
+                        self.add(to, instrument, units);
+                        true
                     }
-                    self.add(to, instrument, units);
-                    true
+                    _ => false,
                 }
-                _ => false,
-            },
+            }
             Op::VoidHold { hold } => match self.holds.get_mut(hold).and_then(Option::take) {
                 Some(h) => {
                     self.add(h.holder, h.instrument, h.remaining);
@@ -176,33 +245,84 @@ impl Model {
                 }
                 None => false,
             },
-            Op::Retry { .. } | Op::Reuse { .. } | Op::Reopen => unreachable!("handled by the driver"),
+            Op::Retry { .. } | Op::Reuse { .. } | Op::Reopen => {
+                unreachable!("handled by the driver")
+            }
         }
     }
 }
 
 /// The ledger request for an op (`None` for ops that send nothing).
-fn request(op: &Op, key: String, hold_id: &str, model: &Model, expires: chrono::DateTime<chrono::Utc>) -> Request {
+fn request(
+    op: &Op,
+    key: String,
+    hold_id: &str,
+    model: &Model,
+    expires: chrono::DateTime<chrono::Utc>,
+) -> Request {
     let action = match *op {
-        Op::Issue { to, instrument, units } => Action::Issue { instrument: INSTRUMENTS[instrument].0.into(), to: party(to), amount: q(&decimal(units, instrument)) },
-        Op::Transfer { from, to, instrument, amount } => {
+        Op::Issue {
+            to,
+            instrument,
+            units,
+        } => Action::Issue {
+            instrument: INSTRUMENTS[instrument].0.into(),
+            to: party(to),
+            amount: q(&decimal(units, instrument)),
+        },
+        Op::Transfer {
+            from,
+            to,
+            instrument,
+            amount,
+        } => {
             let text = match amount {
                 Amount::Units(units) => decimal(units, instrument),
                 Amount::Zero => "0".into(),
                 Amount::Negative => "-1".into(),
-                Amount::TooPrecise => format!("1.{}1", "0".repeat(INSTRUMENTS[instrument].1 as usize)),
+                Amount::TooPrecise => {
+                    format!("1.{}1", "0".repeat(INSTRUMENTS[instrument].1 as usize))
+                }
             };
-            Action::Transfer { instrument: INSTRUMENTS[instrument].0.into(), from: party(from), to: party(to), amount: q(&text), purpose: Purpose::Trade }
+            Action::Transfer {
+                instrument: INSTRUMENTS[instrument].0.into(),
+                from: party(from),
+                to: party(to),
+                amount: q(&text),
+                purpose: Purpose::Trade,
+            }
         }
-        Op::Surrender { from, instrument, units } => Action::Surrender {
+        Op::Surrender {
+            from,
+            instrument,
+            units,
+        } => Action::Surrender {
             instrument: INSTRUMENTS[instrument].0.into(),
             enterprise: [A, B, C][from].into(),
             amount: q(&decimal(units, instrument)),
             compliance_year: 2025,
         },
-        Op::Freeze { holder, instrument, frozen: true } => Action::Freeze { instrument: INSTRUMENTS[instrument].0.into(), holder: party(holder) },
-        Op::Freeze { holder, instrument, frozen: false } => Action::Unfreeze { instrument: INSTRUMENTS[instrument].0.into(), holder: party(holder) },
-        Op::PlaceHold { from, instrument, units } => Action::PlaceHold {
+        Op::Freeze {
+            holder,
+            instrument,
+            frozen: true,
+        } => Action::Freeze {
+            instrument: INSTRUMENTS[instrument].0.into(),
+            holder: party(holder),
+        },
+        Op::Freeze {
+            holder,
+            instrument,
+            frozen: false,
+        } => Action::Unfreeze {
+            instrument: INSTRUMENTS[instrument].0.into(),
+            holder: party(holder),
+        },
+        Op::PlaceHold {
+            from,
+            instrument,
+            units,
+        } => Action::PlaceHold {
             hold: hold_id.into(),
             instrument: INSTRUMENTS[instrument].0.into(),
             from: party(from),
@@ -210,15 +330,30 @@ fn request(op: &Op, key: String, hold_id: &str, model: &Model, expires: chrono::
             expires_at: expires,
         },
         Op::PostHold { hold, to, units } => {
-            let instrument = model.holds.get(hold).and_then(Option::as_ref).map(|h| h.instrument).unwrap_or(0);
+            let instrument = model
+                .holds
+                .get(hold)
+                .and_then(Option::as_ref)
+                .map(|h| h.instrument)
+                .unwrap_or(0);
             Action::PostHold {
-                hold: model.hold_ids.get(hold).cloned().unwrap_or_else(|| format!("missing-{hold}")),
+                hold: model
+                    .hold_ids
+                    .get(hold)
+                    .cloned()
+                    .unwrap_or_else(|| format!("missing-{hold}")),
                 to: party(to),
                 amount: q(&decimal(units, instrument)),
                 purpose: Purpose::Trade,
             }
         }
-        Op::VoidHold { hold } => Action::VoidHold { hold: model.hold_ids.get(hold).cloned().unwrap_or_else(|| format!("missing-{hold}")) },
+        Op::VoidHold { hold } => Action::VoidHold {
+            hold: model
+                .hold_ids
+                .get(hold)
+                .cloned()
+                .unwrap_or_else(|| format!("missing-{hold}")),
+        },
         Op::Retry { .. } | Op::Reuse { .. } | Op::Reopen => unreachable!("handled by the driver"),
     };
     req(&key, vec![action])
@@ -238,7 +373,10 @@ async fn run(url: &str, ops: &[Op]) -> Result<(), TestCaseError> {
                 ledger = Ledger::open(url, clock.options()).await.expect("reopen");
             }
             Op::Retry { op: earlier } | Op::Reuse { op: earlier, .. } => {
-                let Some((earlier_op, hold_id)) = own.get(*earlier % own.len().max(1)).cloned() else { continue };
+                let Some((earlier_op, hold_id)) = own.get(*earlier % own.len().max(1)).cloned()
+                else {
+                    continue;
+                };
                 let index = own.iter().position(|(_, h)| *h == hold_id).unwrap_or(0);
                 let (sent, recorded) = model.sent[index].clone();
                 let retried = match op {
@@ -252,14 +390,27 @@ async fn run(url: &str, ops: &[Op]) -> Result<(), TestCaseError> {
                 let same = retried == sent;
                 let outcome = ledger.submit(retried).await;
                 if recorded {
-                    prop_assert_eq!(outcome.is_ok(), same, "op {}: retry of a recorded request on {}", i, url);
+                    prop_assert_eq!(
+                        outcome.is_ok(),
+                        same,
+                        "op {}: retry of a recorded request on {}",
+                        i,
+                        url
+                    );
                     if let Ok(receipt) = &outcome {
                         prop_assert!(receipt.replayed);
                     }
                 } else {
                     // A refused request left no record: the retry is judged afresh.
                     let expected = model.apply(&earlier_op, &hold_id);
-                    prop_assert_eq!(outcome.is_ok(), expected, "op {}: retry of a refused request on {}: {:?}", i, url, outcome.err());
+                    prop_assert_eq!(
+                        outcome.is_ok(),
+                        expected,
+                        "op {}: retry of a refused request on {}: {:?}",
+                        i,
+                        url,
+                        outcome.err()
+                    );
                     model.sent[index].1 = expected;
                 }
             }
@@ -268,20 +419,51 @@ async fn run(url: &str, ops: &[Op]) -> Result<(), TestCaseError> {
                 let request = request(op, format!("op-{i}"), &hold_id, &model, expires);
                 let outcome = ledger.submit(request.clone()).await;
                 let expected = model.apply(op, &hold_id);
-                prop_assert_eq!(outcome.is_ok(), expected, "op {} {:?} on {}: {:?}", i, op, url, outcome.err());
+                prop_assert_eq!(
+                    outcome.is_ok(),
+                    expected,
+                    "op {} {:?} on {}: {:?}",
+                    i,
+                    op,
+                    url,
+                    outcome.err()
+                );
                 model.sent.push((request, expected));
                 own.push((op.clone(), hold_id));
             }
         }
-        let stored: HashMap<String, Decimal> = ledger.store().balances(None).await.expect("balances").into_iter().map(|b| (b.account, b.balance)).collect();
+        let stored: HashMap<String, Decimal> = ledger
+            .store()
+            .balances(None)
+            .await
+            .expect("balances")
+            .into_iter()
+            .map(|b| (b.account, b.balance))
+            .collect();
         for holder in 0..HOLDERS {
             for (instrument, spec) in INSTRUMENTS.iter().enumerate() {
                 let expected = Decimal::new(model.balance(holder, instrument), spec.1);
-                let actual = stored.get(&account_id(holder, instrument)).copied().unwrap_or_default();
-                prop_assert_eq!(actual, expected, "after op {} on {}: {}", i, url, account_id(holder, instrument));
+                let actual = stored
+                    .get(&account_id(holder, instrument))
+                    .copied()
+                    .unwrap_or_default();
+                prop_assert_eq!(
+                    actual,
+                    expected,
+                    "after op {} on {}: {}",
+                    i,
+                    url,
+                    account_id(holder, instrument)
+                );
             }
         }
-        prop_assert!(stored.iter().all(|(id, b)| *b >= Decimal::ZERO || id.contains("/issuance/")), "negative balance on {}", url);
+        prop_assert!(
+            stored
+                .iter()
+                .all(|(id, b)| *b >= Decimal::ZERO || id.contains("/issuance/")),
+            "negative balance on {}",
+            url
+        );
     }
     let report = ledger::verify(ledger.store()).await.expect("verify");
     prop_assert!(report.is_ok(), "verify on {}: {:?}", url, report.problems);

@@ -36,14 +36,20 @@ async fn issue_allocate_transfer_surrender_conserve_and_verify() {
     for (url, _dir) in databases().await {
         let clock = TestClock::new(start_time());
         let ledger = open(&url, &clock).await;
-        ledger.submit(req("issue", vec![issue(COD, Party::Reserve, "1000.000")])).await.unwrap();
+        ledger
+            .submit(req("issue", vec![issue(COD, Party::Reserve, "1000.000")]))
+            .await
+            .unwrap();
         let allocate = Action::Allocate {
             instrument: COD.into(),
             to: A.into(),
             amount: q("400.250"),
         };
         ledger.submit(req("alloc", vec![allocate])).await.unwrap();
-        ledger.submit(req("t1", vec![transfer(COD, A, B, "100.125")])).await.unwrap();
+        ledger
+            .submit(req("t1", vec![transfer(COD, A, B, "100.125")]))
+            .await
+            .unwrap();
         let surrender = Action::Surrender {
             instrument: COD.into(),
             enterprise: B.into(),
@@ -52,13 +58,41 @@ async fn issue_allocate_transfer_surrender_conserve_and_verify() {
         };
         ledger.submit(req("s1", vec![surrender])).await.unwrap();
 
-        assert_eq!(balance(&ledger, &format!("bureau/reserve/{COD}")).await, dec("599.750"), "{url}");
-        assert_eq!(balance(&ledger, &format!("{A}/holding/{COD}")).await, dec("300.125"));
-        assert_eq!(balance(&ledger, &format!("{B}/holding/{COD}")).await, dec("50.125"));
-        assert_eq!(balance(&ledger, &format!("bureau/surrender/{COD}")).await, dec("50.000"));
-        assert_eq!(balance(&ledger, &format!("bureau/issuance/{COD}")).await, dec("-1000.000"));
-        let total: Decimal = ledger.store().balances(None).await.unwrap().iter().filter(|b| b.instrument == COD).map(|b| b.balance).sum();
-        assert_eq!(total, Decimal::ZERO, "balances of an instrument sum to zero");
+        assert_eq!(
+            balance(&ledger, &format!("bureau/reserve/{COD}")).await,
+            dec("599.750"),
+            "{url}"
+        );
+        assert_eq!(
+            balance(&ledger, &format!("{A}/holding/{COD}")).await,
+            dec("300.125")
+        );
+        assert_eq!(
+            balance(&ledger, &format!("{B}/holding/{COD}")).await,
+            dec("50.125")
+        );
+        assert_eq!(
+            balance(&ledger, &format!("bureau/surrender/{COD}")).await,
+            dec("50.000")
+        );
+        assert_eq!(
+            balance(&ledger, &format!("bureau/issuance/{COD}")).await,
+            dec("-1000.000")
+        );
+        let total: Decimal = ledger
+            .store()
+            .balances(None)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|b| b.instrument == COD)
+            .map(|b| b.balance)
+            .sum();
+        assert_eq!(
+            total,
+            Decimal::ZERO,
+            "balances of an instrument sum to zero"
+        );
         assert_verified(&ledger).await;
     }
 }
@@ -68,7 +102,10 @@ async fn certified_reduction_moves_freed_capacity_into_the_reserve_with_provenan
     for (url, _dir) in databases().await {
         let clock = TestClock::new(start_time());
         let ledger = open(&url, &clock).await;
-        ledger.submit(req("issue", vec![issue(COD, ent(C), "80")])).await.unwrap();
+        ledger
+            .submit(req("issue", vec![issue(COD, ent(C), "80")]))
+            .await
+            .unwrap();
         let certify = Action::CertifyReduction {
             reduction: "R-2025-001".into(),
             enterprise: C.into(),
@@ -77,17 +114,46 @@ async fn certified_reduction_moves_freed_capacity_into_the_reserve_with_provenan
             measure: Measure::Treatment,
             evidence: "EIA acceptance report 渝环验〔2025〕12号".into(),
         };
-        let receipt = ledger.submit(req("cert", vec![certify.clone()])).await.unwrap();
+        let receipt = ledger
+            .submit(req("cert", vec![certify.clone()]))
+            .await
+            .unwrap();
         assert_eq!(receipt.postings.len(), 1);
         assert_eq!(receipt.postings[0].reference.as_deref(), Some("R-2025-001"));
-        assert_eq!(balance(&ledger, &format!("{C}/holding/{COD}")).await, dec("49.5"), "{url}");
-        assert_eq!(balance(&ledger, &format!("bureau/reserve/{COD}")).await, dec("30.5"));
+        assert_eq!(
+            balance(&ledger, &format!("{C}/holding/{COD}")).await,
+            dec("49.5"),
+            "{url}"
+        );
+        assert_eq!(
+            balance(&ledger, &format!("bureau/reserve/{COD}")).await,
+            dec("30.5")
+        );
         let reductions = ledger.store().reductions().await.unwrap();
         assert_eq!(reductions.len(), 1);
-        assert_eq!((reductions[0].enterprise.as_str(), reductions[0].units, reductions[0].seq), (C, 30_500, receipt.seq));
+        assert_eq!(
+            (
+                reductions[0].enterprise.as_str(),
+                reductions[0].units,
+                reductions[0].seq
+            ),
+            (C, 30_500, receipt.seq)
+        );
         // The same reduction id cannot be certified twice.
-        let again = ledger.submit(req("cert-2", vec![certify])).await.unwrap_err();
-        assert!(matches!(again.root(), LedgerError::AlreadyExists { what: "reduction", .. }), "{again}");
+        let again = ledger
+            .submit(req("cert-2", vec![certify]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                again.root(),
+                LedgerError::AlreadyExists {
+                    what: "reduction",
+                    ..
+                }
+            ),
+            "{again}"
+        );
         assert_verified(&ledger).await;
     }
 }
@@ -111,9 +177,22 @@ async fn holds_post_partially_void_and_expire() {
             // Nanoseconds survive storage, so replay sees the same expiry.
             expires_at: clock.now() + Duration::minutes(minutes) + Duration::nanoseconds(789),
         };
-        ledger.submit(req("h1", vec![hold("bid-1", "6000", 60), hold("bid-2", "3000", 5)])).await.unwrap();
-        assert_eq!(balance(&ledger, &format!("{A}/holding/{CNY}")).await, dec("1000.00"), "{url}");
-        assert_eq!(balance(&ledger, &format!("bureau/escrow/{CNY}")).await, dec("9000.00"));
+        ledger
+            .submit(req(
+                "h1",
+                vec![hold("bid-1", "6000", 60), hold("bid-2", "3000", 5)],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            balance(&ledger, &format!("{A}/holding/{CNY}")).await,
+            dec("1000.00"),
+            "{url}"
+        );
+        assert_eq!(
+            balance(&ledger, &format!("bureau/escrow/{CNY}")).await,
+            dec("9000.00")
+        );
 
         let post = Action::PostHold {
             hold: "bid-1".into(),
@@ -129,19 +208,77 @@ async fn holds_post_partially_void_and_expire() {
             purpose: Purpose::Auction,
         };
         let error = ledger.submit(req("p2", vec![over])).await.unwrap_err();
-        assert!(matches!(error.root(), LedgerError::HoldExceeded { .. }), "{error}");
-        ledger.submit(req("v1", vec![Action::VoidHold { hold: "bid-1".into() }])).await.unwrap();
-        let error = ledger.submit(req("v2", vec![Action::VoidHold { hold: "bid-1".into() }])).await.unwrap_err();
-        assert!(matches!(error.root(), LedgerError::HoldNotOpen { state: "voided", .. }), "{error}");
+        assert!(
+            matches!(error.root(), LedgerError::HoldExceeded { .. }),
+            "{error}"
+        );
+        ledger
+            .submit(req(
+                "v1",
+                vec![Action::VoidHold {
+                    hold: "bid-1".into(),
+                }],
+            ))
+            .await
+            .unwrap();
+        let error = ledger
+            .submit(req(
+                "v2",
+                vec![Action::VoidHold {
+                    hold: "bid-1".into(),
+                }],
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error.root(),
+                LedgerError::HoldNotOpen {
+                    state: "voided",
+                    ..
+                }
+            ),
+            "{error}"
+        );
 
         clock.advance(Duration::minutes(10));
-        let error = ledger.submit(req("late", vec![Action::VoidHold { hold: "bid-2".into() }])).await.unwrap_err();
-        assert!(matches!(error.root(), LedgerError::HoldExpired { .. }), "{error}");
-        ledger.submit(req("sweep", vec![Action::ExpireHolds {}])).await.unwrap();
-        assert_eq!(balance(&ledger, &format!("{A}/holding/{CNY}")).await, dec("7500.00"));
-        assert_eq!(balance(&ledger, &format!("bureau/reserve/{CNY}")).await, dec("2500.00"));
-        assert_eq!(balance(&ledger, &format!("bureau/escrow/{CNY}")).await, Decimal::ZERO);
-        let states: Vec<_> = ledger.store().holds().await.unwrap().into_iter().map(|h| h.state.as_str()).collect();
+        let error = ledger
+            .submit(req(
+                "late",
+                vec![Action::VoidHold {
+                    hold: "bid-2".into(),
+                }],
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error.root(), LedgerError::HoldExpired { .. }),
+            "{error}"
+        );
+        ledger
+            .submit(req("sweep", vec![Action::ExpireHolds {}]))
+            .await
+            .unwrap();
+        assert_eq!(
+            balance(&ledger, &format!("{A}/holding/{CNY}")).await,
+            dec("7500.00")
+        );
+        assert_eq!(
+            balance(&ledger, &format!("bureau/reserve/{CNY}")).await,
+            dec("2500.00")
+        );
+        assert_eq!(
+            balance(&ledger, &format!("bureau/escrow/{CNY}")).await,
+            Decimal::ZERO
+        );
+        let states: Vec<_> = ledger
+            .store()
+            .holds()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.state.as_str())
+            .collect();
         assert_eq!(states, vec!["voided", "expired"]);
         assert_verified(&ledger).await;
     }
@@ -152,22 +289,50 @@ async fn a_retry_returns_the_first_outcome_and_a_changed_request_is_refused() {
     for (url, _dir) in databases().await {
         let clock = TestClock::new(start_time());
         let ledger = open(&url, &clock).await;
-        let first = ledger.submit(req("once", vec![issue(COD, ent(A), "10")])).await.unwrap();
-        let again = ledger.submit(req("once", vec![issue(COD, ent(A), "10")])).await.unwrap();
+        let first = ledger
+            .submit(req("once", vec![issue(COD, ent(A), "10")]))
+            .await
+            .unwrap();
+        let again = ledger
+            .submit(req("once", vec![issue(COD, ent(A), "10")]))
+            .await
+            .unwrap();
         assert!(!first.replayed && again.replayed, "{url}");
-        assert_eq!((first.seq, &first.hash, &first.postings), (again.seq, &again.hash, &again.postings));
-        assert_eq!(balance(&ledger, &format!("{A}/holding/{COD}")).await, dec("10"), "applied once");
+        assert_eq!(
+            (first.seq, &first.hash, &first.postings),
+            (again.seq, &again.hash, &again.postings)
+        );
+        assert_eq!(
+            balance(&ledger, &format!("{A}/holding/{COD}")).await,
+            dec("10"),
+            "applied once"
+        );
 
-        let changed = ledger.submit(req("once", vec![issue(COD, ent(A), "11")])).await.unwrap_err();
-        assert!(matches!(changed, LedgerError::IdempotencyConflict { seq, .. } if seq == first.seq), "{changed}");
+        let changed = ledger
+            .submit(req("once", vec![issue(COD, ent(A), "11")]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(changed, LedgerError::IdempotencyConflict { seq, .. } if seq == first.seq),
+            "{changed}"
+        );
         // Within one batch too: the second copy replays the first.
         let results = ledger
-            .submit_many(vec![req("twin", vec![issue(COD, ent(B), "1")]), req("twin", vec![issue(COD, ent(B), "1")])])
+            .submit_many(vec![
+                req("twin", vec![issue(COD, ent(B), "1")]),
+                req("twin", vec![issue(COD, ent(B), "1")]),
+            ])
             .await
             .unwrap();
         let receipts: Vec<_> = results.into_iter().map(Result::unwrap).collect();
-        assert_eq!((receipts[0].seq, receipts[1].replayed), (receipts[1].seq, true));
-        assert_eq!(balance(&ledger, &format!("{B}/holding/{COD}")).await, dec("1"));
+        assert_eq!(
+            (receipts[0].seq, receipts[1].replayed),
+            (receipts[1].seq, true)
+        );
+        assert_eq!(
+            balance(&ledger, &format!("{B}/holding/{COD}")).await,
+            dec("1")
+        );
         assert_verified(&ledger).await;
     }
 }
@@ -178,41 +343,138 @@ async fn bad_input_is_refused_with_a_named_error_and_changes_nothing() {
     for (url, _dir) in databases().await {
         let clock = TestClock::new(start_time());
         let ledger = open(&url, &clock).await;
-        ledger.submit(req("fund", vec![issue(COD, ent(A), "100"), issue(CEA, ent(A), "5")])).await.unwrap();
         ledger
-            .submit(req("freeze", vec![Action::Freeze { instrument: CEA.into(), holder: ent(A) }]))
+            .submit(req(
+                "fund",
+                vec![issue(COD, ent(A), "100"), issue(CEA, ent(A), "5")],
+            ))
             .await
             .unwrap();
-        let before = (ledger.store().head().await.unwrap(), ledger.store().balances(None).await.unwrap());
+        ledger
+            .submit(req(
+                "freeze",
+                vec![Action::Freeze {
+                    instrument: CEA.into(),
+                    holder: ent(A),
+                }],
+            ))
+            .await
+            .unwrap();
+        let before = (
+            ledger.store().head().await.unwrap(),
+            ledger.store().balances(None).await.unwrap(),
+        );
 
-        type Case = (&'static str, Vec<Action>, fn(&LedgerError) -> bool, &'static str);
+        type Case = (
+            &'static str,
+            Vec<Action>,
+            fn(&LedgerError) -> bool,
+            &'static str,
+        );
         let cases: Vec<Case> = vec![
-            ("unknown instrument", vec![transfer("NOPE", A, B, "1")], |e| matches!(e, LedgerError::UnknownInstrument { .. }), "unknown instrument \"NOPE\""),
-            ("zero", vec![transfer(COD, A, B, "0")], |e| matches!(e, LedgerError::NonPositiveAmount { .. }), "must be greater than zero"),
-            ("negative", vec![transfer(COD, A, B, "-5")], |e| matches!(e, LedgerError::NonPositiveAmount { .. }), "must be greater than zero"),
-            ("too many places", vec![transfer(COD, A, B, "1.0005")], |e| matches!(e, LedgerError::TooManyDecimalPlaces { scale: 3, .. }), "more than the 3 decimal places"),
-            ("overdraft", vec![transfer(COD, A, B, "100.001")], |e| matches!(e, LedgerError::InsufficientBalance { .. }), "has 100.000, needs 100.001"),
-            ("frozen", vec![transfer(CEA, A, B, "1")], |e| matches!(e, LedgerError::AccountFrozen { .. }), "is frozen"),
-            ("expired", vec![issue(SO2, ent(A), "1")], |e| matches!(e, LedgerError::InstrumentExpired { .. }), "expired on 2024-12-31"),
-            ("unregistered enterprise", vec![transfer(COD, A, "91350100M000100Y43", "1")], |e| matches!(e, LedgerError::UnknownEnterprise { .. }), "is not registered"),
-            ("cash cannot be issued", vec![issue(CNY, ent(A), "1")], |e| matches!(e, LedgerError::WrongInstrumentKind { .. }), "settlement cash"),
+            (
+                "unknown instrument",
+                vec![transfer("NOPE", A, B, "1")],
+                |e| matches!(e, LedgerError::UnknownInstrument { .. }),
+                "unknown instrument \"NOPE\"",
+            ),
+            (
+                "zero",
+                vec![transfer(COD, A, B, "0")],
+                |e| matches!(e, LedgerError::NonPositiveAmount { .. }),
+                "must be greater than zero",
+            ),
+            (
+                "negative",
+                vec![transfer(COD, A, B, "-5")],
+                |e| matches!(e, LedgerError::NonPositiveAmount { .. }),
+                "must be greater than zero",
+            ),
+            (
+                "too many places",
+                vec![transfer(COD, A, B, "1.0005")],
+                |e| matches!(e, LedgerError::TooManyDecimalPlaces { scale: 3, .. }),
+                "more than the 3 decimal places",
+            ),
+            (
+                "overdraft",
+                vec![transfer(COD, A, B, "100.001")],
+                |e| matches!(e, LedgerError::InsufficientBalance { .. }),
+                "has 100.000, needs 100.001",
+            ),
+            (
+                "frozen",
+                vec![transfer(CEA, A, B, "1")],
+                |e| matches!(e, LedgerError::AccountFrozen { .. }),
+                "is frozen",
+            ),
+            (
+                "expired",
+                vec![issue(SO2, ent(A), "1")],
+                |e| matches!(e, LedgerError::InstrumentExpired { .. }),
+                "expired on 2024-12-31",
+            ),
+            (
+                "unregistered enterprise",
+                vec![transfer(COD, A, "91350100M000100Y43", "1")],
+                |e| matches!(e, LedgerError::UnknownEnterprise { .. }),
+                "is not registered",
+            ),
+            (
+                "cash cannot be issued",
+                vec![issue(CNY, ent(A), "1")],
+                |e| matches!(e, LedgerError::WrongInstrumentKind { .. }),
+                "settlement cash",
+            ),
             // All or nothing: the first action alone would succeed.
-            ("second action fails", vec![transfer(COD, A, B, "60"), transfer(COD, A, B, "60")], |e| matches!(e, LedgerError::InsufficientBalance { .. }), "action 1 (transfer)"),
+            (
+                "second action fails",
+                vec![transfer(COD, A, B, "60"), transfer(COD, A, B, "60")],
+                |e| matches!(e, LedgerError::InsufficientBalance { .. }),
+                "action 1 (transfer)",
+            ),
         ];
         for (name, actions, expected, message) in cases {
-            let error = ledger.submit(req(&format!("bad-{name}"), actions)).await.unwrap_err();
-            assert!(expected(error.root()), "{name} on {url}: wrong error {error:?}");
-            assert!(error.to_string().contains(message), "{name}: message {:?} lacks {message:?}", error.to_string());
+            let error = ledger
+                .submit(req(&format!("bad-{name}"), actions))
+                .await
+                .unwrap_err();
+            assert!(
+                expected(error.root()),
+                "{name} on {url}: wrong error {error:?}"
+            );
+            assert!(
+                error.to_string().contains(message),
+                "{name}: message {:?} lacks {message:?}",
+                error.to_string()
+            );
         }
         let bad_code = ledger
-            .submit(req("bad-code", vec![Action::RegisterEnterprise { enterprise: enterprise_input("91500103MA5U00011X", "Typo Ltd", "500103") }]))
+            .submit(req(
+                "bad-code",
+                vec![Action::RegisterEnterprise {
+                    enterprise: enterprise_input("91500103MA5U00011X", "Typo Ltd", "500103"),
+                }],
+            ))
             .await
             .unwrap_err();
-        assert!(matches!(bad_code.root(), LedgerError::InvalidEnterprise(_)), "{bad_code}");
-        let reused = ledger.submit(req("fund", vec![issue(COD, ent(B), "1")])).await.unwrap_err();
-        assert!(matches!(reused, LedgerError::IdempotencyConflict { .. }), "{reused}");
+        assert!(
+            matches!(bad_code.root(), LedgerError::InvalidEnterprise(_)),
+            "{bad_code}"
+        );
+        let reused = ledger
+            .submit(req("fund", vec![issue(COD, ent(B), "1")]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(reused, LedgerError::IdempotencyConflict { .. }),
+            "{reused}"
+        );
 
-        let after = (ledger.store().head().await.unwrap(), ledger.store().balances(None).await.unwrap());
+        let after = (
+            ledger.store().head().await.unwrap(),
+            ledger.store().balances(None).await.unwrap(),
+        );
         assert_eq!(before, after, "a refused request wrote nothing on {url}");
         assert_verified(&ledger).await;
     }
@@ -224,16 +486,41 @@ async fn verify_detects_a_tampered_balance() {
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     let clock = TestClock::new(start_time());
     let ledger = open(&url, &clock).await;
-    ledger.submit(req("i", vec![issue(COD, ent(A), "5")])).await.unwrap();
+    ledger
+        .submit(req("i", vec![issue(COD, ent(A), "5")]))
+        .await
+        .unwrap();
     assert_verified(&ledger).await;
-    let ledger::Store::Sqlite(_) = ledger.store() else { unreachable!() };
+    let ledger::Store::Sqlite(_) = ledger.store() else {
+        unreachable!()
+    };
     use sqlx::Connection;
     let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("UPDATE accounts SET credits = credits + 1 WHERE owner = ?").bind(A).execute(&mut conn).await.unwrap();
-    let edit = sqlx::query("UPDATE journal SET body = body || ' ' WHERE seq = 2").execute(&mut conn).await;
-    assert!(edit.unwrap_err().to_string().contains("append-only"), "the journal refuses edits");
+    sqlx::query("UPDATE accounts SET credits = credits + 1 WHERE owner = ?")
+        .bind(A)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let edit = sqlx::query("UPDATE journal SET body = body || ' ' WHERE seq = 2")
+        .execute(&mut conn)
+        .await;
+    assert!(
+        edit.unwrap_err().to_string().contains("append-only"),
+        "the journal refuses edits"
+    );
     let report = ledger::verify(ledger.store()).await.unwrap();
     assert!(!report.is_ok());
-    assert!(report.problems.iter().any(|p| p.contains(&format!("account {A}/holding/{COD}"))), "{:?}", report.problems);
-    assert!(report.problems.iter().any(|p| p.contains("sum to 1")), "{:?}", report.problems);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&format!("account {A}/holding/{COD}"))),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report.problems.iter().any(|p| p.contains("sum to 1")),
+        "{:?}",
+        report.problems
+    );
 }

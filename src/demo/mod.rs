@@ -3,6 +3,7 @@
 //! journal is verified at the end. The database is left in place for `ets ledger …` to explore.
 
 mod dataset;
+mod round;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -48,7 +49,9 @@ pub async fn run(args: DemoArgs, database_url: &str) -> Result<()> {
         .await
         .with_context(|| format!("opening the ledger at {database_url}"))?;
     if ledger.store().head().await?.0 > 1 {
-        bail!("{database_url} already holds a ledger; run `ets demo --fresh` to start over, or pass another --database-url");
+        bail!(
+            "{database_url} already holds a ledger; run `ets demo --fresh` to start over, or pass another --database-url"
+        );
     }
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let firms = dataset::firms(&mut rng, args.enterprises as usize);
@@ -61,11 +64,16 @@ pub async fn run(args: DemoArgs, database_url: &str) -> Result<()> {
         submit(&ledger, &format!("register-{n}"), actions).await?;
     }
 
-    step("initial allocation: regional totals issued to the reserve, rights allocated to each enterprise");
+    step(
+        "initial allocation: regional totals issued to the reserve, rights allocated to each enterprise",
+    );
     allocate_initial(&ledger, &firms, &mut report).await?;
 
     step("upgrades free capacity: certified reductions move into the bureau's reserve");
     certify_reductions(&ledger, &firms, &mut rng, &mut report).await?;
+
+    step("reallocation round: freed capacity to applicants by priority tier (optimizer + HiGHS)");
+    let round = round::run(&ledger, &firms, &mut rng).await?;
 
     step("bilateral trades settle delivery-versus-payment through holds");
     trade(&ledger, &firms, &mut rng, args.trades, &mut report).await?;
@@ -75,7 +83,16 @@ pub async fn run(args: DemoArgs, database_url: &str) -> Result<()> {
 
     step("verify: replay the journal, recompute every balance and the hash chain");
     let verified = ledger::verify(ledger.store()).await?;
-    print_report(&ledger, &firms, &report, &verified, database_url, started).await?;
+    print_report(
+        &ledger,
+        &firms,
+        &report,
+        &verified,
+        database_url,
+        started,
+        &round,
+    )
+    .await?;
     if !verified.is_ok() {
         bail!("verification found {} problem(s)", verified.problem_count);
     }
@@ -101,7 +118,10 @@ fn step(text: &str) {
 
 fn progress<'a, T>(items: &'a [T], chunk: usize, label: &str) -> impl Iterator<Item = &'a [T]> {
     let bar = ProgressBar::new(items.len() as u64).with_message(label.to_owned());
-    bar.set_style(ProgressStyle::with_template("  {msg:12} [{bar:40}] {pos}/{len}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_style(
+        ProgressStyle::with_template("  {msg:12} [{bar:40}] {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
     items.chunks(chunk).map(move |c| {
         bar.inc(c.len() as u64);
         if bar.position() == bar.length().unwrap_or(0) {
@@ -136,7 +156,11 @@ fn setup_actions() -> Vec<Action> {
         actions.push(action(serde_json::json!({"type": "define_region", "region": {"code": code, "name": name, "kind": "airshed"}})));
     }
     for pollutant in POLLUTANTS {
-        let regions: &[(&str, &str)] = if matches!(pollutant, "COD" | "NH3-N") { BASINS } else { AIRSHEDS };
+        let regions: &[(&str, &str)] = if matches!(pollutant, "COD" | "NH3-N") {
+            BASINS
+        } else {
+            AIRSHEDS
+        };
         for (region, _) in regions {
             actions.push(action(serde_json::json!({"type": "define_instrument", "instrument": {
                 "code": format!("{pollutant}.{region}.2024-2028"), "kind": "discharge_right", "pollutant": pollutant,
@@ -154,11 +178,13 @@ fn action(value: serde_json::Value) -> Action {
 }
 
 fn register(firm: &Firm) -> Result<Action> {
-    Ok(serde_json::from_value(serde_json::json!({"type": "register_enterprise", "enterprise": {
+    Ok(serde_json::from_value(
+        serde_json::json!({"type": "register_enterprise", "enterprise": {
         "credit_code": firm.code, "name": firm.name, "district": firm.district.code,
         "industry_codes": [firm.sector.industry], "declared_tags": firm.sector.tags,
         "credit_grade": firm.credit_grade, "zoning": firm.zoning, "distance_to_river_m": firm.distance_m,
-        "permit_number": format!("{}001P", firm.code)}}))?)
+        "permit_number": format!("{}001P", firm.code)}}),
+    )?)
 }
 
 async fn allocate_initial(ledger: &Ledger, firms: &[Firm], report: &mut Report) -> Result<()> {
@@ -166,7 +192,9 @@ async fn allocate_initial(ledger: &Ledger, firms: &[Firm], report: &mut Report) 
     let mut totals: BTreeMap<String, i64> = BTreeMap::new();
     for firm in firms {
         for (p, pollutant) in POLLUTANTS.iter().enumerate() {
-            *totals.entry(right_code(pollutant, firm.district)).or_default() += firm.rights_kg[p] as i64;
+            *totals
+                .entry(right_code(pollutant, firm.district))
+                .or_default() += firm.rights_kg[p] as i64;
         }
         *totals.entry(CEA.into()).or_default() += firm.carbon_t as i64;
     }
@@ -175,7 +203,11 @@ async fn allocate_initial(ledger: &Ledger, firms: &[Firm], report: &mut Report) 
         .iter()
         .map(|(instrument, units)| {
             let scale = if instrument == CEA { 0 } else { 3 };
-            Action::Issue { instrument: instrument.clone(), to: Party::Reserve, amount: q(units + units / 20, scale) }
+            Action::Issue {
+                instrument: instrument.clone(),
+                to: Party::Reserve,
+                amount: q(units + units / 20, scale),
+            }
         })
         .collect();
     submit(ledger, "issue-totals", issue).await?;
@@ -183,27 +215,54 @@ async fn allocate_initial(ledger: &Ledger, firms: &[Firm], report: &mut Report) 
         let mut actions = Vec::new();
         for firm in chunk {
             for (p, pollutant) in POLLUTANTS.iter().enumerate() {
-                actions.push(Action::Allocate { instrument: right_code(pollutant, firm.district), to: firm.code.clone(), amount: q(firm.rights_kg[p] as i64, 3) });
+                actions.push(Action::Allocate {
+                    instrument: right_code(pollutant, firm.district),
+                    to: firm.code.clone(),
+                    amount: q(firm.rights_kg[p] as i64, 3),
+                });
             }
             if firm.carbon_t > 0 {
-                actions.push(Action::Allocate { instrument: CEA.into(), to: firm.code.clone(), amount: q(firm.carbon_t as i64, 0) });
+                actions.push(Action::Allocate {
+                    instrument: CEA.into(),
+                    to: firm.code.clone(),
+                    amount: q(firm.carbon_t as i64, 0),
+                });
             }
-            actions.push(Action::Deposit { instrument: CNY.into(), enterprise: firm.code.clone(), amount: q(500_000_000, 2) });
+            actions.push(Action::Deposit {
+                instrument: CNY.into(),
+                enterprise: firm.code.clone(),
+                amount: q(500_000_000, 2),
+            });
         }
         submit(ledger, &format!("allocate-{n}"), actions).await?;
     }
     Ok(())
 }
 
-async fn certify_reductions(ledger: &Ledger, firms: &[Firm], rng: &mut ChaCha8Rng, report: &mut Report) -> Result<()> {
-    let measures = [Measure::Upgrade, Measure::Treatment, Measure::EnergySaving, Measure::CleanerProduction, Measure::Closure];
+async fn certify_reductions(
+    ledger: &Ledger,
+    firms: &[Firm],
+    rng: &mut ChaCha8Rng,
+    report: &mut Report,
+) -> Result<()> {
+    let measures = [
+        Measure::Upgrade,
+        Measure::Treatment,
+        Measure::EnergySaving,
+        Measure::CleanerProduction,
+        Measure::Closure,
+    ];
     let mut actions = Vec::new();
     for firm in firms.iter().filter(|f| f.sector.heavy) {
         if rng.random_range(0..100) >= 35 {
             continue;
         }
         let measure = measures[rng.random_range(0..measures.len())];
-        let share = if measure == Measure::Closure { 100 } else { rng.random_range(15..45) };
+        let share = if measure == Measure::Closure {
+            100
+        } else {
+            rng.random_range(15..45)
+        };
         for (p, pollutant) in POLLUTANTS.iter().enumerate() {
             let units = firm.rights_kg[p] as i64 * share / 100;
             if units == 0 {
@@ -218,7 +277,10 @@ async fn certify_reductions(ledger: &Ledger, firms: &[Firm], rng: &mut ChaCha8Rn
                 instrument,
                 amount: q(units, 3),
                 measure,
-                evidence: format!("{measure:?} verified by the district ecology bureau, acceptance report {}-{}", firm.district.code, report.reductions),
+                evidence: format!(
+                    "{measure:?} verified by the district ecology bureau, acceptance report {}-{}",
+                    firm.district.code, report.reductions
+                ),
             });
         }
     }
@@ -228,7 +290,13 @@ async fn certify_reductions(ledger: &Ledger, firms: &[Firm], rng: &mut ChaCha8Rn
 
 /// Each trade: the seller's rights and the buyer's cash are held, then both holds are posted in
 /// one request (delivery versus payment), as the market settles.
-async fn trade(ledger: &Ledger, firms: &[Firm], rng: &mut ChaCha8Rng, trades: u32, report: &mut Report) -> Result<()> {
+async fn trade(
+    ledger: &Ledger,
+    firms: &[Firm],
+    rng: &mut ChaCha8Rng,
+    trades: u32,
+    report: &mut Report,
+) -> Result<()> {
     let expires = Utc::now() + Duration::hours(8);
     let bar = ProgressBar::new(u64::from(trades));
     for t in 0..trades {
@@ -236,7 +304,12 @@ async fn trade(ledger: &Ledger, firms: &[Firm], rng: &mut ChaCha8Rng, trades: u3
         let seller = &firms[rng.random_range(0..firms.len())];
         let p = rng.random_range(0..POLLUTANTS.len());
         let instrument = right_code(POLLUTANTS[p], seller.district);
-        let same_region: Vec<&Firm> = firms.iter().filter(|f| f.code != seller.code && right_code(POLLUTANTS[p], f.district) == instrument).collect();
+        let same_region: Vec<&Firm> = firms
+            .iter()
+            .filter(|f| {
+                f.code != seller.code && right_code(POLLUTANTS[p], f.district) == instrument
+            })
+            .collect();
         if same_region.is_empty() {
             continue;
         }
@@ -246,17 +319,42 @@ async fn trade(ledger: &Ledger, firms: &[Firm], rng: &mut ChaCha8Rng, trades: u3
         let cash_fen = quantity_kg * price_fen / 1000;
         let (rights_hold, cash_hold) = (format!("trade-{t}-rights"), format!("trade-{t}-cash"));
         let hold = vec![
-            Action::PlaceHold { hold: rights_hold.clone(), instrument: instrument.clone(), from: Party::Enterprise(seller.code.clone()), amount: q(quantity_kg, 3), expires_at: expires },
-            Action::PlaceHold { hold: cash_hold.clone(), instrument: CNY.into(), from: Party::Enterprise(buyer.code.clone()), amount: q(cash_fen, 2), expires_at: expires },
+            Action::PlaceHold {
+                hold: rights_hold.clone(),
+                instrument: instrument.clone(),
+                from: Party::Enterprise(seller.code.clone()),
+                amount: q(quantity_kg, 3),
+                expires_at: expires,
+            },
+            Action::PlaceHold {
+                hold: cash_hold.clone(),
+                instrument: CNY.into(),
+                from: Party::Enterprise(buyer.code.clone()),
+                amount: q(cash_fen, 2),
+                expires_at: expires,
+            },
         ];
-        if submit(ledger, &format!("trade-{t}-hold"), hold).await.is_err() {
+        if submit(ledger, &format!("trade-{t}-hold"), hold)
+            .await
+            .is_err()
+        {
             // The seller had already sold or surrendered those rights: nothing was held.
             report.refused_trades += 1;
             continue;
         }
         let settle = vec![
-            Action::PostHold { hold: rights_hold, to: Party::Enterprise(buyer.code.clone()), amount: q(quantity_kg, 3), purpose: Purpose::Trade },
-            Action::PostHold { hold: cash_hold, to: Party::Enterprise(seller.code.clone()), amount: q(cash_fen, 2), purpose: Purpose::Trade },
+            Action::PostHold {
+                hold: rights_hold,
+                to: Party::Enterprise(buyer.code.clone()),
+                amount: q(quantity_kg, 3),
+                purpose: Purpose::Trade,
+            },
+            Action::PostHold {
+                hold: cash_hold,
+                to: Party::Enterprise(seller.code.clone()),
+                amount: q(cash_fen, 2),
+                purpose: Purpose::Trade,
+            },
         ];
         submit(ledger, &format!("trade-{t}-settle"), settle).await?;
         report.trades += 1;
@@ -267,18 +365,30 @@ async fn trade(ledger: &Ledger, firms: &[Firm], rng: &mut ChaCha8Rng, trades: u3
     Ok(())
 }
 
-async fn comply(ledger: &Ledger, firms: &[Firm], rng: &mut ChaCha8Rng, report: &mut Report) -> Result<()> {
+async fn comply(
+    ledger: &Ledger,
+    firms: &[Firm],
+    rng: &mut ChaCha8Rng,
+    report: &mut Report,
+) -> Result<()> {
     let mut actions = Vec::new();
     for firm in firms.iter().filter(|f| f.carbon_t > 0) {
         let verified = firm.carbon_t as i64 * rng.random_range(85..115) / 100;
         let held = firm.carbon_t as i64;
         let surrender = verified.min(held);
         if surrender > 0 {
-            actions.push(Action::Surrender { instrument: CEA.into(), enterprise: firm.code.clone(), amount: q(surrender, 0), compliance_year: 2025 });
+            actions.push(Action::Surrender {
+                instrument: CEA.into(),
+                enterprise: firm.code.clone(),
+                amount: q(surrender, 0),
+                compliance_year: 2025,
+            });
             report.surrendered += Decimal::from(surrender);
         }
         if verified > held {
-            report.short.push((firm.name.clone(), Decimal::from(verified - held)));
+            report
+                .short
+                .push((firm.name.clone(), Decimal::from(verified - held)));
         } else {
             report.compliant += 1;
         }
@@ -287,7 +397,16 @@ async fn comply(ledger: &Ledger, firms: &[Firm], rng: &mut ChaCha8Rng, report: &
     Ok(())
 }
 
-async fn print_report(ledger: &Ledger, firms: &[Firm], report: &Report, verified: &ledger::VerifyReport, database_url: &str, started: Instant) -> Result<()> {
+#[allow(clippy::too_many_arguments)]
+async fn print_report(
+    ledger: &Ledger,
+    firms: &[Firm],
+    report: &Report,
+    verified: &ledger::VerifyReport,
+    database_url: &str,
+    started: Instant,
+    round: &api::services::reallocation::RoundOutcome,
+) -> Result<()> {
     let balances = ledger.store().balances(None).await?;
     let mut by_instrument: BTreeMap<&str, BTreeMap<&str, Decimal>> = BTreeMap::new();
     for b in &balances {
@@ -295,35 +414,86 @@ async fn print_report(ledger: &Ledger, firms: &[Firm], report: &Report, verified
             ("bureau", kind) => kind.as_str(),
             _ => "enterprises",
         };
-        *by_instrument.entry(b.instrument.as_str()).or_default().entry(class).or_default() += b.balance;
+        *by_instrument
+            .entry(b.instrument.as_str())
+            .or_default()
+            .entry(class)
+            .or_default() += b.balance;
     }
     println!("\n═══ ETS demo: a synthetic Chongqing year ═══");
-    println!("{} enterprises in {} districts, {} basins and {} airsheds", firms.len(), DISTRICTS.len(), BASINS.len(), AIRSHEDS.len());
+    println!(
+        "{} enterprises in {} districts, {} basins and {} airsheds",
+        firms.len(),
+        DISTRICTS.len(),
+        BASINS.len(),
+        AIRSHEDS.len()
+    );
     let mut sectors: BTreeMap<&str, usize> = BTreeMap::new();
     for firm in firms {
         *sectors.entry(firm.sector.name).or_default() += 1;
     }
-    println!("sectors: {}", sectors.iter().map(|(s, n)| format!("{s} {n}")).collect::<Vec<_>>().join(", "));
-    println!("\nfreed capacity certified into the reserve ({} reductions):", report.reductions);
+    println!(
+        "sectors: {}",
+        sectors
+            .iter()
+            .map(|(s, n)| format!("{s} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "\nfreed capacity certified into the reserve ({} reductions):",
+        report.reductions
+    );
     for (pollutant, tonnes) in &report.freed {
         println!("  {pollutant:<6} {tonnes:>14} t/a");
     }
-    println!("\ntrades settled delivery-versus-payment: {} ({} t, CNY {}); {} refused for want of rights", report.trades, report.traded_t, report.traded_cny, report.refused_trades);
-    println!("\ncompliance 2025: {} covered enterprises surrendered {} tCO2e; {} compliant, {} short", report.compliant + report.short.len(), report.surrendered, report.compliant, report.short.len());
+    round::print(round);
+    println!(
+        "\ntrades settled delivery-versus-payment: {} ({} t, CNY {}); {} refused for want of rights",
+        report.trades, report.traded_t, report.traded_cny, report.refused_trades
+    );
+    println!(
+        "\ncompliance 2025: {} covered enterprises surrendered {} tCO2e; {} compliant, {} short",
+        report.compliant + report.short.len(),
+        report.surrendered,
+        report.compliant,
+        report.short.len()
+    );
     for (name, shortfall) in report.short.iter().take(5) {
         println!("  short: {name} by {shortfall} tCO2e");
     }
-    println!("\nbalances by instrument (issuance is minus what was issued; every row sums to zero):");
-    println!("  {:<26} {:>16} {:>16} {:>16} {:>14} {:>14}", "instrument", "issuance", "reserve", "enterprises", "surrendered", "escrow");
+    println!(
+        "\nbalances by instrument (issuance is minus what was issued; every row sums to zero):"
+    );
+    println!(
+        "  {:<26} {:>16} {:>16} {:>16} {:>14} {:>12} {:>10}",
+        "instrument", "issuance", "reserve", "enterprises", "surrendered", "cancelled", "escrow"
+    );
     for (instrument, classes) in &by_instrument {
         let get = |k: &str| classes.get(k).copied().unwrap_or_default();
         let settlement = get("settlement_bank");
-        let issued = if settlement.is_zero() { get("issuance") } else { settlement };
-        println!("  {:<26} {:>16} {:>16} {:>16} {:>14} {:>14}", instrument, issued, get("reserve"), get("enterprises"), get("surrender"), get("escrow"));
+        let issued = if settlement.is_zero() {
+            get("issuance")
+        } else {
+            settlement
+        };
+        println!(
+            "  {:<26} {:>16} {:>16} {:>16} {:>14} {:>12} {:>10}",
+            instrument,
+            issued,
+            get("reserve"),
+            get("enterprises"),
+            get("surrender"),
+            get("cancellation"),
+            get("escrow")
+        );
     }
     println!();
     crate::cli_ledger::print_verify(verified);
-    println!("\ndone in {:.1} s. The ledger is in {database_url}; explore it with:", started.elapsed().as_secs_f64());
+    println!(
+        "\ndone in {:.1} s. The ledger is in {database_url}; explore it with:",
+        started.elapsed().as_secs_f64()
+    );
     println!("  ets ledger balances --owner {}", firms[0].code);
     println!("  ets ledger journal --limit 10");
     println!("  ets ledger verify");
@@ -331,8 +501,13 @@ async fn print_report(ledger: &Ledger, firms: &[Firm], report: &Report, verified
 }
 
 fn remove_sqlite_file(database_url: &str) -> Result<()> {
-    let Some(path) = database_url.strip_prefix("sqlite://").or_else(|| database_url.strip_prefix("sqlite:")) else {
-        bail!("--fresh only deletes SQLite files; for PostgreSQL, point --database-url at an empty database");
+    let Some(path) = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+    else {
+        bail!(
+            "--fresh only deletes SQLite files; for PostgreSQL, point --database-url at an empty database"
+        );
     };
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{path}{suffix}");

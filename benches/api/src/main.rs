@@ -56,14 +56,27 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let server = tokio::runtime::Builder::new_multi_thread().worker_threads(args.server_threads).enable_all().build()?;
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.server_threads)
+        .enable_all()
+        .build()?;
     let target = server.block_on(start_server(url))?;
-    let client = tokio::runtime::Builder::new_multi_thread().worker_threads(args.client_threads).enable_all().build()?;
+    let client = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client_threads)
+        .enable_all()
+        .build()?;
     let seconds = Duration::from_secs(args.seconds);
-    println!("bench-api: {} s per phase, server threads {}, client threads {}", args.seconds, args.server_threads, args.client_threads);
+    println!(
+        "bench-api: {} s per phase, server threads {}, client threads {}",
+        args.seconds, args.server_threads, args.client_threads
+    );
     println!("| phase | connections | requests | errors | req/s | mean latency |");
     println!("|---|---|---|---|---|---|");
-    for (phase, connections) in [("health", args.read_connections), ("reads", args.read_connections), ("transfers", args.write_connections)] {
+    for (phase, connections) in [
+        ("health", args.read_connections),
+        ("reads", args.read_connections),
+        ("transfers", args.write_connections),
+    ] {
         let result = client.block_on(run_phase(&target, phase, connections, seconds))?;
         println!(
             "| {phase} | {connections} | {} | {} | {:.0} | {:.2} ms |",
@@ -103,7 +116,15 @@ async fn start_server(url: String) -> Result<Target> {
         {"type": "issue", "instrument": COD, "to": A, "amount": "1000000000"},
     ]});
     let mut connection = Connection::open(addr).await?;
-    let (status, body) = connection.request("POST", "/v1/requests", &bureau, Some("setup"), Some(&setup.to_string())).await?;
+    let (status, body) = connection
+        .request(
+            "POST",
+            "/v1/requests",
+            &bureau,
+            Some("setup"),
+            Some(&setup.to_string()),
+        )
+        .await?;
     if status != 201 {
         bail!("setup failed: {status} {body}");
     }
@@ -122,7 +143,12 @@ struct PhaseResult {
     latency_ms: f64,
 }
 
-async fn run_phase(target: &Target, phase: &'static str, connections: usize, duration: Duration) -> Result<PhaseResult> {
+async fn run_phase(
+    target: &Target,
+    phase: &'static str,
+    connections: usize,
+    duration: Duration,
+) -> Result<PhaseResult> {
     let stop = Arc::new(AtomicBool::new(false));
     let ok = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -130,22 +156,48 @@ async fn run_phase(target: &Target, phase: &'static str, connections: usize, dur
     let mut tasks = Vec::new();
     let started = Instant::now();
     for worker in 0..connections {
-        let (stop, ok, errors, latency_us) = (stop.clone(), ok.clone(), errors.clone(), latency_us.clone());
+        let (stop, ok, errors, latency_us) =
+            (stop.clone(), ok.clone(), errors.clone(), latency_us.clone());
         let (addr, key) = (target.addr, target.key.clone());
         tasks.push(tokio::spawn(async move {
             let mut connection = Connection::open(addr).await?;
             let mut n = 0_u64;
-            let transfer = json!({"instrument": COD, "from": A, "to": B, "amount": "0.001"}).to_string();
+            let transfer =
+                json!({"instrument": COD, "from": A, "to": B, "amount": "0.001"}).to_string();
             let accounts = format!("/v1/accounts?owner={A}");
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
                 let sent = Instant::now();
                 let (status, expected) = match phase {
-                    "health" => (connection.request("GET", "/health", "", None, None).await?.0, 200),
-                    "reads" => (connection.request("GET", &accounts, &key, None, None).await?.0, 200),
+                    "health" => (
+                        connection
+                            .request("GET", "/health", "", None, None)
+                            .await?
+                            .0,
+                        200,
+                    ),
+                    "reads" => (
+                        connection
+                            .request("GET", &accounts, &key, None, None)
+                            .await?
+                            .0,
+                        200,
+                    ),
                     _ => {
                         let idempotency = format!("w{worker}-{n}");
-                        (connection.request("POST", "/v1/transfers", &key, Some(&idempotency), Some(&transfer)).await?.0, 201)
+                        (
+                            connection
+                                .request(
+                                    "POST",
+                                    "/v1/transfers",
+                                    &key,
+                                    Some(&idempotency),
+                                    Some(&transfer),
+                                )
+                                .await?
+                                .0,
+                            201,
+                        )
                     }
                 };
                 latency_us.fetch_add(sent.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -166,7 +218,8 @@ async fn run_phase(target: &Target, phase: &'static str, connections: usize, dur
     let elapsed = started.elapsed();
     let ok = ok.load(Ordering::Relaxed);
     let errors = errors.load(Ordering::Relaxed);
-    let latency_ms = latency_us.load(Ordering::Relaxed) as f64 / 1000.0 / (ok + errors).max(1) as f64;
+    let latency_ms =
+        latency_us.load(Ordering::Relaxed) as f64 / 1000.0 / (ok + errors).max(1) as f64;
     Ok(PhaseResult {
         ok,
         errors,
@@ -192,7 +245,14 @@ impl Connection {
         })
     }
 
-    async fn request(&mut self, method: &str, path: &str, key: &str, idempotency: Option<&str>, body: Option<&str>) -> Result<(u16, String)> {
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        key: &str,
+        idempotency: Option<&str>,
+        body: Option<&str>,
+    ) -> Result<(u16, String)> {
         let mut head = format!("{method} {path} HTTP/1.1\r\nhost: bench\r\n");
         if !key.is_empty() {
             head.push_str(&format!("authorization: Bearer {key}\r\n"));
@@ -202,7 +262,10 @@ impl Connection {
         }
         let body = body.unwrap_or("");
         if method == "POST" {
-            head.push_str(&format!("content-type: application/json\r\ncontent-length: {}\r\n", body.len()));
+            head.push_str(&format!(
+                "content-type: application/json\r\ncontent-length: {}\r\n",
+                body.len()
+            ));
         }
         head.push_str("\r\n");
         head.push_str(body);
@@ -219,13 +282,15 @@ impl Connection {
                     .lines()
                     .find_map(|line| {
                         let (name, value) = line.split_once(':')?;
-                        name.eq_ignore_ascii_case("content-length").then(|| value.trim().parse::<usize>().ok())?
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse::<usize>().ok())?
                     })
                     .context("content-length")?;
                 while self.buffer.len() < end + 4 + length {
                     self.fill().await?;
                 }
-                let body = String::from_utf8_lossy(&self.buffer[end + 4..end + 4 + length]).into_owned();
+                let body =
+                    String::from_utf8_lossy(&self.buffer[end + 4..end + 4 + length]).into_owned();
                 self.buffer.drain(..end + 4 + length);
                 return Ok((status, body));
             }
@@ -245,5 +310,7 @@ impl Connection {
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }

@@ -42,10 +42,22 @@ pub async fn postgres_database() -> Option<String> {
         return None;
     };
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to ETS_TEST_PG_URL");
-    let name = format!("ets_test_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::SeqCst));
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
-    let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin);
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to ETS_TEST_PG_URL");
+    let name = format!(
+        "ets_test_{}_{}",
+        std::process::id(),
+        NEXT_DB.fetch_add(1, Ordering::SeqCst)
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&admin);
     Some(format!("{base}/{name}"))
 }
 
@@ -60,7 +72,8 @@ impl TestClock {
         TestClock(Arc::new(AtomicI64::new(start.timestamp_micros())))
     }
     pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(by.num_microseconds().unwrap_or(0), Ordering::SeqCst);
+        self.0
+            .fetch_add(by.num_microseconds().unwrap_or(0), Ordering::SeqCst);
     }
     pub fn now(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_micros(self.0.load(Ordering::SeqCst)).unwrap_or_default()
@@ -95,7 +108,11 @@ pub fn ent(code: &str) -> Party {
     Party::Enterprise(code.to_owned())
 }
 
-pub fn enterprise_input(code: &str, name: &str, district: &str) -> ledger::enterprise::EnterpriseInput {
+pub fn enterprise_input(
+    code: &str,
+    name: &str,
+    district: &str,
+) -> ledger::enterprise::EnterpriseInput {
     serde_json::from_value(serde_json::json!({
         "credit_code": code,
         "name": name,
@@ -130,7 +147,11 @@ pub fn setup_actions() -> Vec<Action> {
             instrument: serde_json::from_value(instrument.clone()).expect("instrument"),
         });
     }
-    for (code, name, district) in [(A, "Chongqing Alpha Chips", "500103"), (B, "Beta Pharma", "500104"), (C, "Gamma Steel", "500105")] {
+    for (code, name, district) in [
+        (A, "Chongqing Alpha Chips", "500103"),
+        (B, "Beta Pharma", "500104"),
+        (C, "Gamma Steel", "500105"),
+    ] {
         actions.push(Action::RegisterEnterprise {
             enterprise: enterprise_input(code, name, district),
         });
@@ -139,8 +160,13 @@ pub fn setup_actions() -> Vec<Action> {
 }
 
 pub async fn open(url: &str, clock: &TestClock) -> Ledger {
-    let ledger = Ledger::open(url, clock.options()).await.expect("open ledger");
-    ledger.submit(req("setup", setup_actions())).await.expect("setup");
+    let ledger = Ledger::open(url, clock.options())
+        .await
+        .expect("open ledger");
+    ledger
+        .submit(req("setup", setup_actions()))
+        .await
+        .expect("setup");
     ledger
 }
 
@@ -159,5 +185,9 @@ pub async fn balance(ledger: &Ledger, account: &str) -> Decimal {
 
 pub async fn assert_verified(ledger: &Ledger) {
     let report = ledger::verify(ledger.store()).await.expect("verify runs");
-    assert!(report.is_ok(), "verify found problems: {:#?}", report.problems);
+    assert!(
+        report.is_ok(),
+        "verify found problems: {:#?}",
+        report.problems
+    );
 }

@@ -1,0 +1,53 @@
+//! Whole-system tests: the real `ets` binary, real databases (an SQLite file; a throwaway
+//! PostgreSQL server when `ETS_TEST_PG_URL` is set, as `scripts/test` does), real processes.
+
+mod cli;
+mod two_processes;
+
+use std::process::{Command, Output};
+
+/// Runs `ets` with the given database and arguments.
+pub fn ets(database_url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ets"))
+        .env("ETS_DATABASE_URL", database_url)
+        .args(args)
+        .output()
+        .expect("run the ets binary")
+}
+
+pub fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A fresh PostgreSQL database on the test server, if one is configured.
+pub async fn postgres_database(prefix: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("ETS_TEST_PG_URL") else {
+        assert!(
+            std::env::var("ETS_REQUIRE_PG").as_deref() != Ok("1"),
+            "ETS_REQUIRE_PG=1 but ETS_TEST_PG_URL is not set"
+        );
+        return None;
+    };
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to ETS_TEST_PG_URL");
+    let name = format!("{prefix}_{}", std::process::id());
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("drop");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&admin);
+    Some(format!("{base}/{name}"))
+}
