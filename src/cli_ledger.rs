@@ -71,7 +71,7 @@ pub async fn run(command: LedgerCommand, database_url: &str) -> Result<ExitCode>
             if json {
                 println!("{}", serde_json::to_string_pretty(&balances)?);
             } else {
-                println!("{:<60} {:>20} {}", "account", "balance", "");
+                println!("{:<60} {:>20}", "account", "balance");
                 for b in balances {
                     println!(
                         "{:<60} {:>20} {}",

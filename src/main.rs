@@ -6,6 +6,7 @@
 //! 2 bad command-line usage (from clap); 3 `ledger verify` found problems.
 
 mod cli_ledger;
+mod cli_server;
 mod demo;
 
 use std::process::ExitCode;
@@ -44,6 +45,11 @@ enum Command {
     /// Inspect and operate the ledger: balances, journal, verification, scripted requests.
     #[command(subcommand)]
     Ledger(cli_ledger::LedgerCommand),
+    /// Serve the HTTP API (OpenAPI at /openapi.json) on the same database.
+    Serve(cli_server::ServeArgs),
+    /// Administration: API keys.
+    #[command(subcommand)]
+    Admin(cli_server::AdminCommand),
     /// Policy scenarios for economists: run, compare, sweep, Monte Carlo, validate.
     #[command(subcommand)]
     Scenario(scenarios::cli::ScenarioCommand),
@@ -81,6 +87,12 @@ async fn run(command: Command, database_url: &str) -> anyhow::Result<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Ledger(command) => cli_ledger::run(command, database_url).await,
+        Command::Serve(args) => cli_server::serve(args, database_url)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Admin(command) => cli_server::admin(command, database_url)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Scenario(_) => unreachable!("handled without a runtime"),
     }
 }

@@ -122,12 +122,11 @@ fn progress<'a, T>(items: &'a [T], chunk: usize, label: &str) -> impl Iterator<I
         ProgressStyle::with_template("  {msg:12} [{bar:40}] {pos}/{len}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    items.chunks(chunk).map(move |c| {
+    items.chunks(chunk).inspect(move |c| {
         bar.inc(c.len() as u64);
         if bar.position() == bar.length().unwrap_or(0) {
             bar.finish();
         }
-        c
     })
 }
 
