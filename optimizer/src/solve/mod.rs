@@ -187,18 +187,25 @@ fn solve_value(lp: &TierLp, options: &Options) -> Result<TierSolution, String> {
         *b = b.max(0.0);
     }
     let raw = highs_lp::solve(lp, &candidates, &rhs, highs_lp::Kind::Milp, options)?;
+    let milp_gap = raw.mip_gap;
     for (k, &j) in candidates.iter().enumerate() {
         y[j] = raw.y[k];
     }
     fill_up(lp, &mut y);
     // Conditional duals: fix the on/off decisions and re-solve the LP.
     let fixed = highs_lp::Kind::Conditional(&y);
-    let conditional = highs_lp::solve(lp, &candidates, &rhs, fixed, options)?;
+    // The fixed-decision LP can be infeasible when the columns held at 0 or 1 outside the
+    // candidate set already fill a row (its right-hand side was clamped at 0): then there are no
+    // conditional duals, and the MILP's own solution stands.
+    let conditional = match highs_lp::solve(lp, &candidates, &rhs, fixed, options) {
+        Ok(conditional) => conditional,
+        Err(_) => raw,
+    };
     let objective: f64 = (0..lp.cols()).map(|j| lp.weight[j] * y[j]).sum();
     let bound = relaxed.bound.max(objective);
     // Whole MILP: HiGHS's proven gap. Restricted: the LP relaxation of the whole tier bounds it.
     let gap = if whole {
-        raw.mip_gap
+        milp_gap
     } else if bound > 0.0 {
         ((bound - objective) / bound).max(0.0)
     } else {
