@@ -19,6 +19,7 @@ pub mod journal;
 pub mod request;
 pub mod service;
 pub mod store;
+pub mod testing;
 pub mod verify;
 
 pub use account::{AccountKey, AccountKind};

@@ -25,29 +25,7 @@ pub fn text(output: &Output) -> String {
 
 /// A fresh PostgreSQL database on the test server, if one is configured.
 pub async fn postgres_database(prefix: &str) -> Option<String> {
-    let Ok(admin) = std::env::var("ETS_TEST_PG_URL") else {
-        assert!(
-            std::env::var("ETS_REQUIRE_PG").as_deref() != Ok("1"),
-            "ETS_REQUIRE_PG=1 but ETS_TEST_PG_URL is not set"
-        );
-        return None;
-    };
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&admin)
+    ledger::testing::postgres_database(prefix)
         .await
-        .expect("connect to ETS_TEST_PG_URL");
-    let name = format!("{prefix}_{}", std::process::id());
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("drop");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create");
-    let base = admin
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .unwrap_or(&admin);
-    Some(format!("{base}/{name}"))
+        .expect("a test database on ETS_TEST_PG_URL")
 }

@@ -143,34 +143,13 @@ pub async fn start(url: String, dir: Option<tempfile::TempDir>, limits: Limits) 
 /// A new empty PostgreSQL database when `ETS_TEST_PG_URL` is set; with `ETS_REQUIRE_PG=1` a
 /// missing URL fails the test instead of skipping PostgreSQL.
 pub async fn postgres_database() -> Option<String> {
-    let Ok(admin) = std::env::var("ETS_TEST_PG_URL") else {
-        assert!(
-            std::env::var("ETS_REQUIRE_PG").as_deref() != Ok("1"),
-            "ETS_REQUIRE_PG=1 but ETS_TEST_PG_URL is not set"
-        );
-        return None;
-    };
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&admin)
+    ledger::testing::postgres_database("ets_api_test")
         .await
-        .expect("connect to ETS_TEST_PG_URL");
-    let name = format!(
-        "ets_api_test_{}_{}",
-        std::process::id(),
-        NEXT_DB.fetch_add(1, Ordering::SeqCst)
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let base = admin
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .unwrap_or(&admin);
-    Some(format!("{base}/{name}"))
+        .expect("a test database on ETS_TEST_PG_URL")
 }
 
-static NEXT_DB: AtomicI64 = AtomicI64::new(0);
+/// Makes idempotency keys unique within a test process.
+static NEXT_KEY: AtomicI64 = AtomicI64::new(0);
 
 impl Server {
     pub async fn post(
@@ -231,7 +210,7 @@ impl Server {
     pub async fn issue(&self, instrument: &str, to: &str, amount: &str) {
         let key = format!(
             "issue-{instrument}-{to}-{amount}-{}",
-            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+            NEXT_KEY.fetch_add(1, Ordering::SeqCst)
         );
         let answer = self
             .post(

@@ -34,34 +34,10 @@ pub async fn databases() -> Vec<(String, Option<tempfile::TempDir>)> {
 }
 
 pub async fn postgres_database() -> Option<String> {
-    let Ok(admin) = std::env::var("ETS_TEST_PG_URL") else {
-        assert!(
-            std::env::var("ETS_REQUIRE_PG").as_deref() != Ok("1"),
-            "ETS_REQUIRE_PG=1 but ETS_TEST_PG_URL is not set"
-        );
-        return None;
-    };
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&admin)
+    ledger::testing::postgres_database("ets_mkt_test")
         .await
-        .expect("connect to ETS_TEST_PG_URL");
-    let name = format!(
-        "ets_mkt_test_{}_{}",
-        std::process::id(),
-        NEXT_DB.fetch_add(1, Ordering::SeqCst)
-    );
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
-    let base = admin
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .unwrap_or(&admin);
-    Some(format!("{base}/{name}"))
+        .expect("a test database on ETS_TEST_PG_URL")
 }
-
-static NEXT_DB: AtomicI64 = AtomicI64::new(0);
 
 pub fn start_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 3, 9, 30, 0).unwrap()
