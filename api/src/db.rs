@@ -86,7 +86,7 @@ impl Db {
     async fn create_tables(&self) -> Result<(), ApiError> {
         match self {
             Db::Sqlite(pool) => {
-                for statement in SCHEMA {
+                for statement in SCHEMA.iter().chain(&crate::services::applications::SCHEMA) {
                     sqlx::query(statement).execute(pool).await?;
                 }
             }
@@ -98,7 +98,7 @@ impl Db {
                 sqlx::query("SELECT pg_advisory_xact_lock(7405390021)")
                     .execute(&mut *tx)
                     .await?;
-                for statement in SCHEMA {
+                for statement in SCHEMA.iter().chain(&crate::services::applications::SCHEMA) {
                     sqlx::query(statement).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;

@@ -37,6 +37,15 @@ pub enum ApiError {
     NotFound(String),
     #[error("this route does not take that method")]
     MethodNotAllowed,
+    /// Several things wrong with one input, all listed (`errors` in the problem body).
+    #[error("{} problem(s): {}", .0.len(), .0.iter().map(|p| format!("{}: {}", p.field, p.reason)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldProblem>),
+    /// The request contradicts the current state (e.g. a round id already committed).
+    #[error("{0}")]
+    Conflict(String),
+    /// The server is at its limit for this kind of work; retry shortly.
+    #[error("{0}")]
+    Busy(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("storage: {0}")]
@@ -59,6 +68,25 @@ pub struct Problem {
     /// The request field at fault, as a JSON path (`actions[2].amount`), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem found, when the input had several (each with its field and reason).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldProblem>,
+}
+
+/// One thing wrong with an input: where (a JSON path or a named part of the input) and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct FieldProblem {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> FieldProblem {
+        FieldProblem {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
 }
 
 impl ApiError {
@@ -78,9 +106,11 @@ impl ApiError {
             ApiError::MissingKey | ApiError::UnknownKey => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::InvalidField { .. } | ApiError::IdempotencyMismatch { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::InvalidField { .. }
+            | ApiError::IdempotencyMismatch { .. }
+            | ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadRequest(_) | ApiError::MissingIdempotencyKey => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -106,6 +136,9 @@ impl ApiError {
             ApiError::IdempotencyMismatch { .. } => "idempotency_key_reused",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Invalid(_) => "invalid_input",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Busy(_) => "busy",
             ApiError::Ledger(error) => ledger_code(error),
             ApiError::Storage(_) | ApiError::Internal(_) => "internal",
         }
@@ -119,6 +152,9 @@ impl ApiError {
                 Some("Idempotency-Key".into())
             }
             ApiError::Ledger(error) => ledger_field(error),
+            ApiError::Invalid(problems) if problems.len() == 1 => {
+                problems.first().map(|p| p.field.clone())
+            }
             _ => None,
         }
     }
@@ -139,6 +175,10 @@ impl ApiError {
             detail,
             code: code.to_owned(),
             field: self.field_name(),
+            errors: match self {
+                ApiError::Invalid(problems) => problems.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 }
@@ -155,6 +195,11 @@ impl IntoResponse for ApiError {
             && let Ok(value) = HeaderValue::from_str(&retry_after_s.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if let ApiError::Busy(_) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }

@@ -58,3 +58,59 @@ pub async fn store(
         .rows_affected());
     Ok(())
 }
+
+/// The answer to an accepted request that writes only the API's own tables (applications,
+/// rounds), kept by caller and key in the same transaction as the write, so a retry replays it.
+pub struct Keyed<'a> {
+    pub principal: &'a str,
+    pub key: &'a str,
+    /// Of the method, path and body: the same key with another request is refused.
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
+}
+
+impl Keyed<'_> {
+    pub fn stored(&self) -> StoredAnswer {
+        StoredAnswer {
+            fingerprint: self.fingerprint.clone(),
+            status: self.status,
+            body: self.body.clone(),
+        }
+    }
+}
+
+/// Fingerprint of a request that is not a ledger request: method, path and body.
+pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(method.as_bytes());
+    hash.update(b" ");
+    hash.update(path.as_bytes());
+    hash.update(b"\n");
+    hash.update(body);
+    hex::encode(hash.finalize())
+}
+
+pub(crate) const INSERT_KEYED: &str =
+    "INSERT INTO api_idempotency (principal, key, fingerprint, status, body, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING";
+
+/// Inside a transaction `$tx` (either backend): stores `$keyed`; true if this call stored it,
+/// false if the key was already taken (the caller rolls back and replays the stored answer).
+macro_rules! store_keyed {
+    ($tx:expr, $keyed:expr, $now:expr) => {
+        sqlx::query($crate::idempotency::INSERT_KEYED)
+            .bind($keyed.principal)
+            .bind($keyed.key)
+            .bind(&$keyed.fingerprint)
+            .bind(i32::from($keyed.status))
+            .bind(&$keyed.body)
+            .bind(&$now)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+            == 1
+    };
+}
+pub(crate) use store_keyed;

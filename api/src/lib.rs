@@ -73,6 +73,10 @@ fn routers() -> OpenApiRouter<AppState> {
         .merge(routes::writes::router())
         .merge(routes::reads::router())
         .merge(routes::audit::router())
+        .merge(routes::applications::router())
+        .merge(routes::rounds::router())
+        .merge(routes::scenarios::router())
+        .merge(routes::statistics::router())
 }
 
 /// The OpenAPI 3.1 document of every route, as generated from the handlers.

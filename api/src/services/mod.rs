@@ -1,4 +1,6 @@
 //! Application services: the glue between the ledger and the pure cores, used by HTTP handlers
 //! and the CLI alike.
 
+pub mod applications;
 pub mod reallocation;
+pub mod rounds;

@@ -183,10 +183,21 @@ pub async fn build_round(ledger: &Ledger, input: RoundInput) -> Result<Round, Re
         .into_iter()
         .map(|e| (e.credit_code.to_string(), e))
         .collect();
-    // Every registered district is known to the round, so a policy may name one with no applicant.
+    // Every registered district, and every current district of the embedded GB/T 2260 list, is
+    // known to the round, so a policy may name one with no applicant.
+    let listed: Vec<String> = ledger::enterprise::ClassificationLists::embedded()
+        .map(|lists| {
+            lists
+                .districts()
+                .iter()
+                .map(|d| format!("{:06}", d.code.value()))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut districts: Vec<String> = register
         .values()
         .map(|e| format!("{:06}", e.district.value()))
+        .chain(listed)
         .collect();
     districts.sort();
     districts.dedup();

@@ -9,4 +9,7 @@ mod idempotency;
 mod jobs;
 mod openapi;
 mod process;
+mod reallocation;
+mod scenario_runs;
+mod statistics;
 mod stream;

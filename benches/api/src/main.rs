@@ -67,27 +67,54 @@ fn main() -> Result<()> {
         .build()?;
     let seconds = Duration::from_secs(args.seconds);
     println!(
-        "bench-api: {} s per phase, server threads {}, client threads {}",
-        args.seconds, args.server_threads, args.client_threads
+        "bench-api: {} s per phase, server threads {}, client threads {}, profile {}, load average {}",
+        args.seconds,
+        args.server_threads,
+        args.client_threads,
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_else(|_| "?".into())
     );
-    println!("| phase | connections | requests | errors | req/s | mean latency |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| phase | connections | requests | errors | req/s | mean latency | process CPU µs/request |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for (phase, connections) in [
         ("health", args.read_connections),
         ("reads", args.read_connections),
         ("transfers", args.write_connections),
     ] {
+        let cpu_before = process_cpu_seconds();
         let result = client.block_on(run_phase(&target, phase, connections, seconds))?;
+        let cpu = process_cpu_seconds() - cpu_before;
         println!(
-            "| {phase} | {connections} | {} | {} | {:.0} | {:.2} ms |",
+            "| {phase} | {connections} | {} | {} | {:.0} | {:.2} ms | {:.1} |",
             result.ok,
             result.errors,
             result.ok as f64 / result.elapsed.as_secs_f64(),
-            result.latency_ms
+            result.latency_ms,
+            cpu * 1e6 / (result.ok + result.errors).max(1) as f64
         );
     }
     drop(server);
     Ok(())
+}
+
+/// User plus system CPU time of this process (server and generator together), from
+/// `/proc/self/stat`; 0 where that is not available.
+fn process_cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15, i.e. indices 11 and 12 after the name; 100 ticks/s.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 async fn start_server(url: String) -> Result<Target> {
