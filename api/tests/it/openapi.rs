@@ -3,7 +3,7 @@
 
 use crate::common::*;
 
-const ROUTES: [(&str, &str); 15] = [
+const ROUTES: [(&str, &str); 26] = [
     ("/health", "get"),
     ("/metrics", "get"),
     ("/v1/whoami", "get"),
@@ -19,6 +19,17 @@ const ROUTES: [(&str, &str); 15] = [
     ("/v1/aggregates", "get"),
     ("/v1/journal", "get"),
     ("/v1/verify", "get"),
+    ("/v1/applications", "post"),
+    ("/v1/applications", "get"),
+    ("/v1/applications/{id}", "get"),
+    ("/v1/applications/{id}/withdraw", "post"),
+    ("/v1/rounds/{id}/dry-run", "post"),
+    ("/v1/rounds/{id}/commit", "post"),
+    ("/v1/rounds/{id}", "get"),
+    ("/v1/rounds", "get"),
+    ("/v1/policies", "get"),
+    ("/v1/scenarios/run", "post"),
+    ("/v1/statistics/holdings", "get"),
 ];
 
 #[tokio::test]
