@@ -6,6 +6,7 @@
 //! 2 bad command-line usage (from clap); 3 `ledger verify` found problems.
 
 mod cli_ledger;
+mod cli_round;
 mod cli_server;
 mod demo;
 
@@ -45,6 +46,9 @@ enum Command {
     /// Inspect and operate the ledger: balances, journal, verification, scripted requests.
     #[command(subcommand)]
     Ledger(cli_ledger::LedgerCommand),
+    /// Reallocation rounds: dry-run or commit a round over the pending capacity applications.
+    #[command(subcommand)]
+    Round(cli_round::RoundCommand),
     /// Serve the HTTP API (OpenAPI at /openapi.json) on the same database.
     Serve(cli_server::ServeArgs),
     /// Administration: API keys.
@@ -87,6 +91,9 @@ async fn run(command: Command, database_url: &str) -> anyhow::Result<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Ledger(command) => cli_ledger::run(command, database_url).await,
+        Command::Round(command) => cli_round::run(command, database_url)
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => cli_server::serve(args, database_url)
             .await
             .map(|()| ExitCode::SUCCESS),

@@ -3,7 +3,7 @@
 //! journal is verified at the end. The database is left in place for `ets ledger …` to explore.
 
 mod dataset;
-mod round;
+pub(crate) mod round;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
