@@ -282,11 +282,7 @@ async fn commit(
     let fingerprint = idempotency::fingerprint("POST", &format!("/v1/rounds/{id}/commit"), &bytes);
     let spec = spec(id, body)?;
     let committed = service::commit(state.ledger(), state.db(), spec, &fingerprint).await?;
-    let mut response = (
-        StatusCode::CREATED,
-        Json(stored_out(&committed.round)),
-    )
-        .into_response();
+    let mut response = (StatusCode::CREATED, Json(stored_out(&committed.round))).into_response();
     if committed.replayed {
         response.headers_mut().insert(
             REPLAYED_HEADER,

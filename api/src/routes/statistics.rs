@@ -156,14 +156,13 @@ pub fn anonymise(cells: BTreeMap<(String, String), Vec<Decimal>>) -> Vec<GroupCe
     }
     let mut out = Vec::new();
     for (instrument, mut groups) in by_instrument {
-        if groups.iter().filter(|g| g.3).count() == 1 {
-            if let Some(next) = groups
+        if groups.iter().filter(|g| g.3).count() == 1
+            && let Some(next) = groups
                 .iter_mut()
                 .filter(|g| !g.3)
                 .min_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)))
-            {
-                next.3 = true;
-            }
+        {
+            next.3 = true;
         }
         for (group, total, holders, suppressed) in groups {
             out.push(GroupCell {

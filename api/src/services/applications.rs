@@ -14,8 +14,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ledger::instrument::{InstrumentKind, Medium, Region, RegionKind};
 use ledger::Ledger;
+use ledger::instrument::{InstrumentKind, Medium, Region, RegionKind};
 use optimizer::{Application, CreditGrade, Location, ZoneType};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -509,7 +509,8 @@ pub async fn list(
 
 /// Every pending application, in id order.
 pub async fn pending(db: &Db) -> Result<Vec<Stored>, ApiError> {
-    let sql = format!("SELECT {COLUMNS} FROM api_applications WHERE status = 'pending' ORDER BY id");
+    let sql =
+        format!("SELECT {COLUMNS} FROM api_applications WHERE status = 'pending' ORDER BY id");
     let rows = on_db!(db, |pool| {
         let rows = sqlx::query(&sql).fetch_all(pool).await?;
         rows.iter().map(stored).collect::<Result<Vec<_>, _>>()?

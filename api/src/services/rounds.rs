@@ -37,7 +37,10 @@ pub fn policy_by_id(id: &str) -> Result<Policy, FieldProblem> {
         let known: Vec<&str> = POLICIES.iter().map(|(name, _)| *name).collect();
         return Err(FieldProblem::new(
             "policy_id",
-            format!("unknown policy {id:?}; stored policies: {}", known.join(", ")),
+            format!(
+                "unknown policy {id:?}; stored policies: {}",
+                known.join(", ")
+            ),
         ));
     };
     parse_policy_toml(text).map_err(|reason| FieldProblem::new("policy_id", reason))
@@ -233,20 +236,25 @@ pub struct StoredRound {
     pub committed_at: Option<String>,
 }
 
-const ROUND_COLUMNS: &str =
-    "id, fingerprint, state, policy_version, request, result, journal_seq, created_at, committed_at";
+const ROUND_COLUMNS: &str = "id, fingerprint, state, policy_version, request, result, journal_seq, created_at, committed_at";
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<StoredRound>, ApiError> {
     let sql = format!("SELECT {ROUND_COLUMNS} FROM api_rounds WHERE id = $1");
     let rows = on_db!(db, |pool| {
         let rows = sqlx::query(&sql).bind(id).fetch_all(pool).await?;
-        rows.iter().map(stored_round).collect::<Result<Vec<_>, _>>()?
+        rows.iter()
+            .map(stored_round)
+            .collect::<Result<Vec<_>, _>>()?
     });
     Ok(rows.into_iter().next())
 }
 
 /// Committed rounds, newest id last, after `after`.
-pub async fn list(db: &Db, after: Option<&str>, limit: usize) -> Result<Vec<StoredRound>, ApiError> {
+pub async fn list(
+    db: &Db,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<StoredRound>, ApiError> {
     let sql = format!(
         "SELECT {ROUND_COLUMNS} FROM api_rounds WHERE state = 'committed'
          AND (CAST($1 AS TEXT) IS NULL OR id > CAST($1 AS TEXT)) ORDER BY id LIMIT $2"
@@ -258,7 +266,9 @@ pub async fn list(db: &Db, after: Option<&str>, limit: usize) -> Result<Vec<Stor
             .bind(limit)
             .fetch_all(pool)
             .await?;
-        rows.iter().map(stored_round).collect::<Result<Vec<_>, _>>()?
+        rows.iter()
+            .map(stored_round)
+            .collect::<Result<Vec<_>, _>>()?
     });
     Ok(rows)
 }

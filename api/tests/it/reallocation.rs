@@ -122,7 +122,10 @@ async fn applications_are_private_validated_and_withdrawable() {
             .collect();
         assert_eq!(ids, [B]);
         server
-            .get(&format!("/v1/applications/{id}"), Some(&server.enterprise_b))
+            .get(
+                &format!("/v1/applications/{id}"),
+                Some(&server.enterprise_b),
+            )
             .await
             .problem(404, "not_found");
         server
@@ -269,8 +272,16 @@ async fn a_round_dry_runs_commits_exactly_and_commits_once() {
         }
         let pools = allocation["pools"].as_array().expect("pools");
         assert_eq!(pools.len(), 1);
-        assert!(allocation["tiers"].as_array().is_some_and(|t| !t.is_empty()));
-        assert!(allocation["flows"].as_array().is_some_and(|f| !f.is_empty()));
+        assert!(
+            allocation["tiers"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty())
+        );
+        assert!(
+            allocation["flows"]
+                .as_array()
+                .is_some_and(|f| !f.is_empty())
+        );
         assert_eq!(server.head().await, head, "a dry run writes nothing");
         server
             .get("/v1/rounds/2026-R1", Some(&server.economist))
@@ -475,9 +486,6 @@ async fn a_bad_round_lists_every_problem_and_writes_nothing() {
                 &json!({"policy_id": "nope"}),
             )
             .await;
-        assert_eq!(
-            unknown.problem(422, "invalid_input")["field"],
-            "policy_id"
-        );
+        assert_eq!(unknown.problem(422, "invalid_input")["field"], "policy_id");
     }
 }

@@ -26,7 +26,10 @@ async fn an_economist_runs_a_scenario_and_gets_the_engines_answer() {
         &scenarios::RunOptions::default(),
     )
     .expect("the library runs P1");
-    assert_eq!(answer.body["manifest"]["scenario_hash"], scenario.content_hash());
+    assert_eq!(
+        answer.body["manifest"]["scenario_hash"],
+        scenario.content_hash()
+    );
     let prices: Vec<f64> = answer.body["result"]["market"]
         .as_array()
         .expect("market")
@@ -79,8 +82,7 @@ async fn an_economist_runs_a_scenario_and_gets_the_engines_answer() {
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some(scenarios::output::LONG_HEADER));
     assert!(
-        text.lines()
-            .any(|l| l.contains(",firm1,emissions,t,")),
+        text.lines().any(|l| l.contains(",firm1,emissions,t,")),
         "firm rows in the CSV"
     );
 }
@@ -115,7 +117,10 @@ async fn scenario_errors_name_the_key_and_the_bounds_hold() {
         .await;
     let problem = answer.problem(422, "invalid_field");
     assert!(
-        problem["detail"].as_str().unwrap_or("").contains("bogus_key"),
+        problem["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("bogus_key"),
         "{problem}"
     );
     server

@@ -22,14 +22,20 @@ async fn small_cells_are_suppressed_and_enterprises_are_refused() {
             // Two enterprises only: every cell has fewer than three holders.
             for cell in cells {
                 assert_eq!(cell["suppressed"], true, "{cell}");
-                assert!(cell["held"].is_null() && cell["holders"].is_null(), "{cell}");
+                assert!(
+                    cell["held"].is_null() && cell["holders"].is_null(),
+                    "{cell}"
+                );
             }
             let text = answer.body.to_string();
             assert!(!text.contains(A) && !text.contains(B), "no credit code");
             assert!(!text.contains("100") && !text.contains("107"), "{text}");
         }
         server
-            .get("/v1/statistics/holdings?by=district", Some(&server.enterprise_a))
+            .get(
+                "/v1/statistics/holdings?by=district",
+                Some(&server.enterprise_a),
+            )
             .await
             .problem(403, "forbidden");
         server
