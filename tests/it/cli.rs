@@ -47,6 +47,32 @@ fn demo_runs_the_full_cycle_and_leaves_a_verifiable_ledger() {
         reserve_cny.is_none()
             || reserve_cny.map(|r| r["balance"].as_str() == Some("0.00")) == Some(true)
     );
+    // A round from the CLI over the (empty) pending applications: a dry run writes nothing.
+    let entries = report["entries"].as_u64();
+    let dry = ets(&url, &["round", "dry-run", "--id", "2026-R1"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert!(
+        text(&dry).contains("reallocation round 2026-R1 under policy chongqing-2020-r1"),
+        "{}",
+        text(&dry)
+    );
+    let verify = ets(&url, &["ledger", "verify", "--json"]);
+    let after: serde_json::Value = serde_json::from_slice(&verify.stdout).expect("verify JSON");
+    assert_eq!(
+        after["entries"].as_u64(),
+        entries,
+        "a dry run writes nothing"
+    );
+    let bad = ets(
+        &url,
+        &["round", "dry-run", "--id", "bad id", "--policy", "nope"],
+    );
+    assert!(
+        !bad.status.success() && text(&bad).contains("round id"),
+        "{}",
+        text(&bad)
+    );
+
     let journal = ets(&url, &["ledger", "journal", "--limit", "3"]);
     assert!(
         journal.status.success() && text(&journal).contains("genesis"),
