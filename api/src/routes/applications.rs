@@ -456,8 +456,9 @@ async fn withdraw_application(
             stored.status.as_str()
         )));
     }
+    let updated_at = ledger::journal::format_time(chrono::Utc::now());
     stored.status = Status::Withdrawn;
-    stored.updated_at = ledger::journal::format_time(chrono::Utc::now());
+    stored.updated_at = updated_at.clone();
     let text = serde_json::to_string(&out(stored))
         .map_err(|error| ApiError::Internal(format!("encoding an application: {error}")))?;
     let keyed = Keyed {
@@ -467,7 +468,7 @@ async fn withdraw_application(
         status: StatusCode::OK.as_u16(),
         body: text.clone(),
     };
-    if !service::withdraw(state.db(), &id, &keyed).await? {
+    if !service::withdraw(state.db(), &id, &updated_at, &keyed).await? {
         if let Some(replay) = replay_of(&state, &caller, &key, &fingerprint).await? {
             return Ok(replay);
         }

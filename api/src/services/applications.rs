@@ -443,14 +443,14 @@ pub async fn insert(
 pub async fn withdraw(
     db: &Db,
     id: &str,
+    now: &str,
     replay: &crate::idempotency::Keyed<'_>,
 ) -> Result<bool, ApiError> {
-    let now = now();
     let sql = "UPDATE api_applications SET status = 'withdrawn', updated_at = $1 WHERE id = $2 AND status = 'pending'";
     let done = on_db!(db, |pool| {
         let mut tx = pool.begin().await?;
         let changed = sqlx::query(sql)
-            .bind(&now)
+            .bind(now)
             .bind(id)
             .execute(&mut *tx)
             .await?

@@ -489,3 +489,101 @@ async fn a_bad_round_lists_every_problem_and_writes_nothing() {
         assert_eq!(unknown.problem(422, "invalid_input")["field"], "policy_id");
     }
 }
+
+#[tokio::test]
+async fn an_interrupted_commit_is_finished_with_the_stored_request() {
+    for server in servers().await {
+        server.setup().await;
+        free_capacity(&server).await;
+        let filed = server
+            .post(
+                "/v1/applications",
+                Some(&server.enterprise_a),
+                Some("a-1"),
+                &application("20"),
+            )
+            .await;
+        assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.body);
+        let body = json!({"policy_id": "chongqing-2020-r1"});
+        // A server planned and stored the commit, then stopped before posting it.
+        let spec = api::services::rounds::RoundSpec {
+            id: "R-crash".into(),
+            policy: api::services::rounds::policy_by_id("chongqing-2020-r1").expect("policy"),
+            application_ids: None,
+            inline: Vec::new(),
+        };
+        let state = &server.state;
+        let plan = api::services::rounds::plan(state.ledger(), state.db(), spec)
+            .await
+            .expect("plan");
+        let fingerprint = api::idempotency::fingerprint(
+            "POST",
+            "/v1/rounds/R-crash/commit",
+            body.to_string().as_bytes(),
+        );
+        let insert = "INSERT INTO api_rounds (id, fingerprint, state, policy_version, request, result, journal_seq, created_at, committed_at)
+                      VALUES ($1, $2, 'committing', $3, $4, $5, NULL, '2026-11-28T00:00:00Z', NULL)";
+        let request = serde_json::to_string(&plan.request).expect("request");
+        let result = serde_json::to_string(&plan.allocation).expect("result");
+        match state.db() {
+            api::db::Db::Sqlite(pool) => {
+                sqlx::query(insert)
+                    .bind("R-crash")
+                    .bind(&fingerprint)
+                    .bind(&plan.allocation.policy_version)
+                    .bind(&request)
+                    .bind(&result)
+                    .execute(pool)
+                    .await
+                    .expect("insert");
+            }
+            api::db::Db::Postgres(pool) => {
+                sqlx::query(insert)
+                    .bind("R-crash")
+                    .bind(&fingerprint)
+                    .bind(&plan.allocation.policy_version)
+                    .bind(&request)
+                    .bind(&result)
+                    .execute(pool)
+                    .await
+                    .expect("insert");
+            }
+        }
+        let head = server.head().await;
+        let a_before = balance(&server, A).await;
+        // The retry posts the stored request once and marks everything committed.
+        let committed = server
+            .post(
+                "/v1/rounds/R-crash/commit",
+                Some(&server.bureau),
+                Some("commit-retry"),
+                &body,
+            )
+            .await;
+        assert_eq!(committed.status, StatusCode::CREATED, "{}", committed.body);
+        assert_eq!(committed.body["state"], "committed");
+        assert_eq!(server.head().await, head + 1);
+        let granted: Decimal = plan.allocation.applications[0]
+            .grants
+            .iter()
+            .map(|g| g.granted)
+            .sum();
+        assert!(granted > Decimal::ZERO);
+        assert_eq!(balance(&server, A).await, a_before + granted);
+        let mine = server
+            .get("/v1/applications", Some(&server.enterprise_a))
+            .await;
+        assert_eq!(mine.body["applications"][0]["round_id"], "R-crash");
+        // And once more: nothing new.
+        let again = server
+            .post(
+                "/v1/rounds/R-crash/commit",
+                Some(&server.bureau),
+                Some("commit-again"),
+                &body,
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CREATED);
+        assert_eq!(server.head().await, head + 1);
+    }
+}
