@@ -325,6 +325,19 @@ pub async fn commit(
     if let Some(existing) = get(db, &id).await? {
         return resume(ledger, db, existing, fingerprint).await;
     }
+    // A round committed to the ledger without this table (the demo, `run_round`) keeps its id.
+    let key = crate::services::reallocation::commit_key(&id);
+    let sql = "SELECT COUNT(*) AS n FROM journal WHERE idempotency_key = $1";
+    let taken: i64 = on_db!(db, |pool| sqlx::query(sql)
+        .bind(&key)
+        .fetch_one(pool)
+        .await?
+        .try_get("n")?);
+    if taken > 0 {
+        return Err(ApiError::Conflict(format!(
+            "round {id} is already in the ledger (journal key {key}), committed outside this API; use a new round id"
+        )));
+    }
     let plan = plan(ledger, db, spec).await?;
     let now = ledger::journal::format_time(chrono::Utc::now());
     let request_json = serde_json::to_string(&plan.request)

@@ -477,6 +477,34 @@ async fn a_bad_round_lists_every_problem_and_writes_nothing() {
             )
             .await;
         assert_eq!(good.status, StatusCode::OK, "{}", good.body);
+        // A round id already committed to the ledger outside the API (as the demo does) is kept.
+        let outside = ledger::Request {
+            idempotency_key: api::services::reallocation::commit_key("R-outside"),
+            actor: "bureau".into(),
+            memo: None,
+            actions: vec![ledger::Action::Allocate {
+                instrument: COD.into(),
+                to: A.into(),
+                amount: ledger::Quantity("1".parse().expect("decimal")),
+            }],
+        };
+        server
+            .state
+            .ledger()
+            .submit(outside)
+            .await
+            .expect("a round posted outside the API");
+        let head = server.head().await;
+        server
+            .post(
+                "/v1/rounds/R-outside/commit",
+                Some(&server.bureau),
+                Some("outside-commit"),
+                &json!({"policy_id": "chongqing-2020-r1", "applications": [inline("again", A, "COD", "1")]}),
+            )
+            .await
+            .problem(409, "conflict");
+        assert_eq!(server.head().await, head);
         // Malformed policy fields and unknown policies are named.
         let unknown = server
             .post(
