@@ -110,8 +110,32 @@ pub(crate) fn run(
     Ok(outcome)
 }
 
+/// Whether an all-or-nothing (or minimum-share) project's minimum alone fits every row it touches.
+/// One that does not can only be 0; left in the MILP it is a column whose bundle can be a million
+/// times a row's capacity, which invites HiGHS to park it at a tolerance-sized "zero".
+fn minimum_fits(prep: &Prepared, app: &crate::prepare::App, residual: &[i128]) -> bool {
+    let mut need: Vec<f64> = Vec::new();
+    let mut rows: Vec<usize> = Vec::new();
+    for e in &app.entries {
+        let usage = app.min_share
+            * prep.rows[e.row].float_coef(e.coef)
+            * app.items[e.item].requested as f64;
+        match rows.iter().position(|&r| r == e.row) {
+            Some(k) => need[k] += usage,
+            None => {
+                rows.push(e.row);
+                need.push(usage);
+            }
+        }
+    }
+    rows.iter()
+        .zip(&need)
+        .all(|(&r, &u)| u <= residual[r] as f64 * (1.0 + 1e-9))
+}
+
 /// Builds the tier's problem from what is left. Structured: a project touching an exhausted row
-/// is out (fixed proportions), a row whose whole potential demand fits is
+/// is out (fixed proportions), so is one whose minimum share alone overfills a row, a row whose
+/// whole potential demand fits is
 /// dropped (it cannot bind), and a project with no row left gets everything. Naive: every
 /// eligible project and every row it touches, as written.
 ///
@@ -132,6 +156,7 @@ fn build_lp(
             app.missing.is_empty()
                 && !app.items.is_empty()
                 && (naive || app.entries.iter().all(|e| residual[e.row] > 0))
+                && (naive || app.min_share <= 0.0 || minimum_fits(prep, app, residual))
         })
         .collect();
     let mut potential = vec![0i128; prep.rows.len()];
