@@ -135,7 +135,7 @@ fn minimum_fits(prep: &Prepared, app: &crate::prepare::App, residual: &[i128]) -
 
 /// Builds the tier's problem from what is left. Structured: a project touching an exhausted row
 /// is out (fixed proportions), so is one whose minimum share alone overfills a row, a row whose
-/// whole potential demand fits is
+/// whole potential demand fits with room to spare is
 /// dropped (it cannot bind), and a project with no row left gets everything. Naive: every
 /// eligible project and every row it touches, as written.
 ///
@@ -166,8 +166,10 @@ fn build_lp(
             potential[e.row] += prep.rows[e.row].usage_of(e.coef, app.items[e.item].requested);
         }
     }
+    // A row the demand fills exactly stays: it cannot stop anyone, but its price is an interval
+    // (the last unit is worth something, one more is not) that only its LP can tell.
     let binding: Vec<bool> = (0..prep.rows.len())
-        .map(|r| potential[r] > 0 && (naive || potential[r] > residual[r]))
+        .map(|r| potential[r] > 0 && (naive || potential[r] >= residual[r]))
         .collect();
     let mut local = vec![usize::MAX; prep.rows.len()];
     let mut global_rows = Vec::new();

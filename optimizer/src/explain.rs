@@ -10,6 +10,7 @@ use crate::allocation::{
 };
 use crate::engine::Outcome;
 use crate::model::Round;
+use crate::policy::{Objective, TIER_MAX};
 use crate::prepare::{COEF_PLACES, Prepared, RowKind, to_decimal};
 
 pub(crate) fn assemble(round: &Round, prep: &Prepared, outcome: &Outcome) -> Allocation {
@@ -151,21 +152,52 @@ fn binding(round: &Round, prep: &Prepared, outcome: &Outcome, i: usize) -> Vec<B
     out
 }
 
-fn shadow_price(prep: &Prepared, outcome: &Outcome, row: usize) -> Option<ShadowPrice> {
+fn shadow_price(
+    round: &Round,
+    prep: &Prepared,
+    outcome: &Outcome,
+    row: usize,
+    used: i128,
+) -> Option<ShadowPrice> {
+    if round.policy.objective == Objective::FillRateFairness {
+        return None;
+    }
     let per_tonne = prep.rows[row].units_per_tonne;
-    outcome.duals.iter().enumerate().find_map(|(t, duals)| {
-        let d = duals[row].filter(|d| *d > 1e-12)?;
+    let capacity = prep.rows[row].rhs as f64;
+    let priced = outcome.duals.iter().enumerate().find_map(|(t, duals)| {
+        let dual = duals[row]?;
         let range = outcome.ranges[t][row];
+        let valued = dual > 1e-12 || range.is_some_and(|p| p.down > 1e-12 || p.up > 1e-12);
+        if !valued {
+            return None;
+        }
         // The LP's rhs was what was left before tier t; restate the range as the capacity itself.
         let before = outcome.residual_before_tier[t][row] as f64;
-        let capacity = prep.rows[row].rhs as f64;
         let to_capacity = |v: f64| (capacity + (v - before)) / per_tonne;
         Some(ShadowPrice {
             tier: t as u8 + 1,
-            value: d * per_tonne,
+            value: dual * per_tonne,
+            value_up: range.map(|p| p.up * per_tonne),
+            value_down: range.map(|p| p.down * per_tonne),
+            interval: range.is_some_and(|p| p.down - p.up > 1e-9 * p.down.abs().max(1e-12)),
             range_known: range.is_some(),
-            range_low: range.and_then(|r| r.0).map(to_capacity),
-            range_high: range.and_then(|r| r.1).map(to_capacity),
+            range_low: range.map(|p| to_capacity(p.low).max(0.0)),
+            range_high: range.and_then(|p| p.high).map(to_capacity),
+        })
+    });
+    // No tier values it: every tier's dual is 0 and stays 0 down to what was finally used (the
+    // value of the last unit is 0 too unless nothing is left).
+    let left = prep.rows[row].rhs - used;
+    priced.or_else(|| {
+        Some(ShadowPrice {
+            tier: TIER_MAX,
+            value: 0.0,
+            value_up: Some(0.0),
+            value_down: (left > 0).then_some(0.0),
+            interval: false,
+            range_known: true,
+            range_low: Some(used as f64 / per_tonne),
+            range_high: None,
         })
     })
 }
@@ -198,7 +230,7 @@ fn pools(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<PoolResult> {
                 granted: to_decimal(granted[p], scale),
                 retired: to_decimal(used - granted[p], scale),
                 left: to_decimal(left, scale),
-                shadow_price: shadow_price(prep, outcome, p),
+                shadow_price: shadow_price(round, prep, outcome, p, used),
             }
         })
         .collect()
@@ -219,7 +251,7 @@ fn caps(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<CapResult> {
                 cap: cap.cap,
                 used: to_decimal(prep.rows[r].rhs - left, scale).normalize(),
                 left: to_decimal(left, scale).normalize(),
-                shadow_price: shadow_price(prep, outcome, r),
+                shadow_price: shadow_price(round, prep, outcome, r, prep.rows[r].rhs - left),
             })
         })
         .collect()

@@ -247,6 +247,47 @@ pub fn check_invariants(round: &Round, a: &Allocation) {
             "{cap:?}"
         );
     }
+    let prices = a
+        .pools
+        .iter()
+        .map(|p| (p.shadow_price.as_ref(), p.available))
+        .chain(a.caps.iter().map(|c| (c.shadow_price.as_ref(), c.cap)));
+    for (price, capacity) in prices {
+        if a.objective == Objective::FillRateFairness {
+            assert!(price.is_none());
+            continue;
+        }
+        check_price(
+            price.expect("value mode prices every pool and cap"),
+            capacity,
+        );
+    }
+}
+
+/// A price is a point of `[value_up, value_down]`, and its ranges contain the capacity.
+fn check_price(price: &optimizer::ShadowPrice, capacity: Decimal) {
+    let capacity: f64 = capacity.try_into().unwrap();
+    let slack = |x: f64| 1e-6 * x.abs().max(1.0);
+    if let (Some(up), Some(down)) = (price.value_up, price.value_down) {
+        assert!(up >= 0.0 && up <= down + slack(down), "{price:?}");
+        assert!(
+            price.value >= up - slack(up) && price.value <= down + slack(down),
+            "{price:?}"
+        );
+        assert_eq!(
+            price.interval,
+            down - up > 1e-9 * down.abs().max(1e-12),
+            "{price:?}"
+        );
+    }
+    if price.range_known {
+        if let Some(low) = price.range_low {
+            assert!(low <= capacity + slack(capacity), "{price:?} {capacity}");
+        }
+        if let Some(high) = price.range_high {
+            assert!(high >= capacity - slack(capacity), "{price:?} {capacity}");
+        }
+    }
 }
 
 /// Small thresholds that force sifting and restricted MILPs on small rounds.
