@@ -32,7 +32,9 @@ pub(crate) fn run(
     prep: &Prepared,
     objective: Objective,
     options: &Options,
+    phases: &mut crate::Phases,
 ) -> Result<Outcome, (u8, String)> {
+    let clock = std::time::Instant::now;
     let rows = prep.rows.len();
     let mut outcome = Outcome {
         residual: prep.rows.iter().map(|r| r.rhs).collect(),
@@ -53,9 +55,14 @@ pub(crate) fn run(
                 .count();
         let members: Vec<usize> = (start..end).collect();
         start = end;
+        let started = clock();
         let (lp, columns, local_rows, mut y) =
             build_lp(prep, &members, &outcome.residual, options.method);
+        phases.build += started.elapsed().as_secs_f64();
+        let started = clock();
         let solution = solve_tier(&lp, objective, options).map_err(|e| (tier, e))?;
+        phases.solve += started.elapsed().as_secs_f64();
+        let started = clock();
         // Projects filled without the LP (no row could bind) count in the tier's objective.
         let free: f64 = (0..members.len())
             .filter(|&k| y[k] > 0.0)
@@ -94,6 +101,7 @@ pub(crate) fn run(
             &mut outcome.grants,
         );
         outcome.residual_after_tier.push(outcome.residual.clone());
+        phases.rounding += started.elapsed().as_secs_f64();
         outcome.duals.push(tier_duals);
         outcome.ranges.push(tier_ranges);
         outcome.tiers.push(TierResult {

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use rayon::prelude::*;
+
 use crate::allocation::{
     Allocation, ApplicationResult, Binding, CapResult, Constraint, Flow, Grant, PoolResult,
     ShadowPrice, Status,
@@ -16,10 +18,17 @@ use crate::prepare::{COEF_PLACES, Prepared, RowKind, to_decimal};
 pub(crate) fn assemble(round: &Round, prep: &Prepared, outcome: &Outcome) -> Allocation {
     // Priority order (tier, credit grade, filing time, id; excluded last): the ranked list the
     // bureau publishes, and independent of the input order.
-    let applications: Vec<ApplicationResult> = (0..prep.apps.len())
-        .map(|i| application(round, prep, outcome, i))
-        .collect();
-    let flows = flows(round, prep, outcome);
+    // Each result depends only on its own project: built in parallel, collected in order.
+    let (applications, flows) = rayon::join(
+        || {
+            (0..prep.apps.len())
+                .into_par_iter()
+                .with_min_len(4_096)
+                .map(|i| application(round, prep, outcome, i))
+                .collect::<Vec<ApplicationResult>>()
+        },
+        || flows(round, prep, outcome),
+    );
     Allocation {
         round_id: round.id.clone(),
         policy_version: round.policy.version.clone(),
@@ -269,36 +278,43 @@ fn flows(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<Flow> {
             }
         }
     }
-    let mut out = Vec::new();
-    for (p, pool) in prep.pools.iter().enumerate() {
-        let pool_id = &round.pools[pool.input].id;
-        let pollutant = &prep.pollutants[pool.pollutant];
-        let mut source = 0;
-        let mut left = pool.sources.first().map_or(0, |s| s.1);
-        for &(i, mut draw) in &draws[p] {
-            while draw > 0 && source < pool.sources.len() {
-                let take = draw.min(left);
-                if take > 0 {
-                    out.push(Flow {
-                        pool: pool_id.clone(),
-                        reduction_id: pool.sources[source].0.clone(),
-                        application: round.applications[prep.apps[i].input].id.clone(),
-                        pollutant: pollutant.id.clone(),
-                        quantity: to_decimal(take, pollutant.scale),
-                    });
+    // Pools are independent: each pool's flows are built in parallel and joined in pool order.
+    let per_pool: Vec<Vec<Flow>> = prep
+        .pools
+        .par_iter()
+        .enumerate()
+        .map(|(p, pool)| {
+            let mut out = Vec::new();
+            let pool_id = &round.pools[pool.input].id;
+            let pollutant = &prep.pollutants[pool.pollutant];
+            let mut source = 0;
+            let mut left = pool.sources.first().map_or(0, |s| s.1);
+            for &(i, mut draw) in &draws[p] {
+                while draw > 0 && source < pool.sources.len() {
+                    let take = draw.min(left);
+                    if take > 0 {
+                        out.push(Flow {
+                            pool: pool_id.clone(),
+                            reduction_id: pool.sources[source].0.clone(),
+                            application: round.applications[prep.apps[i].input].id.clone(),
+                            pollutant: pollutant.id.clone(),
+                            quantity: to_decimal(take, pollutant.scale),
+                        });
+                    }
+                    draw -= take;
+                    left -= take;
+                    if left == 0 {
+                        source += 1;
+                        left = pool.sources.get(source).map_or(0, |s| s.1);
+                    }
                 }
-                draw -= take;
-                left -= take;
-                if left == 0 {
-                    source += 1;
-                    left = pool.sources.get(source).map_or(0, |s| s.1);
-                }
+                assert!(
+                    draw == 0,
+                    "pool {pool_id} overdrawn: its sources cannot fund the draws"
+                );
             }
-            assert!(
-                draw == 0,
-                "pool {pool_id} overdrawn: its sources cannot fund the draws"
-            );
-        }
-    }
-    out
+            out
+        })
+        .collect();
+    per_pool.concat()
 }
