@@ -18,13 +18,6 @@ pub(super) fn build_apps(
     pool_index: &PoolIndex,
     problems: &mut Vec<Problem>,
 ) -> Vec<App> {
-    let va_max = round
-        .applications
-        .iter()
-        .filter_map(|a| a.value_added_cny_per_year.to_f64())
-        .fold(0.0f64, f64::max);
-    // A tiny positive floor: capacity a tier can use is never left to a lower tier.
-    let weight_floor = 1e-6 * (va_max + 1.0);
     // Duplicate ids first (sequential: the first occurrence wins), then every application on its
     // own, in parallel; problems are merged back in input order, so the report does not depend on
     // the thread count.
@@ -50,15 +43,7 @@ pub(super) fn build_apps(
                 });
                 return (None, problems);
             }
-            let app = build_app(
-                round,
-                ids,
-                pollutants,
-                pool_index,
-                weight_floor,
-                input,
-                &mut problems,
-            );
+            let app = build_app(round, ids, pollutants, pool_index, input, &mut problems);
             (Some(app), problems)
         })
         .collect();
@@ -75,7 +60,6 @@ fn build_app(
     ids: &Ids,
     pollutants: &[Pollutant],
     pool_index: &PoolIndex,
-    weight_floor: f64,
     input: usize,
     problems: &mut Vec<Problem>,
 ) -> App {
@@ -184,7 +168,8 @@ fn build_app(
             } else {
                 a.min_viable_share.to_f64().unwrap_or(1.0)
             },
-            weight: va + weight_floor,
+            // Value added; the positive floor is added per tier once tiers are known (rows.rs).
+            weight: va,
         }
     }
 }

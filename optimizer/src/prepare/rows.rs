@@ -38,6 +38,24 @@ pub(super) fn build_rows(
     keys.par_sort_unstable();
     let mut slots: Vec<Option<App>> = apps.into_iter().map(Some).collect();
     let mut apps: Vec<App> = keys.iter().filter_map(|key| slots[key.4].take()).collect();
+    // A tiny positive floor on every weight, so capacity a tier can use is never left to a lower
+    // tier. Per tier (from that tier's largest value added): a floor taken over the whole round
+    // would let a lower tier's value added reorder a higher tier's projects.
+    let mut start = 0;
+    while start < apps.len() {
+        let tier = apps[start].tier;
+        let end = start + apps[start..].iter().take_while(|a| a.tier == tier).count();
+        let floor = 1e-6
+            * (apps[start..end]
+                .iter()
+                .map(|a| a.weight)
+                .fold(0.0, f64::max)
+                + 1.0);
+        for app in &mut apps[start..end] {
+            app.weight += floor;
+        }
+        start = end;
+    }
     let per_tonne = |p: usize, extra: u32| 10f64.powi((pollutants[p].scale + extra) as i32);
     let mut rows: Vec<RowDef> = pools
         .iter()

@@ -466,3 +466,24 @@ fn readme_policy_example_parses() {
         1_000
     );
 }
+
+/// Strict priority down to the weights: a very valuable lower-tier project must not change how a
+/// higher tier splits a pool. Tier 1 alone: `b` (500 CNY/t) beats `a` (100 CNY/t) for the 5 t.
+/// The weights' positive floor once came from the largest value added of the whole round, so a
+/// tier-4 project worth 1e9 raised it to 1 000 per project and `a` (1 100 per t) overtook `b`.
+#[test]
+fn lower_tier_value_never_reorders_a_higher_tier() {
+    let top = vec![
+        with_value(app("a", &["major_strategic"], &[("COD", "1")]), "100"),
+        with_value(app("b", &["major_strategic"], &[("COD", "10")]), "5000"),
+    ];
+    let alone = allocate(&round(top.clone(), cod_pool("5"))).unwrap();
+    assert_eq!(granted(&alone, "b", "COD"), d("5"));
+    assert_eq!(granted(&alone, "a", "COD"), d("0"));
+    let mut all = top;
+    all.push(with_value(app("rich", &[], &[("COD", "1")]), "1000000000"));
+    let with_rich = allocate(&round(all, cod_pool("5"))).unwrap();
+    for id in ["a", "b"] {
+        assert_eq!(get(&with_rich, id).grants, get(&alone, id).grants, "{id}");
+    }
+}
