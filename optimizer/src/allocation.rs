@@ -129,14 +129,34 @@ pub struct CapResult {
     pub shadow_price: Option<ShadowPrice>,
 }
 
-/// `value` is in objective units per tonne (value added in CNY/yr per tonne in value mode; a
-/// policy shadow value, not a market price). When `range_known`, it holds while the constraint's
-/// total capacity stays in `[range_low, range_high]` tonnes (`None` = unbounded on that side);
-/// the range is unknown when the optimum is degenerate.
+/// The value of capacity of a pool or cap, in objective units per tonne (value added in CNY/yr
+/// per tonne in value mode; a policy shadow value, not a market price), from the LP of `tier`:
+/// the first tier, in priority order, that values the constraint.
+///
+/// The tier's optimum is concave and piecewise linear in the constraint's capacity, so the price
+/// is a derivative. `value_up` is the value of one more tonne (right derivative) and
+/// `value_down` the value of the last tonne (left derivative). They are equal at a
+/// non-degenerate optimum; at a degenerate one (e.g. a pool filled exactly by whole projects) the
+/// price is the interval `[value_up, value_down]` and `interval` is true. `value` is the dual the
+/// solver returned, a point of that interval (conditional duals for MILP tiers, which have no
+/// derivatives: `value_up`/`value_down` are `None` there).
+///
+/// When `range_known`: `value_down` holds for capacities in `[range_low, capacity]` and
+/// `value_up` in `[capacity, range_high]` tonnes, `capacity` being the pool's `available` (the
+/// cap's `cap`); `None` = unbounded. These intervals are guaranteed; the price may hold further.
+///
+/// A constraint no tier values gets price 0 (`tier` = the last tier, [`crate::TIER_MAX`]), holding
+/// from its final usage up to unbounded. `None` in fairness mode (no prices there).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShadowPrice {
     pub tier: u8,
     pub value: f64,
+    #[serde(default)]
+    pub value_up: Option<f64>,
+    #[serde(default)]
+    pub value_down: Option<f64>,
+    #[serde(default)]
+    pub interval: bool,
     pub range_known: bool,
     pub range_low: Option<f64>,
     pub range_high: Option<f64>,

@@ -32,7 +32,9 @@ pub(crate) fn run(
     prep: &Prepared,
     objective: Objective,
     options: &Options,
+    phases: &mut crate::Phases,
 ) -> Result<Outcome, (u8, String)> {
+    let clock = std::time::Instant::now;
     let rows = prep.rows.len();
     let mut outcome = Outcome {
         residual: prep.rows.iter().map(|r| r.rhs).collect(),
@@ -53,9 +55,14 @@ pub(crate) fn run(
                 .count();
         let members: Vec<usize> = (start..end).collect();
         start = end;
+        let started = clock();
         let (lp, columns, local_rows, mut y) =
             build_lp(prep, &members, &outcome.residual, options.method);
+        phases.build += started.elapsed().as_secs_f64();
+        let started = clock();
         let solution = solve_tier(&lp, objective, options).map_err(|e| (tier, e))?;
+        phases.solve += started.elapsed().as_secs_f64();
+        let started = clock();
         // Projects filled without the LP (no row could bind) count in the tier's objective.
         let free: f64 = (0..members.len())
             .filter(|&k| y[k] > 0.0)
@@ -94,6 +101,7 @@ pub(crate) fn run(
             &mut outcome.grants,
         );
         outcome.residual_after_tier.push(outcome.residual.clone());
+        phases.rounding += started.elapsed().as_secs_f64();
         outcome.duals.push(tier_duals);
         outcome.ranges.push(tier_ranges);
         outcome.tiers.push(TierResult {
@@ -110,8 +118,32 @@ pub(crate) fn run(
     Ok(outcome)
 }
 
+/// Whether an all-or-nothing (or minimum-share) project's minimum alone fits every row it touches.
+/// One that does not can only be 0; left in the MILP it is a column whose bundle can be a million
+/// times a row's capacity, which invites HiGHS to park it at a tolerance-sized "zero".
+fn minimum_fits(prep: &Prepared, app: &crate::prepare::App, residual: &[i128]) -> bool {
+    let mut need: Vec<f64> = Vec::new();
+    let mut rows: Vec<usize> = Vec::new();
+    for e in &app.entries {
+        let usage = app.min_share
+            * prep.rows[e.row].float_coef(e.coef)
+            * app.items[e.item].requested as f64;
+        match rows.iter().position(|&r| r == e.row) {
+            Some(k) => need[k] += usage,
+            None => {
+                rows.push(e.row);
+                need.push(usage);
+            }
+        }
+    }
+    rows.iter()
+        .zip(&need)
+        .all(|(&r, &u)| u <= residual[r] as f64 * (1.0 + 1e-9))
+}
+
 /// Builds the tier's problem from what is left. Structured: a project touching an exhausted row
-/// is out (fixed proportions), a row whose whole potential demand fits is
+/// is out (fixed proportions), so is one whose minimum share alone overfills a row, a row whose
+/// whole potential demand fits with room to spare is
 /// dropped (it cannot bind), and a project with no row left gets everything. Naive: every
 /// eligible project and every row it touches, as written.
 ///
@@ -132,6 +164,7 @@ fn build_lp(
             app.missing.is_empty()
                 && !app.items.is_empty()
                 && (naive || app.entries.iter().all(|e| residual[e.row] > 0))
+                && (naive || app.min_share <= 0.0 || minimum_fits(prep, app, residual))
         })
         .collect();
     let mut potential = vec![0i128; prep.rows.len()];
@@ -141,8 +174,10 @@ fn build_lp(
             potential[e.row] += prep.rows[e.row].usage_of(e.coef, app.items[e.item].requested);
         }
     }
+    // A row the demand fills exactly stays: it cannot stop anyone, but its price is an interval
+    // (the last unit is worth something, one more is not) that only its LP can tell.
     let binding: Vec<bool> = (0..prep.rows.len())
-        .map(|r| potential[r] > 0 && (naive || potential[r] > residual[r]))
+        .map(|r| potential[r] > 0 && (naive || potential[r] >= residual[r]))
         .collect();
     let mut local = vec![usize::MAX; prep.rows.len()];
     let mut global_rows = Vec::new();

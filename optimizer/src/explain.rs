@@ -4,21 +4,31 @@
 
 use std::collections::BTreeSet;
 
+use rayon::prelude::*;
+
 use crate::allocation::{
     Allocation, ApplicationResult, Binding, CapResult, Constraint, Flow, Grant, PoolResult,
     ShadowPrice, Status,
 };
 use crate::engine::Outcome;
 use crate::model::Round;
+use crate::policy::{Objective, TIER_MAX};
 use crate::prepare::{COEF_PLACES, Prepared, RowKind, to_decimal};
 
 pub(crate) fn assemble(round: &Round, prep: &Prepared, outcome: &Outcome) -> Allocation {
     // Priority order (tier, credit grade, filing time, id; excluded last): the ranked list the
     // bureau publishes, and independent of the input order.
-    let applications: Vec<ApplicationResult> = (0..prep.apps.len())
-        .map(|i| application(round, prep, outcome, i))
-        .collect();
-    let flows = flows(round, prep, outcome);
+    // Each result depends only on its own project: built in parallel, collected in order.
+    let (applications, flows) = rayon::join(
+        || {
+            (0..prep.apps.len())
+                .into_par_iter()
+                .with_min_len(4_096)
+                .map(|i| application(round, prep, outcome, i))
+                .collect::<Vec<ApplicationResult>>()
+        },
+        || flows(round, prep, outcome),
+    );
     Allocation {
         round_id: round.id.clone(),
         policy_version: round.policy.version.clone(),
@@ -151,21 +161,52 @@ fn binding(round: &Round, prep: &Prepared, outcome: &Outcome, i: usize) -> Vec<B
     out
 }
 
-fn shadow_price(prep: &Prepared, outcome: &Outcome, row: usize) -> Option<ShadowPrice> {
+fn shadow_price(
+    round: &Round,
+    prep: &Prepared,
+    outcome: &Outcome,
+    row: usize,
+    used: i128,
+) -> Option<ShadowPrice> {
+    if round.policy.objective == Objective::FillRateFairness {
+        return None;
+    }
     let per_tonne = prep.rows[row].units_per_tonne;
-    outcome.duals.iter().enumerate().find_map(|(t, duals)| {
-        let d = duals[row].filter(|d| *d > 1e-12)?;
+    let capacity = prep.rows[row].rhs as f64;
+    let priced = outcome.duals.iter().enumerate().find_map(|(t, duals)| {
+        let dual = duals[row]?;
         let range = outcome.ranges[t][row];
+        let valued = dual > 1e-12 || range.is_some_and(|p| p.down > 1e-12 || p.up > 1e-12);
+        if !valued {
+            return None;
+        }
         // The LP's rhs was what was left before tier t; restate the range as the capacity itself.
         let before = outcome.residual_before_tier[t][row] as f64;
-        let capacity = prep.rows[row].rhs as f64;
         let to_capacity = |v: f64| (capacity + (v - before)) / per_tonne;
         Some(ShadowPrice {
             tier: t as u8 + 1,
-            value: d * per_tonne,
+            value: dual * per_tonne,
+            value_up: range.map(|p| p.up * per_tonne),
+            value_down: range.map(|p| p.down * per_tonne),
+            interval: range.is_some_and(|p| p.down - p.up > 1e-9 * p.down.abs().max(1e-12)),
             range_known: range.is_some(),
-            range_low: range.and_then(|r| r.0).map(to_capacity),
-            range_high: range.and_then(|r| r.1).map(to_capacity),
+            range_low: range.map(|p| to_capacity(p.low).max(0.0)),
+            range_high: range.and_then(|p| p.high).map(to_capacity),
+        })
+    });
+    // No tier values it: every tier's dual is 0 and stays 0 down to what was finally used (the
+    // value of the last unit is 0 too unless nothing is left).
+    let left = prep.rows[row].rhs - used;
+    priced.or_else(|| {
+        Some(ShadowPrice {
+            tier: TIER_MAX,
+            value: 0.0,
+            value_up: Some(0.0),
+            value_down: (left > 0).then_some(0.0),
+            interval: false,
+            range_known: true,
+            range_low: Some(used as f64 / per_tonne),
+            range_high: None,
         })
     })
 }
@@ -198,7 +239,7 @@ fn pools(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<PoolResult> {
                 granted: to_decimal(granted[p], scale),
                 retired: to_decimal(used - granted[p], scale),
                 left: to_decimal(left, scale),
-                shadow_price: shadow_price(prep, outcome, p),
+                shadow_price: shadow_price(round, prep, outcome, p, used),
             }
         })
         .collect()
@@ -219,7 +260,7 @@ fn caps(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<CapResult> {
                 cap: cap.cap,
                 used: to_decimal(prep.rows[r].rhs - left, scale).normalize(),
                 left: to_decimal(left, scale).normalize(),
-                shadow_price: shadow_price(prep, outcome, r),
+                shadow_price: shadow_price(round, prep, outcome, r, prep.rows[r].rhs - left),
             })
         })
         .collect()
@@ -237,36 +278,43 @@ fn flows(round: &Round, prep: &Prepared, outcome: &Outcome) -> Vec<Flow> {
             }
         }
     }
-    let mut out = Vec::new();
-    for (p, pool) in prep.pools.iter().enumerate() {
-        let pool_id = &round.pools[pool.input].id;
-        let pollutant = &prep.pollutants[pool.pollutant];
-        let mut source = 0;
-        let mut left = pool.sources.first().map_or(0, |s| s.1);
-        for &(i, mut draw) in &draws[p] {
-            while draw > 0 && source < pool.sources.len() {
-                let take = draw.min(left);
-                if take > 0 {
-                    out.push(Flow {
-                        pool: pool_id.clone(),
-                        reduction_id: pool.sources[source].0.clone(),
-                        application: round.applications[prep.apps[i].input].id.clone(),
-                        pollutant: pollutant.id.clone(),
-                        quantity: to_decimal(take, pollutant.scale),
-                    });
+    // Pools are independent: each pool's flows are built in parallel and joined in pool order.
+    let per_pool: Vec<Vec<Flow>> = prep
+        .pools
+        .par_iter()
+        .enumerate()
+        .map(|(p, pool)| {
+            let mut out = Vec::new();
+            let pool_id = &round.pools[pool.input].id;
+            let pollutant = &prep.pollutants[pool.pollutant];
+            let mut source = 0;
+            let mut left = pool.sources.first().map_or(0, |s| s.1);
+            for &(i, mut draw) in &draws[p] {
+                while draw > 0 && source < pool.sources.len() {
+                    let take = draw.min(left);
+                    if take > 0 {
+                        out.push(Flow {
+                            pool: pool_id.clone(),
+                            reduction_id: pool.sources[source].0.clone(),
+                            application: round.applications[prep.apps[i].input].id.clone(),
+                            pollutant: pollutant.id.clone(),
+                            quantity: to_decimal(take, pollutant.scale),
+                        });
+                    }
+                    draw -= take;
+                    left -= take;
+                    if left == 0 {
+                        source += 1;
+                        left = pool.sources.get(source).map_or(0, |s| s.1);
+                    }
                 }
-                draw -= take;
-                left -= take;
-                if left == 0 {
-                    source += 1;
-                    left = pool.sources.get(source).map_or(0, |s| s.1);
-                }
+                assert!(
+                    draw == 0,
+                    "pool {pool_id} overdrawn: its sources cannot fund the draws"
+                );
             }
-            assert!(
-                draw == 0,
-                "pool {pool_id} overdrawn: its sources cannot fund the draws"
-            );
-        }
-    }
-    out
+            out
+        })
+        .collect();
+    per_pool.concat()
 }

@@ -51,8 +51,42 @@ pub fn allocate(round: &Round) -> Result<Allocation, Error> {
 /// Allocates a round with explicit solver options; [`Method::NaiveGoodLp`] solves the same model
 /// through good_lp as a reference.
 pub fn allocate_with(round: &Round, options: &Options) -> Result<Allocation, Error> {
-    let prepared = prepare::prepare(round).map_err(Error::InvalidRound)?;
-    let outcome = engine::run(&prepared, round.policy.objective, options)
-        .map_err(|(tier, detail)| Error::Solver { tier, detail })?;
-    Ok(explain::assemble(round, &prepared, &outcome))
+    allocate_timed(round, options).0
+}
+
+/// Wall-clock seconds per phase of one [`allocate_timed`] call, for the benchmark. The clock is
+/// read only to fill this in; it never influences the allocation.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Phases {
+    /// Validation, eligibility, tiers, rows.
+    pub prepare: f64,
+    /// Building the tier problems (pruning included).
+    pub build: f64,
+    /// HiGHS / sifting / MILP, prices and their ranges.
+    pub solve: f64,
+    /// Exact rounding to ledger units.
+    pub rounding: f64,
+    /// The published `Allocation`: statuses, bindings, decimals, flows.
+    pub explain: f64,
+}
+
+/// [`allocate_with`] that also reports where the time went.
+#[doc(hidden)]
+pub fn allocate_timed(round: &Round, options: &Options) -> (Result<Allocation, Error>, Phases) {
+    let mut phases = Phases::default();
+    let started = std::time::Instant::now();
+    let prepared = match prepare::prepare(round) {
+        Ok(prepared) => prepared,
+        Err(problems) => return (Err(Error::InvalidRound(problems)), phases),
+    };
+    phases.prepare = started.elapsed().as_secs_f64();
+    let outcome = match engine::run(&prepared, round.policy.objective, options, &mut phases) {
+        Ok(outcome) => outcome,
+        Err((tier, detail)) => return (Err(Error::Solver { tier, detail }), phases),
+    };
+    let started = std::time::Instant::now();
+    let allocation = explain::assemble(round, &prepared, &outcome);
+    phases.explain = started.elapsed().as_secs_f64();
+    (Ok(allocation), phases)
 }

@@ -1,5 +1,6 @@
 //! Per-application validation and the integer columns: items, pools, tier, exclusions.
 
+use rayon::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
@@ -17,24 +18,53 @@ pub(super) fn build_apps(
     pool_index: &PoolIndex,
     problems: &mut Vec<Problem>,
 ) -> Vec<App> {
-    let va_max = round
-        .applications
-        .iter()
-        .filter_map(|a| a.value_added_cny_per_year.to_f64())
-        .fold(0.0f64, f64::max);
-    // A tiny positive floor: capacity a tier can use is never left to a lower tier.
-    let weight_floor = 1e-6 * (va_max + 1.0);
+    // Duplicate ids first (sequential: the first occurrence wins), then every application on its
+    // own, in parallel; problems are merged back in input order, so the report does not depend on
+    // the thread count.
     let mut seen: FastMap<&str, ()> =
         FastMap::with_capacity_and_hasher(round.applications.len(), Default::default());
+    let duplicate: Vec<bool> = round
+        .applications
+        .iter()
+        .map(|a| seen.insert(a.id.as_str(), ()).is_some())
+        .collect();
+    drop(seen);
+    let built: Vec<(Option<App>, Vec<Problem>)> = round
+        .applications
+        .par_iter()
+        .enumerate()
+        .with_min_len(4_096)
+        .map(|(input, a)| {
+            let mut problems = Vec::new();
+            if duplicate[input] {
+                problems.push(Problem::DuplicateId {
+                    kind: "application",
+                    id: a.id.clone(),
+                });
+                return (None, problems);
+            }
+            let app = build_app(round, ids, pollutants, pool_index, input, &mut problems);
+            (Some(app), problems)
+        })
+        .collect();
     let mut apps = Vec::with_capacity(round.applications.len());
-    for (input, a) in round.applications.iter().enumerate() {
-        if seen.insert(a.id.as_str(), ()).is_some() {
-            problems.push(Problem::DuplicateId {
-                kind: "application",
-                id: a.id.clone(),
-            });
-            continue;
-        }
+    for (app, mut found) in built {
+        problems.append(&mut found);
+        apps.extend(app);
+    }
+    apps
+}
+
+fn build_app(
+    round: &Round,
+    ids: &Ids,
+    pollutants: &[Pollutant],
+    pool_index: &PoolIndex,
+    input: usize,
+    problems: &mut Vec<Problem>,
+) -> App {
+    let a = &round.applications[input];
+    {
         let context = || format!("application `{}`", a.id);
         let loc = &a.location;
         let place @ [_, basin, airshed] = [
@@ -124,7 +154,7 @@ pub(super) fn build_apps(
         let tier = tier_of(round, a, &mut notes);
         let blocked = !excluded.is_empty() || !missing.is_empty() || items.is_empty();
         let va = a.value_added_cny_per_year.to_f64().unwrap_or(0.0).max(0.0);
-        apps.push(App {
+        App {
             input,
             tier: excluded.is_empty().then_some(tier),
             exclusions: excluded,
@@ -138,8 +168,8 @@ pub(super) fn build_apps(
             } else {
                 a.min_viable_share.to_f64().unwrap_or(1.0)
             },
-            weight: va + weight_floor,
-        });
+            // Value added; the positive floor is added per tier once tiers are known (rows.rs).
+            weight: va,
+        }
     }
-    apps
 }

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use super::eligibility::ratio;
 use super::{
     App, COEF_ONE, COEF_PLACES, Entry, FastMap, Pollutant, PoolInfo, Prepared, RowDef, RowKind,
@@ -32,9 +34,28 @@ pub(super) fn build_rows(
             )
         })
         .collect();
-    keys.sort_unstable();
+    // Keys are unique (ids are), so the parallel sort's order is the only one.
+    keys.par_sort_unstable();
     let mut slots: Vec<Option<App>> = apps.into_iter().map(Some).collect();
     let mut apps: Vec<App> = keys.iter().filter_map(|key| slots[key.4].take()).collect();
+    // A tiny positive floor on every weight, so capacity a tier can use is never left to a lower
+    // tier. Per tier (from that tier's largest value added): a floor taken over the whole round
+    // would let a lower tier's value added reorder a higher tier's projects.
+    let mut start = 0;
+    while start < apps.len() {
+        let tier = apps[start].tier;
+        let end = start + apps[start..].iter().take_while(|a| a.tier == tier).count();
+        let floor = 1e-6
+            * (apps[start..end]
+                .iter()
+                .map(|a| a.weight)
+                .fold(0.0, f64::max)
+                + 1.0);
+        for app in &mut apps[start..end] {
+            app.weight += floor;
+        }
+        start = end;
+    }
     let per_tonne = |p: usize, extra: u32| 10f64.powi((pollutants[p].scale + extra) as i32);
     let mut rows: Vec<RowDef> = pools
         .iter()
@@ -88,10 +109,13 @@ pub(super) fn build_rows(
     // computed once per location, as (ratio, cap rows) per pollutant.
     type PerPollutant = Vec<(i128, Vec<(usize, i128)>)>;
     let mut by_location: FastMap<[usize; 3], PerPollutant> = FastMap::default();
-    for app in apps.iter_mut().filter(|a| a.tier.is_some()) {
+    for app in apps.iter().filter(|a| a.tier.is_some()) {
+        if by_location.contains_key(&app.place) {
+            continue;
+        }
         let a = &round.applications[app.input];
         let loc = &a.location;
-        let cap_rows = by_location.entry(app.place).or_insert_with(|| {
+        by_location.insert(app.place, {
             let areas = [
                 Area::District(loc.district.clone()),
                 Area::Basin(loc.basin.clone()),
@@ -126,30 +150,37 @@ pub(super) fn build_rows(
                 })
                 .collect()
         });
-        let needed: usize = app
-            .items
-            .iter()
-            .map(|item| 1 + cap_rows[item.pollutant].1.len())
-            .sum();
-        app.entries.reserve_exact(needed);
-        for (item_index, item) in app.items.iter().enumerate() {
-            if let Some(pool) = item.pool {
-                let coef = cap_rows[item.pollutant].0;
-                app.entries.push(Entry {
-                    row: pool,
-                    item: item_index,
-                    coef,
-                });
-            }
-            for &(row, coef) in &cap_rows[item.pollutant].1 {
-                app.entries.push(Entry {
-                    row,
-                    item: item_index,
-                    coef,
-                });
-            }
-        }
     }
+    // Every project's entries from its location's rows: independent, so in parallel.
+    apps.par_iter_mut()
+        .with_min_len(4_096)
+        .filter(|a| a.tier.is_some())
+        .for_each(|app| {
+            let cap_rows = &by_location[&app.place];
+            let needed: usize = app
+                .items
+                .iter()
+                .map(|item| 1 + cap_rows[item.pollutant].1.len())
+                .sum();
+            app.entries.reserve_exact(needed);
+            for (item_index, item) in app.items.iter().enumerate() {
+                if let Some(pool) = item.pool {
+                    let coef = cap_rows[item.pollutant].0;
+                    app.entries.push(Entry {
+                        row: pool,
+                        item: item_index,
+                        coef,
+                    });
+                }
+                for &(row, coef) in &cap_rows[item.pollutant].1 {
+                    app.entries.push(Entry {
+                        row,
+                        item: item_index,
+                        coef,
+                    });
+                }
+            }
+        });
     add_share_rows(round, &pools, &mut rows, &mut apps);
     Prepared {
         pollutants: pollutants.to_vec(),

@@ -84,6 +84,15 @@ pub(crate) fn solve(
     model
         .try_set_option("threads", 1i32)
         .map_err(|e| format!("option threads: {e:?}"))?;
+    // A tier LP is a few rows over columns bounded in [0, 1]: HiGHS's presolve finds little to
+    // remove but, on the sifting working sets, cost 2-7x the simplex itself (singleton-column
+    // stuffing over tens of thousands of columns; measured in benches/optimizer). The MILP keeps
+    // it: there presolve feeds the branch and bound.
+    if !matches!(kind, Kind::Milp) {
+        model
+            .try_set_option("presolve", "off")
+            .map_err(|e| format!("option presolve: {e:?}"))?;
+    }
     if matches!(kind, Kind::Milp) {
         set(&mut model, "time_limit", options.milp_time_limit_s)?;
         set(&mut model, "mip_rel_gap", options.milp_rel_gap)?;

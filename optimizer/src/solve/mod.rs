@@ -151,6 +151,25 @@ fn fill_up(lp: &TierLp, y: &mut [f64]) {
     }
 }
 
+/// HiGHS's MIP feasibility tolerance (its default, which we do not change): a semi-continuous
+/// column within it of 0 is "off" for HiGHS, within it of its minimum share "on".
+pub(crate) const MIP_FEASIBILITY_TOLERANCE: f64 = 1e-6;
+
+/// Reads a semi-continuous column's value the way HiGHS decided it. HiGHS accepts a value within
+/// its feasibility tolerance of 0 as off, but the value itself can be nonzero (e.g. 7.7e-7 of a
+/// project whose bundle is a million times what a row has left: exactly what fills that row).
+/// Taken literally it is "on" below its minimum share, and the fixed-decision LP, which then
+/// demands at least the minimum share, is infeasible. Off means 0, on means at least `m`.
+fn snap_semi_continuous(m: f64, value: f64) -> f64 {
+    if m <= 0.0 {
+        value
+    } else if value < m - MIP_FEASIBILITY_TOLERANCE {
+        0.0
+    } else {
+        value.max(m)
+    }
+}
+
 fn violates_min_share(lp: &TierLp, y: &[f64], j: usize) -> bool {
     let m = lp.min_share[j];
     m > 0.0 && y[j] > SHARE_TOLERANCE && y[j] < m - SHARE_TOLERANCE
@@ -189,17 +208,17 @@ fn solve_value(lp: &TierLp, options: &Options) -> Result<TierSolution, String> {
     let raw = highs_lp::solve(lp, &candidates, &rhs, highs_lp::Kind::Milp, options)?;
     let milp_gap = raw.mip_gap;
     for (k, &j) in candidates.iter().enumerate() {
-        y[j] = raw.y[k];
+        y[j] = snap_semi_continuous(lp.min_share[j], raw.y[k]);
     }
     fill_up(lp, &mut y);
-    // Conditional duals: fix the on/off decisions and re-solve the LP.
+    // Conditional duals: fix the on/off decisions and re-solve the LP. With the decisions snapped
+    // as HiGHS took them, the fixed-decision LP contains the MILP's point, so it is feasible; should
+    // HiGHS still refuse it, the MILP's own solution stands without conditional duals (they are
+    // only an explanation), and the method says so.
     let fixed = highs_lp::Kind::Conditional(&y);
-    // The fixed-decision LP can be infeasible when the columns held at 0 or 1 outside the
-    // candidate set already fill a row (its right-hand side was clamped at 0): then there are no
-    // conditional duals, and the MILP's own solution stands.
-    let conditional = match highs_lp::solve(lp, &candidates, &rhs, fixed, options) {
-        Ok(conditional) => conditional,
-        Err(_) => raw,
+    let (conditional, note) = match highs_lp::solve(lp, &candidates, &rhs, fixed, options) {
+        Ok(conditional) => (conditional, ""),
+        Err(_) => (raw, ", no conditional duals"),
     };
     let objective: f64 = (0..lp.cols()).map(|j| lp.weight[j] * y[j]).sum();
     let bound = relaxed.bound.max(objective);
@@ -216,6 +235,67 @@ fn solve_value(lp: &TierLp, options: &Options) -> Result<TierSolution, String> {
     solution.objective = objective;
     solution.bound = bound;
     solution.gap = gap;
-    solution.method = format!("{}+milp({} free)", relaxed.method, candidates.len());
+    solution.method = format!("{}+milp({} free{note})", relaxed.method, candidates.len());
     Ok(solution)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tier of proptest case `seed = 3445640961015221738, n = 49` (regression file): a cap
+    /// row with 9 000 sub-units left and projects whose bundles are up to 1.3 million times that.
+    /// HiGHS's MILP returns 7.68e-7 for the second column (min share 0.5): "off" within its
+    /// tolerance, yet exactly what fills row 2. Read literally as "on", the fixed-decision LP
+    /// demanded y >= 0.5 there and was infeasible.
+    fn tolerance_case() -> TierLp {
+        TierLp {
+            rhs: vec![17258.0, 26813.0, 9000.0],
+            ranged: vec![true; 3],
+            weight: vec![
+                72714.88945239999,
+                81678.3194524,
+                74290.8694524,
+                75078.2394524,
+            ],
+            min_share: vec![0.5, 0.5, 0.5, 1.0],
+            start: vec![0, 1, 3, 6, 8],
+            index: vec![2, 1, 2, 0, 1, 2, 0, 2],
+            value: vec![
+                384296000.0,
+                17139.0,
+                11715000000.0,
+                26971.5,
+                11518.0,
+                2175701000.0,
+                38596.5,
+                3113451000.0,
+            ],
+        }
+    }
+
+    #[test]
+    fn semi_continuous_values_are_read_as_highs_decided() {
+        assert_eq!(snap_semi_continuous(0.5, 7.682458386683739e-7), 0.0);
+        assert_eq!(snap_semi_continuous(0.5, 0.5 - 1e-7), 0.5);
+        assert_eq!(snap_semi_continuous(0.5, 0.75), 0.75);
+        assert_eq!(snap_semi_continuous(0.0, 1e-8), 1e-8);
+    }
+
+    #[test]
+    fn conditional_lp_of_the_tolerance_case_is_feasible() {
+        let lp = tolerance_case();
+        let solution = solve_value(&lp, &Options::default()).expect("solves");
+        assert!(solution.method.contains("milp"), "{}", solution.method);
+        assert!(
+            !solution.method.contains("no conditional duals"),
+            "{}",
+            solution.method
+        );
+        assert!(solution.duals.is_some());
+        // Nothing fits at its minimum share: every column is off, none sits in (0, m).
+        for (j, &v) in solution.y.iter().enumerate() {
+            assert!(v == 0.0 || v >= lp.min_share[j], "column {j}: {v}");
+        }
+    }
 }

@@ -68,12 +68,92 @@ fn value_added_per_tonne_decides_within_a_tier_and_prices_the_pool() {
     assert!((price.value - 5.0).abs() < 1e-3, "{price:?}");
     // It holds while `sparse` stays fractional: capacity between 50 and 150 t.
     assert!(price.range_known);
+    // Non-degenerate: one price, the same both ways.
+    assert!(!price.interval, "{price:?}");
+    assert!((price.value_up.unwrap() - 5.0).abs() < 1e-3, "{price:?}");
+    assert!((price.value_down.unwrap() - 5.0).abs() < 1e-3, "{price:?}");
     assert!((price.range_low.unwrap() - 50.0).abs() < 1e-6, "{price:?}");
     assert!(
         (price.range_high.unwrap() - 150.0).abs() < 1e-6,
         "{price:?}"
     );
     assert_eq!(a.pools[0].left, Decimal::ZERO);
+}
+
+/// A pool filled exactly by whole projects sits on a kink of the tier's optimum: its price is an
+/// interval. One more tonne goes to `extra` (60 CNY over 60 t = 1 CNY/t) until it is full at
+/// 160 t; the last tonne is taken from `sparse` (500 CNY over 50 t = 10 CNY/t) down to 50 t.
+#[test]
+fn degenerate_pool_price_is_an_interval() {
+    let r = round(
+        vec![
+            with_value(app("dense", &[], &[("COD", "50")]), "1000"),
+            with_value(app("sparse", &[], &[("COD", "50")]), "500"),
+            with_value(app("extra", &[], &[("COD", "60")]), "60"),
+        ],
+        cod_pool("100"),
+    );
+    let a = allocate(&r).unwrap();
+    assert_eq!(granted(&a, "dense", "COD"), d("50"));
+    assert_eq!(granted(&a, "sparse", "COD"), d("50"));
+    assert_eq!(granted(&a, "extra", "COD"), d("0"));
+    let price = a.pools[0].shadow_price.clone().expect("priced");
+    assert_eq!(price.tier, 4);
+    assert!(price.interval, "{price:?}");
+    let (up, down) = (price.value_up.unwrap(), price.value_down.unwrap());
+    assert!((up - 1.0).abs() < 1e-3, "{price:?}");
+    assert!((down - 10.0).abs() < 1e-3, "{price:?}");
+    assert!(
+        up - 1e-9 <= price.value && price.value <= down + 1e-9,
+        "{price:?}"
+    );
+    assert!(price.range_known);
+    assert!((price.range_low.unwrap() - 50.0).abs() < 1e-6, "{price:?}");
+    assert!(
+        (price.range_high.unwrap() - 160.0).abs() < 1e-6,
+        "{price:?}"
+    );
+}
+
+/// Filled exactly with nobody left wanting more: one more tonne is worth 0, the last one
+/// 500 CNY / 50 t = 10 CNY/t (the least valuable tonne in use).
+#[test]
+fn exactly_filled_pool_is_worth_nothing_more_but_its_last_tonne() {
+    let r = round(
+        vec![
+            with_value(app("dense", &[], &[("COD", "50")]), "1000"),
+            with_value(app("sparse", &[], &[("COD", "50")]), "500"),
+        ],
+        cod_pool("100"),
+    );
+    let a = allocate(&r).unwrap();
+    let price = a.pools[0].shadow_price.clone().expect("priced");
+    assert!(price.interval, "{price:?}");
+    assert!(price.value_up.unwrap().abs() < 1e-9, "{price:?}");
+    assert!((price.value_down.unwrap() - 10.0).abs() < 1e-3, "{price:?}");
+    assert!((price.range_low.unwrap() - 50.0).abs() < 1e-6, "{price:?}");
+    assert_eq!(price.range_high, None, "{price:?}");
+}
+
+/// A pool with room to spare is worth 0, from what it gave out up to any size.
+#[test]
+fn slack_pool_price_is_zero_down_to_its_usage() {
+    let r = round(
+        vec![with_value(app("only", &[], &[("COD", "50")]), "1000")],
+        cod_pool("200"),
+    );
+    let a = allocate(&r).unwrap();
+    assert_eq!(granted(&a, "only", "COD"), d("50"));
+    let price = a.pools[0]
+        .shadow_price
+        .clone()
+        .expect("slack pools are priced at 0");
+    assert_eq!(price.value, 0.0);
+    assert_eq!(price.value_up, Some(0.0));
+    assert_eq!(price.value_down, Some(0.0));
+    assert!(!price.interval && price.range_known, "{price:?}");
+    assert_eq!(price.range_low, Some(50.0));
+    assert_eq!(price.range_high, None);
 }
 
 fn excluded_by(a: &Allocation, id: &str, rule: &str) {
@@ -385,4 +465,25 @@ fn readme_policy_example_parses() {
         policy.eligibility.river_distance.unwrap().distance_m_min,
         1_000
     );
+}
+
+/// Strict priority down to the weights: a very valuable lower-tier project must not change how a
+/// higher tier splits a pool. Tier 1 alone: `b` (500 CNY/t) beats `a` (100 CNY/t) for the 5 t.
+/// The weights' positive floor once came from the largest value added of the whole round, so a
+/// tier-4 project worth 1e9 raised it to 1 000 per project and `a` (1 100 per t) overtook `b`.
+#[test]
+fn lower_tier_value_never_reorders_a_higher_tier() {
+    let top = vec![
+        with_value(app("a", &["major_strategic"], &[("COD", "1")]), "100"),
+        with_value(app("b", &["major_strategic"], &[("COD", "10")]), "5000"),
+    ];
+    let alone = allocate(&round(top.clone(), cod_pool("5"))).unwrap();
+    assert_eq!(granted(&alone, "b", "COD"), d("5"));
+    assert_eq!(granted(&alone, "a", "COD"), d("0"));
+    let mut all = top;
+    all.push(with_value(app("rich", &[], &[("COD", "1")]), "1000000000"));
+    let with_rich = allocate(&round(all, cod_pool("5"))).unwrap();
+    for id in ["a", "b"] {
+        assert_eq!(get(&with_rich, id).grants, get(&alone, id).grants, "{id}");
+    }
 }
