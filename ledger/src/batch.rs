@@ -15,7 +15,7 @@ use crate::enterprise::ClassificationLists;
 use crate::error::LedgerError;
 use crate::instrument::InstrumentKind;
 use crate::journal::{
-    Hash, Receipt, StoredEntry, actions_json, chain_hash, entry_body, fingerprint_parts,
+    Hash, Receipt, StoredEntry, actions_json, chain_hash, entry_body_at, fingerprint_parts,
     format_time,
 };
 use crate::request::{Action, Party, Request};
@@ -43,20 +43,24 @@ impl Needs {
     }
 
     fn holding(&mut self, code: &str, instrument: &str) {
-        self.enterprises.insert(code.to_owned());
+        if !self.enterprises.contains(code) {
+            self.enterprises.insert(code.to_owned());
+        }
         self.accounts
-            .insert(AccountKey::holding(code, instrument).id());
+            .insert(AccountKey::id_of(code, AccountKind::Holding, instrument));
     }
 
     fn bureau(&mut self, kind: AccountKind, instrument: &str) {
         self.accounts
-            .insert(AccountKey::bureau(kind, instrument).id());
+            .insert(AccountKey::id_of(crate::account::BUREAU, kind, instrument));
     }
 
     /// First pass: everything an action names directly.
     fn add_action(&mut self, action: &Action, now: DateTime<Utc>) {
         let instrument = |needs: &mut Needs, code: &str| {
-            needs.instruments.insert(code.to_owned());
+            if !needs.instruments.contains(code) {
+                needs.instruments.insert(code.to_owned());
+            }
         };
         match action {
             Action::DefinePollutant { pollutant } => {
@@ -531,6 +535,7 @@ pub(crate) async fn work_timed<B: Backend>(
     times.read += loaded - started;
 
     let recorded_at = format_time(now);
+    let recorded_at_json = serde_json::to_string(&now)?;
     let mut results = Vec::with_capacity(requests.len());
     let mut entries: Vec<StoredEntry> = Vec::new();
     // Keys accepted earlier in this batch: index into `entries`.
@@ -548,7 +553,7 @@ pub(crate) async fn work_timed<B: Backend>(
         match apply_request(&mut book, request, seq + 1, now, lists) {
             Ok(posted) => {
                 seq += 1;
-                let body = entry_body(seq, now, request, actions, &posted);
+                let body = entry_body_at(seq, &recorded_at_json, request, actions, &posted);
                 let prev_hash = hash;
                 hash = chain_hash(&prev_hash, seq, &body);
                 results.push(Ok(Receipt {
