@@ -87,7 +87,20 @@ impl AccountKey {
     }
 
     pub fn id(&self) -> String {
-        format!("{}/{}/{}", self.owner, self.kind.as_str(), self.instrument)
+        AccountKey::id_of(&self.owner, self.kind, &self.instrument)
+    }
+
+    /// The id of the account `owner/kind/instrument`, without building its key first. Called
+    /// several times per posting, so it assembles the text directly rather than through `format!`.
+    pub fn id_of(owner: &str, kind: AccountKind, instrument: &str) -> String {
+        let kind = kind.as_str();
+        let mut id = String::with_capacity(owner.len() + kind.len() + instrument.len() + 2);
+        id.push_str(owner);
+        id.push('/');
+        id.push_str(kind);
+        id.push('/');
+        id.push_str(instrument);
+        id
     }
 
     pub fn parse(id: &str) -> Option<AccountKey> {

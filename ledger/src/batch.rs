@@ -2,8 +2,9 @@
 //! loads every row the batch touches, runs each request through the pure state machine (a refused
 //! request is rolled back alone), then writes all changes and the new journal entries at once.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
+use std::ops::DerefMut;
 
 use chrono::{DateTime, Utc};
 
@@ -14,7 +15,7 @@ use crate::enterprise::ClassificationLists;
 use crate::error::LedgerError;
 use crate::instrument::InstrumentKind;
 use crate::journal::{
-    Hash, Receipt, StoredEntry, actions_json, chain_hash, entry_body, fingerprint_parts,
+    Hash, Receipt, StoredEntry, actions_json, chain_hash, entry_body_at, fingerprint_parts,
     format_time,
 };
 use crate::request::{Action, Party, Request};
@@ -42,20 +43,24 @@ impl Needs {
     }
 
     fn holding(&mut self, code: &str, instrument: &str) {
-        self.enterprises.insert(code.to_owned());
+        if !self.enterprises.contains(code) {
+            self.enterprises.insert(code.to_owned());
+        }
         self.accounts
-            .insert(AccountKey::holding(code, instrument).id());
+            .insert(AccountKey::id_of(code, AccountKind::Holding, instrument));
     }
 
     fn bureau(&mut self, kind: AccountKind, instrument: &str) {
         self.accounts
-            .insert(AccountKey::bureau(kind, instrument).id());
+            .insert(AccountKey::id_of(crate::account::BUREAU, kind, instrument));
     }
 
     /// First pass: everything an action names directly.
     fn add_action(&mut self, action: &Action, now: DateTime<Utc>) {
         let instrument = |needs: &mut Needs, code: &str| {
-            needs.instruments.insert(code.to_owned());
+            if !needs.instruments.contains(code) {
+                needs.instruments.insert(code.to_owned());
+            }
         };
         match action {
             Action::DefinePollutant { pollutant } => {
@@ -222,27 +227,33 @@ pub struct Writes<'a> {
 }
 
 /// The storage side of a batch; one implementation per database.
-pub trait Backend: Send + Sync {
-    type Tx: Send;
+pub trait Backend: Send + Sync + 'static {
+    /// A database connection: reads run on one inside the write transaction, or, to prepare the
+    /// next batch while one commits, on a separate reader ([`Backend::reader`]).
+    type Conn: Send;
+    type Tx: Send + DerefMut<Target = Self::Conn> + 'static;
+    type Reader: Send + DerefMut<Target = Self::Conn>;
 
     /// Starts a write transaction and locks the chain head, so writers (even in other processes)
     /// take turns. Returns the last seq and hash.
     fn begin(&self) -> impl Future<Output = Result<(Self::Tx, u64, Hash), LedgerError>> + Send;
+    /// A connection outside any write transaction, seeing committed state.
+    fn reader(&self) -> impl Future<Output = Result<Self::Reader, LedgerError>> + Send;
     /// Entries already recorded under any of these keys.
     fn find_keys(
-        tx: &mut Self::Tx,
+        conn: &mut Self::Conn,
         keys: &[String],
     ) -> impl Future<Output = Result<HashMap<String, StoredEntry>, LedgerError>> + Send;
     /// Loads holds by id, and every open hold expired by `expired_at` if given.
     fn load_holds(
-        tx: &mut Self::Tx,
+        conn: &mut Self::Conn,
         ids: &BTreeSet<String>,
         expired_at: Option<DateTime<Utc>>,
         book: &mut Book,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
     /// Loads every other row named in `needs`.
     fn load(
-        tx: &mut Self::Tx,
+        conn: &mut Self::Conn,
         needs: &Needs,
         book: &mut Book,
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
@@ -293,10 +304,188 @@ pub async fn run_prepared_batch<B: Backend>(
     now: DateTime<Utc>,
     lists: &ClassificationLists,
 ) -> Result<Vec<Result<Receipt, LedgerError>>, LedgerError> {
+    let (mut tx, seq, hash) = backend.begin().await?;
+    let cache = Cache::default();
+    let worked = work::<B>(
+        &mut tx,
+        (seq, hash),
+        &cache,
+        &[],
+        requests,
+        prepared,
+        now,
+        lists,
+    )
+    .await?;
+    if !worked.entries.is_empty() {
+        B::write(
+            &mut tx,
+            Writes {
+                book: &worked.book,
+                entries: &worked.entries,
+                head: worked.head,
+            },
+        )
+        .await?;
+        B::commit(tx).await?;
+    }
+    Ok(worked.results)
+}
+
+/// Rows as storage will hold them once every batch this writer has worked out commits, kept
+/// across batches so they are not read again. Valid only while the chain head is where this writer
+/// left it (`head`): the writer checks that under the chain-head lock at every batch and clears the
+/// cache when it is not (another process wrote) or when a commit failed. A row absent from the
+/// cache is read from storage; rows the in-flight batch touched are always in it.
+#[derive(Debug, Default)]
+pub struct Cache {
+    /// The chain head the cached rows belong to; `None` when empty.
+    pub head: Option<(u64, Hash)>,
+    pollutants: HashMap<String, crate::instrument::Pollutant>,
+    regions: HashMap<String, crate::instrument::Region>,
+    instruments: HashMap<String, crate::instrument::Instrument>,
+    enterprises: HashMap<String, Option<crate::enterprise::Enterprise>>,
+    accounts: HashMap<String, crate::account::Account>,
+    holds: HashMap<String, Hold>,
+    reductions: HashMap<String, crate::book::Reduction>,
+}
+
+/// Rows kept beyond this many, the cache starts again (memory stays bounded).
+const CACHE_ROWS_MAX: usize = 1_000_000;
+
+impl Cache {
+    pub fn clear(&mut self) {
+        *self = Cache::default();
+    }
+
+    fn len(&self) -> usize {
+        self.pollutants.len()
+            + self.regions.len()
+            + self.instruments.len()
+            + self.enterprises.len()
+            + self.accounts.len()
+            + self.holds.len()
+            + self.reductions.len()
+    }
+
+    /// Takes in a worked-out batch's rows: what it changed, and what it read from storage.
+    pub fn absorb(&mut self, book: &Book, head: (u64, Hash)) {
+        fn merge<V: Clone>(map: &mut HashMap<String, V>, table: &crate::book::Table<V>) {
+            for (key, value) in table.changed() {
+                map.insert(key.clone(), value.clone());
+            }
+            for (key, value) in table.rows() {
+                if !map.contains_key(key) {
+                    map.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        if self.len() > CACHE_ROWS_MAX {
+            self.clear();
+        }
+        merge(&mut self.pollutants, &book.pollutants);
+        merge(&mut self.regions, &book.regions);
+        merge(&mut self.instruments, &book.instruments);
+        merge(&mut self.enterprises, &book.enterprises);
+        merge(&mut self.accounts, &book.accounts);
+        merge(&mut self.holds, &book.holds);
+        merge(&mut self.reductions, &book.reductions);
+        self.head = Some(head);
+    }
+}
+
+/// Moves the cached rows among `keys` into `table`; returns the keys left to read from storage.
+fn from_cache<V: Clone>(
+    table: &mut crate::book::Table<V>,
+    cache: &HashMap<String, V>,
+    keys: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let mut missing = BTreeSet::new();
+    for key in keys {
+        match cache.get(key) {
+            Some(value) => table.load(key.clone(), value.clone()),
+            None => {
+                missing.insert(key.clone());
+            }
+        }
+    }
+    missing
+}
+
+/// A batch worked out against the chain at `base`: each request's outcome, and what to write.
+pub struct Worked {
+    /// The chain head this was worked out on; it is only valid to write while the head is there.
+    pub base: (u64, Hash),
+    pub results: Vec<Result<Receipt, LedgerError>>,
+    pub book: Book,
+    pub entries: Vec<StoredEntry>,
+    /// The chain head after the new entries.
+    pub head: (u64, Hash),
+}
+
+/// Seconds spent reading (idempotency keys and rows) and applying (state machine, journal bodies,
+/// hashes) while working out a batch, for the writer's statistics.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WorkTimes {
+    pub read: std::time::Duration,
+    pub apply: std::time::Duration,
+}
+
+/// Works out a batch: looks up its idempotency keys, loads the rows it touches, runs each request
+/// through the state machine (a refused request is rolled back alone), and builds the journal
+/// entries chained on `base`. Rows come from `cache` (which must belong to `base`) or from `conn`:
+/// the write transaction, or a reader while the batch before this one is still committing; that
+/// batch's entries are `pending` (storage may not have them yet). Nothing is written.
+#[allow(clippy::too_many_arguments)]
+pub async fn work<B: Backend>(
+    conn: &mut B::Conn,
+    base: (u64, Hash),
+    cache: &Cache,
+    pending: &[StoredEntry],
+    requests: &[Request],
+    prepared: &[Prepared],
+    now: DateTime<Utc>,
+    lists: &ClassificationLists,
+) -> Result<Worked, LedgerError> {
+    work_timed::<B>(
+        conn,
+        base,
+        cache,
+        pending,
+        requests,
+        prepared,
+        now,
+        lists,
+        &mut WorkTimes::default(),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn work_timed<B: Backend>(
+    conn: &mut B::Conn,
+    base: (u64, Hash),
+    cache: &Cache,
+    pending: &[StoredEntry],
+    requests: &[Request],
+    prepared: &[Prepared],
+    now: DateTime<Utc>,
+    lists: &ClassificationLists,
+    times: &mut WorkTimes,
+) -> Result<Worked, LedgerError> {
     assert_eq!(requests.len(), prepared.len(), "one Prepared per request");
-    let (mut tx, mut seq, mut hash) = backend.begin().await?;
+    let started = std::time::Instant::now();
+    let (mut seq, mut hash) = base;
     let keys: Vec<String> = requests.iter().map(|r| r.idempotency_key.clone()).collect();
-    let recorded = B::find_keys(&mut tx, &keys).await?;
+    let mut recorded = B::find_keys(conn, &keys).await?;
+    if !pending.is_empty() {
+        let wanted: HashSet<&str> = keys.iter().map(String::as_str).collect();
+        for entry in pending {
+            if wanted.contains(entry.idempotency_key.as_str()) {
+                recorded.insert(entry.idempotency_key.clone(), entry.clone());
+            }
+        }
+    }
 
     let mut needs = Needs::default();
     for request in requests
@@ -308,11 +497,45 @@ pub async fn run_prepared_batch<B: Backend>(
         }
     }
     let mut book = Book::default();
-    B::load_holds(&mut tx, &needs.holds, needs.expired_holds_at, &mut book).await?;
+    let missing_holds = from_cache(&mut book.holds, &cache.holds, &needs.holds);
+    if !missing_holds.is_empty() || needs.expired_holds_at.is_some() {
+        B::load_holds(conn, &missing_holds, needs.expired_holds_at, &mut book).await?;
+    }
+    if let Some(at) = needs.expired_holds_at {
+        // Storage lists the holds open and expired as it stands; the cache knows better for
+        // every hold it has (it may have been closed, or created, since).
+        for hold in cache.holds.values() {
+            let expired = hold.state == crate::book::HoldState::Open && hold.expires_at <= at;
+            if expired || book.holds.contains(&hold.id) {
+                book.holds.load(hold.id.clone(), hold.clone());
+            }
+        }
+    }
     needs.add_hold_dependents(requests, book.holds.values());
-    B::load(&mut tx, &needs, &mut book).await?;
+    let missing = Needs {
+        pollutants: from_cache(&mut book.pollutants, &cache.pollutants, &needs.pollutants),
+        regions: from_cache(&mut book.regions, &cache.regions, &needs.regions),
+        instruments: from_cache(
+            &mut book.instruments,
+            &cache.instruments,
+            &needs.instruments,
+        ),
+        enterprises: from_cache(
+            &mut book.enterprises,
+            &cache.enterprises,
+            &needs.enterprises,
+        ),
+        accounts: from_cache(&mut book.accounts, &cache.accounts, &needs.accounts),
+        holds: BTreeSet::new(),
+        reductions: from_cache(&mut book.reductions, &cache.reductions, &needs.reductions),
+        expired_holds_at: None,
+    };
+    B::load(conn, &missing, &mut book).await?;
+    let loaded = std::time::Instant::now();
+    times.read += loaded - started;
 
     let recorded_at = format_time(now);
+    let recorded_at_json = serde_json::to_string(&now)?;
     let mut results = Vec::with_capacity(requests.len());
     let mut entries: Vec<StoredEntry> = Vec::new();
     // Keys accepted earlier in this batch: index into `entries`.
@@ -330,7 +553,7 @@ pub async fn run_prepared_batch<B: Backend>(
         match apply_request(&mut book, request, seq + 1, now, lists) {
             Ok(posted) => {
                 seq += 1;
-                let body = entry_body(seq, now, request, actions, &posted);
+                let body = entry_body_at(seq, &recorded_at_json, request, actions, &posted);
                 let prev_hash = hash;
                 hash = chain_hash(&prev_hash, seq, &body);
                 results.push(Ok(Receipt {
@@ -354,19 +577,14 @@ pub async fn run_prepared_batch<B: Backend>(
             Err(error) => results.push(Err(error)),
         }
     }
-    if !entries.is_empty() {
-        B::write(
-            &mut tx,
-            Writes {
-                book: &book,
-                entries: &entries,
-                head: (seq, hash),
-            },
-        )
-        .await?;
-        B::commit(tx).await?;
-    }
-    Ok(results)
+    times.apply += loaded.elapsed();
+    Ok(Worked {
+        base,
+        results,
+        book,
+        entries,
+        head: (seq, hash),
+    })
 }
 
 /// The outcome of a retry: the original receipt if the request is the same, a conflict otherwise.

@@ -61,6 +61,19 @@ impl<V: Clone> Table<V> {
         self.rows.values()
     }
 
+    /// Every row, loaded or changed.
+    pub fn rows(&self) -> impl Iterator<Item = (&String, &V)> {
+        self.rows.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     fn mark(&self) -> usize {
         self.undo.len()
     }

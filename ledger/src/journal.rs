@@ -78,19 +78,46 @@ pub fn entry_body(
     actions_json: &str,
     postings: &[Posting],
 ) -> String {
-    let text = |value: &str| serde_json::to_string(value).unwrap_or_default();
-    let memo = request
-        .memo
-        .as_deref()
-        .map(|m| format!("\"memo\":{},", text(m)))
-        .unwrap_or_default();
-    format!(
-        "{{\"seq\":{seq},\"recorded_at\":{},\"request\":{{\"idempotency_key\":{},\"actor\":{},{memo}\"actions\":{actions_json}}},\"postings\":{}}}",
-        serde_json::to_string(&recorded_at).unwrap_or_default(),
-        text(&request.idempotency_key),
-        text(&request.actor),
-        serde_json::to_string(postings).unwrap_or_default(),
-    )
+    let at = serde_json::to_string(&recorded_at).unwrap_or_default();
+    entry_body_at(seq, &at, request, actions_json, postings)
+}
+
+/// [`entry_body`] with the time already as JSON (`recorded_at_json`), as a batch computes it once
+/// for all its entries. Appends into one buffer instead of formatting.
+pub fn entry_body_at(
+    seq: u64,
+    recorded_at_json: &str,
+    request: &Request,
+    actions_json: &str,
+    postings: &[Posting],
+) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(
+        160 + actions_json.len() + request.idempotency_key.len() + 192 * postings.len(),
+    );
+    out.extend_from_slice(b"{\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.extend_from_slice(b",\"recorded_at\":");
+    out.extend_from_slice(recorded_at_json.as_bytes());
+    out.extend_from_slice(b",\"request\":{\"idempotency_key\":");
+    append_json(&mut out, &request.idempotency_key);
+    out.extend_from_slice(b",\"actor\":");
+    append_json(&mut out, &request.actor);
+    if let Some(memo) = &request.memo {
+        out.extend_from_slice(b",\"memo\":");
+        append_json(&mut out, memo);
+    }
+    out.extend_from_slice(b",\"actions\":");
+    out.extend_from_slice(actions_json.as_bytes());
+    out.extend_from_slice(b"},\"postings\":");
+    append_json(&mut out, postings);
+    out.push(b'}');
+    // Every piece is UTF-8 (JSON text from serde_json, or the caller's JSON strings).
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writing to a `Vec` cannot fail, and strings and plain structs always serialize.
+fn append_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// Timestamps are stored as fixed-width RFC 3339 text so they sort as they compare.
@@ -123,5 +150,60 @@ impl Receipt {
             postings: entry.postings,
             replayed,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::PostingCode;
+
+    /// The text `entry_body` produced before it appended into one buffer: bodies already stored
+    /// and hashed must not change shape.
+    fn formatted(seq: u64, at: DateTime<Utc>, request: &Request, postings: &[Posting]) -> String {
+        let text = |value: &str| serde_json::to_string(value).unwrap();
+        let memo = request
+            .memo
+            .as_deref()
+            .map(|m| format!("\"memo\":{},", text(m)))
+            .unwrap_or_default();
+        format!(
+            "{{\"seq\":{seq},\"recorded_at\":{},\"request\":{{\"idempotency_key\":{},\"actor\":{},{memo}\"actions\":{}}},\"postings\":{}}}",
+            serde_json::to_string(&at).unwrap(),
+            text(&request.idempotency_key),
+            text(&request.actor),
+            actions_json(request),
+            serde_json::to_string(postings).unwrap(),
+        )
+    }
+
+    #[test]
+    fn entry_body_text_is_unchanged_and_reads_back() {
+        let at = DateTime::parse_from_rfc3339("2025-03-01T08:00:00.123456789Z")
+            .unwrap()
+            .to_utc();
+        let postings = vec![Posting {
+            instrument: "COD.x".into(),
+            debit: "a/holding/COD.x".into(),
+            credit: "b/holding/COD.x".into(),
+            units: 1500,
+            code: PostingCode::Trade,
+            reference: Some("h\"1".into()),
+        }];
+        for memo in [None, Some("a \"quoted\" memo, 排污权\n".to_owned())] {
+            let request = Request {
+                idempotency_key: "key \\ \"1\"".into(),
+                actor: "bureau".into(),
+                memo,
+                actions: vec![crate::request::Action::ExpireHolds {}],
+            };
+            let body = entry_body(42, at, &request, &actions_json(&request), &postings);
+            assert_eq!(body, formatted(42, at, &request, &postings));
+            let entry: Entry = serde_json::from_str(&body).unwrap();
+            assert_eq!(entry.seq, 42);
+            assert_eq!(entry.recorded_at, at);
+            assert_eq!(entry.request, request);
+            assert_eq!(entry.postings, postings);
+        }
     }
 }

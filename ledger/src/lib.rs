@@ -30,6 +30,6 @@ pub use error::LedgerError;
 pub use instrument::{Instrument, InstrumentKind, Medium, Pollutant, Region, RegionKind};
 pub use journal::Receipt;
 pub use request::{Action, Measure, Party, Purpose, Request};
-pub use service::{Ledger, LedgerOptions};
+pub use service::{Ledger, LedgerOptions, WriterStats};
 pub use store::{Balance, Store};
 pub use verify::{VerifyReport, verify};

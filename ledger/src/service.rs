@@ -1,18 +1,21 @@
 //! The ledger as callers use it: [`Ledger::submit`] sends a request to one writer task per process,
 //! which takes whatever requests are waiting (up to [`LedgerOptions::batch_max`]) and commits them
 //! in one transaction. Under load, batches grow by themselves; when idle, a request commits alone
-//! without waiting, so there is no added latency.
+//! without waiting, so there is no added latency. While one batch is written and committed, the
+//! writer already works out the next one (see `spawn_writer`).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batch::{Backend, Prepared, run_prepared_batch};
+use crate::batch::{Backend, Cache, Prepared, WorkTimes, Worked, Writes, work_timed};
 use crate::enterprise::ClassificationLists;
 use crate::error::LedgerError;
 use crate::instrument::default_pollutants;
-use crate::journal::Receipt;
+use crate::journal::{Receipt, StoredEntry};
 use crate::request::{Action, Request};
 use crate::store::Store;
 
@@ -47,6 +50,7 @@ struct Job {
 pub struct Ledger {
     store: Store,
     jobs: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
 }
 
 /// The idempotency key of the entry that defines the default pollutants in a new ledger.
@@ -62,15 +66,31 @@ impl Ledger {
         );
         // Room for several full batches of waiting requests; beyond that, submitters wait.
         let (jobs, inbox) = mpsc::channel(4 * options.batch_max.max(1));
+        let stats = Arc::new(Stats::default());
         match &store {
-            Store::Sqlite(backend) => spawn_writer(backend.clone(), inbox, options.clone(), lists),
-            Store::Postgres(backend) => {
-                spawn_writer(backend.clone(), inbox, options.clone(), lists)
-            }
+            Store::Sqlite(backend) => spawn_writer(
+                backend.clone(),
+                inbox,
+                options.clone(),
+                lists,
+                stats.clone(),
+            ),
+            Store::Postgres(backend) => spawn_writer(
+                backend.clone(),
+                inbox,
+                options.clone(),
+                lists,
+                stats.clone(),
+            ),
         }
-        let ledger = Ledger { store, jobs };
+        let ledger = Ledger { store, jobs, stats };
         ledger.submit(genesis()).await?;
         Ok(ledger)
+    }
+
+    /// What the writer has done so far (counts and time per phase), for benchmarks and monitoring.
+    pub fn writer_stats(&self) -> WriterStats {
+        self.stats.snapshot()
     }
 
     /// Reads go straight to storage.
@@ -115,39 +135,297 @@ fn genesis() -> Request {
     }
 }
 
-fn spawn_writer<B: Backend + 'static>(
+/// Requests gathered from the inbox to be committed together.
+struct Gathered {
+    jobs: Vec<Job>,
+    sizes: Vec<usize>,
+    requests: Vec<Request>,
+    prepared: Vec<Prepared>,
+    now: DateTime<Utc>,
+}
+
+fn gather(first: Job, inbox: &mut mpsc::Receiver<Job>, options: &LedgerOptions) -> Gathered {
+    let mut jobs = vec![first];
+    let mut count = jobs[0].requests.len();
+    while count < options.batch_max {
+        match inbox.try_recv() {
+            Ok(job) => {
+                count += job.requests.len();
+                jobs.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    let sizes: Vec<usize> = jobs.iter().map(|job| job.requests.len()).collect();
+    let requests: Vec<Request> = jobs
+        .iter_mut()
+        .flat_map(|job| std::mem::take(&mut job.requests))
+        .collect();
+    let prepared: Vec<Prepared> = jobs
+        .iter_mut()
+        .flat_map(|job| std::mem::take(&mut job.prepared))
+        .collect();
+    Gathered {
+        jobs,
+        sizes,
+        requests,
+        prepared,
+        now: (options.clock)(),
+    }
+}
+
+/// A batch whose rows are being written and committed by its own task, which answers its
+/// submitters; the task's result says whether it committed.
+struct InFlight {
+    commit: tokio::task::JoinHandle<bool>,
+    /// Its journal entries, which storage may not have yet.
+    entries: Arc<Vec<StoredEntry>>,
+}
+
+/// The writer: one per process. Batch N+1 is worked out (keys looked up on a reader connection,
+/// rows taken from the writer's [`Cache`] or read there, requests applied) while batch N is
+/// written and committed; the cache already holds N's rows, and N's entries are known. N+1 then
+/// begins its own transaction, which locks the chain head, and is written only if the head is
+/// exactly where N left it, i.e. N committed and no other writer (another process) committed in
+/// between. Otherwise the cache is dropped and N+1 is worked out again inside its transaction,
+/// as without the pipeline.
+fn spawn_writer<B: Backend>(
     backend: B,
     mut inbox: mpsc::Receiver<Job>,
     options: LedgerOptions,
     lists: Arc<ClassificationLists>,
+    stats: Arc<Stats>,
 ) {
     tokio::spawn(async move {
-        while let Some(first) = inbox.recv().await {
-            let mut jobs = vec![first];
-            let mut count = jobs[0].requests.len();
-            while count < options.batch_max {
-                match inbox.try_recv() {
-                    Ok(job) => {
-                        count += job.requests.len();
-                        jobs.push(job);
+        let mut inflight: Option<InFlight> = None;
+        let mut cache = Cache::default();
+        loop {
+            let first = match inflight.as_mut() {
+                None => match inbox.recv().await {
+                    Some(job) => job,
+                    None => break,
+                },
+                Some(running) => tokio::select! {
+                    biased;
+                    committed = &mut running.commit => {
+                        if !committed.unwrap_or(false) {
+                            cache.clear();
+                        }
+                        inflight = None;
+                        continue;
                     }
-                    Err(_) => break,
+                    job = inbox.recv() => match job {
+                        Some(job) => job,
+                        None => break,
+                    },
+                },
+            };
+            let batch = gather(first, &mut inbox, &options);
+            let mut times = WorkTimes::default();
+            // Work ahead only if the batch before is still committing; otherwise it is as cheap
+            // to read inside this batch's own transaction.
+            let ahead = match &inflight {
+                Some(running) if !running.commit.is_finished() => {
+                    work_ahead(
+                        &backend,
+                        &cache,
+                        &running.entries,
+                        &batch,
+                        &lists,
+                        &mut times,
+                    )
+                    .await
                 }
+                _ => None,
+            };
+            let waited = Instant::now();
+            let committed = match inflight.take() {
+                Some(running) => running.commit.await.unwrap_or(false),
+                None => true,
+            };
+            if !committed {
+                cache.clear();
             }
-            let sizes: Vec<usize> = jobs.iter().map(|job| job.requests.len()).collect();
-            let requests: Vec<Request> = jobs
-                .iter_mut()
-                .flat_map(|job| std::mem::take(&mut job.requests))
-                .collect();
-            let prepared: Vec<Prepared> = jobs
-                .iter_mut()
-                .flat_map(|job| std::mem::take(&mut job.prepared))
-                .collect();
-            let now = (options.clock)();
-            let outcome = run_prepared_batch(&backend, &requests, &prepared, now, &lists).await;
-            reply_all(jobs, &sizes, outcome);
+            let (mut tx, seq, hash) = match backend.begin().await {
+                Ok(begun) => begun,
+                Err(error) => {
+                    cache.clear();
+                    reply_all(batch.jobs, &batch.sizes, Err(error));
+                    continue;
+                }
+            };
+            stats.add(&stats.wait_ns, waited);
+            if cache.head != Some((seq, hash)) {
+                // Another writer moved the chain (or nothing is cached yet): read everything.
+                cache.clear();
+            }
+            let worked = match ahead {
+                Some(worked) if committed && worked.base == (seq, hash) => {
+                    stats.pipelined.fetch_add(1, Ordering::Relaxed);
+                    worked
+                }
+                _ => {
+                    let outcome = work_timed::<B>(
+                        &mut tx,
+                        (seq, hash),
+                        &cache,
+                        &[],
+                        &batch.requests,
+                        &batch.prepared,
+                        batch.now,
+                        &lists,
+                        &mut times,
+                    )
+                    .await;
+                    match outcome {
+                        Ok(worked) => worked,
+                        Err(error) => {
+                            cache.clear();
+                            reply_all(batch.jobs, &batch.sizes, Err(error));
+                            continue;
+                        }
+                    }
+                }
+            };
+            stats.record(&batch, &times);
+            if worked.entries.is_empty() {
+                // Nothing accepted (every request refused or replayed): nothing to write.
+                drop(tx);
+                reply_all(batch.jobs, &batch.sizes, Ok(worked.results));
+                continue;
+            }
+            let absorbed = Instant::now();
+            cache.absorb(&worked.book, worked.head);
+            stats.add(&stats.apply_ns, absorbed);
+            let (book, head) = (worked.book, worked.head);
+            let entries = Arc::new(worked.entries);
+            let pending = entries.clone();
+            let (jobs, sizes, results) = (batch.jobs, batch.sizes, worked.results);
+            let stats = stats.clone();
+            let commit = tokio::spawn(async move {
+                let started = Instant::now();
+                let written = B::write(
+                    &mut tx,
+                    Writes {
+                        book: &book,
+                        entries: &entries,
+                        head,
+                    },
+                )
+                .await;
+                let wrote = Instant::now();
+                stats.add(&stats.write_ns, started);
+                let outcome = match written {
+                    Ok(()) => B::commit(tx).await,
+                    Err(error) => Err(error),
+                };
+                stats.add(&stats.commit_ns, wrote);
+                let committed = outcome.is_ok();
+                reply_all(jobs, &sizes, outcome.map(|()| results));
+                committed
+            });
+            inflight = Some(InFlight {
+                commit,
+                entries: pending,
+            });
+        }
+        if let Some(running) = inflight {
+            let _ = running.commit.await;
         }
     });
+}
+
+/// Works out `batch` on a reader connection, on top of the cache (which already has the rows of
+/// the batch still committing, whose entries are `pending`). `None` if storage could not be read:
+/// the batch is then worked out inside its transaction.
+async fn work_ahead<B: Backend>(
+    backend: &B,
+    cache: &Cache,
+    pending: &[StoredEntry],
+    batch: &Gathered,
+    lists: &ClassificationLists,
+    times: &mut WorkTimes,
+) -> Option<Worked> {
+    let head = cache.head?;
+    let mut reader = backend.reader().await.ok()?;
+    work_timed::<B>(
+        &mut reader,
+        head,
+        cache,
+        pending,
+        &batch.requests,
+        &batch.prepared,
+        batch.now,
+        lists,
+        times,
+    )
+    .await
+    .ok()
+}
+
+/// What the writer has done so far, for benchmarks and monitoring: counts, and the wall-clock
+/// time spent in each phase (phases of consecutive batches overlap, so they need not add up).
+#[derive(Debug, Default)]
+struct Stats {
+    batches: AtomicU64,
+    requests: AtomicU64,
+    pipelined: AtomicU64,
+    read_ns: AtomicU64,
+    apply_ns: AtomicU64,
+    wait_ns: AtomicU64,
+    write_ns: AtomicU64,
+    commit_ns: AtomicU64,
+}
+
+/// A snapshot of [`Stats`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Batches worked out (including ones with nothing to write).
+    pub batches: u64,
+    /// Requests in them.
+    pub requests: u64,
+    /// Batches worked out ahead, while the one before committed, and kept.
+    pub pipelined: u64,
+    /// Looking up idempotency keys and reading rows.
+    pub read: Duration,
+    /// The state machine, journal bodies and hashes.
+    pub apply: Duration,
+    /// Waiting for the previous batch's commit and taking the chain-head lock.
+    pub wait: Duration,
+    /// Writing rows and journal entries.
+    pub write: Duration,
+    /// Committing (the durable flush).
+    pub commit: Duration,
+}
+
+impl Stats {
+    fn add(&self, counter: &AtomicU64, since: Instant) {
+        counter.fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn record(&self, batch: &Gathered, times: &WorkTimes) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.requests
+            .fetch_add(batch.requests.len() as u64, Ordering::Relaxed);
+        self.read_ns
+            .fetch_add(times.read.as_nanos() as u64, Ordering::Relaxed);
+        self.apply_ns
+            .fetch_add(times.apply.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> WriterStats {
+        let ns = |c: &AtomicU64| Duration::from_nanos(c.load(Ordering::Relaxed));
+        WriterStats {
+            batches: self.batches.load(Ordering::Relaxed),
+            requests: self.requests.load(Ordering::Relaxed),
+            pipelined: self.pipelined.load(Ordering::Relaxed),
+            read: ns(&self.read_ns),
+            apply: ns(&self.apply_ns),
+            wait: ns(&self.wait_ns),
+            write: ns(&self.write_ns),
+            commit: ns(&self.commit_ns),
+        }
+    }
 }
 
 /// Hands each job its share of the batch's results, in order.

@@ -5,7 +5,11 @@
 //! - `single`: one request at a time, each waiting for its commit (latency-bound);
 //! - `batched`: many concurrent clients; the writer group-commits whatever is waiting;
 //! - `naive`: a hand-written `BEGIN; SELECT; UPDATE; UPDATE; INSERT; COMMIT` per transfer;
-//! - with `--per-request K`, also batched clients that each send K transfers per request.
+//! - with `--per-request K[,K…]`, also batched clients that each send K transfers per request.
+//!
+//! A group commit holds (requests waiting when the writer took its batch) × (transfers per
+//! request); for each mode the bench prints the number of group commits, the mean requests per
+//! commit, and the writer's time per commit in each phase (`Ledger::writer_stats`).
 //!
 //! Every mode is fully durable: SQLite in WAL mode with `synchronous=FULL`, PostgreSQL with
 //! `synchronous_commit=on`. Run: `cargo run --release -p bench-ledger -- --help`.
@@ -34,9 +38,10 @@ struct Args {
     /// Enterprises transfers are spread over.
     #[arg(long, default_value_t = 1000)]
     enterprises: usize,
-    /// Also measure clients that send this many transfers per request (0: skip).
-    #[arg(long, default_value_t = 0)]
-    per_request: usize,
+    /// Also measure clients that send this many transfers per request (one journal entry each);
+    /// comma-separated for several runs, e.g. `64,256`.
+    #[arg(long, value_delimiter = ',')]
+    per_request: Vec<usize>,
     /// PostgreSQL server URL (a database named ets_bench_<n> is created); SQLite only if absent.
     #[arg(long, env = "ETS_TEST_PG_URL")]
     postgres: Option<String>,
@@ -68,19 +73,18 @@ async fn main() -> Result<()> {
         let single = single(&ledger, &args).await?;
         let one = batched(&ledger, &args, 1).await?;
         let mut rows = vec![
-            ("naive (1 tx per transfer)".to_owned(), naive),
-            ("ledger single".to_owned(), single),
-            ("ledger batched".to_owned(), one),
+            ("naive (1 tx per transfer)".to_owned(), 1, naive),
+            ("ledger single".to_owned(), 1, single),
+            ("ledger batched".to_owned(), 1, one),
         ];
-        if args.per_request > 0 {
-            let many = batched(&ledger, &args, args.per_request).await?;
-            rows.push((
-                format!("ledger batched, {} per request", args.per_request),
-                many,
-            ));
+        for &k in &args.per_request {
+            if k > 1 {
+                let many = batched(&ledger, &args, k).await?;
+                rows.push((format!("ledger batched, {k} per request"), k, many));
+            }
         }
-        let naive = &rows[0].1;
-        for (mode, m) in &rows {
+        let naive = &rows[0].2;
+        for (mode, _, m) in &rows {
             println!(
                 "| {backend} | {mode} | {:.0} | {:.2} | {:.2} | {:.1}× |",
                 m.rate,
@@ -89,11 +93,14 @@ async fn main() -> Result<()> {
                 m.rate / naive.rate
             );
         }
-        for (mode, m) in &rows {
+        for (mode, per_request, m) in &rows {
             eprintln!(
                 "{backend} {mode}: {:.1} µs of bench-process CPU per transfer",
                 m.cpu_us
             );
+            if let Some(writer) = &m.writer {
+                eprintln!("    {}", describe(writer, *per_request));
+            }
         }
         let report = ledger::verify(ledger.store()).await?;
         anyhow::ensure!(
@@ -110,6 +117,8 @@ async fn main() -> Result<()> {
 }
 
 struct Measured {
+    /// What the writer did during the run: batches (group commits), requests, phase times.
+    writer: Option<ledger::WriterStats>,
     rate: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -166,6 +175,7 @@ fn measured(
             .map_or(0.0, |d| d.as_secs_f64() * 1e3)
     };
     Measured {
+        writer: None,
         rate: count as f64 / elapsed.as_secs_f64(),
         p50_ms: at(0.50),
         p99_ms: at(0.99),
@@ -233,6 +243,7 @@ fn transfer(n: u64, enterprises: usize, codes: &[String]) -> Action {
 
 /// One request at a time: what one client waiting on each commit gets.
 async fn single(ledger: &Ledger, args: &Args) -> Result<Measured> {
+    let before = ledger.writer_stats();
     let codes: Vec<String> = (0..args.enterprises).map(code).collect();
     let (start, cpu) = (Instant::now(), cpu_time());
     let mut latencies = Vec::new();
@@ -248,13 +259,47 @@ async fn single(ledger: &Ledger, args: &Args) -> Result<Measured> {
         latencies.push(t.elapsed());
         n += 1;
     }
-    Ok(measured(n, start.elapsed(), cpu_time() - cpu, latencies))
+    let mut m = measured(n, start.elapsed(), cpu_time() - cpu, latencies);
+    m.writer = Some(delta(before, ledger.writer_stats()));
+    Ok(m)
+}
+
+fn delta(before: ledger::WriterStats, after: ledger::WriterStats) -> ledger::WriterStats {
+    ledger::WriterStats {
+        batches: after.batches - before.batches,
+        requests: after.requests - before.requests,
+        pipelined: after.pipelined - before.pipelined,
+        read: after.read - before.read,
+        apply: after.apply - before.apply,
+        wait: after.wait - before.wait,
+        write: after.write - before.write,
+        commit: after.commit - before.commit,
+    }
+}
+
+/// One line on what a batch was in a mode: requests per group commit, transfers per request, and
+/// the writer's time per batch in each phase.
+fn describe(writer: &ledger::WriterStats, per_request: usize) -> String {
+    let batches = writer.batches.max(1) as f64;
+    let ms = |d: Duration| d.as_secs_f64() * 1e3 / batches;
+    format!(
+        "{} group commits, {:.1} requests × {per_request} transfers each per commit, {:.0} % worked out ahead; per commit: read {:.2} ms, apply {:.2} ms, wait for previous commit + lock {:.2} ms, write {:.2} ms, commit {:.2} ms",
+        writer.batches,
+        writer.requests as f64 / batches,
+        100.0 * writer.pipelined as f64 / batches,
+        ms(writer.read),
+        ms(writer.apply),
+        ms(writer.wait),
+        ms(writer.write),
+        ms(writer.commit),
+    )
 }
 
 /// Many clients at once, each submitting `per_request` transfers per request and waiting for it.
 /// With more transfers per request there are proportionally fewer clients, so the number of
 /// transfers in flight stays the same.
 async fn batched(ledger: &Ledger, args: &Args, per_request: usize) -> Result<Measured> {
+    let before = ledger.writer_stats();
     let codes: Arc<Vec<String>> = Arc::new((0..args.enterprises).map(code).collect());
     let counter = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
@@ -275,7 +320,7 @@ async fn batched(ledger: &Ledger, args: &Args, per_request: usize) -> Result<Mea
                 let key = if per_request == 1 {
                     format!("batched-{n:012}")
                 } else {
-                    format!("many-{n:012}")
+                    format!("many{per_request}-{n:012}")
                 };
                 ledger.submit(request(key, actions)).await?;
                 latencies.push(t.elapsed());
@@ -288,12 +333,9 @@ async fn batched(ledger: &Ledger, args: &Args, per_request: usize) -> Result<Mea
         latencies.extend(task.await??);
     }
     let transfers = (latencies.len() * per_request) as u64;
-    Ok(measured(
-        transfers,
-        start.elapsed(),
-        cpu_time() - cpu,
-        latencies,
-    ))
+    let mut m = measured(transfers, start.elapsed(), cpu_time() - cpu, latencies);
+    m.writer = Some(delta(before, ledger.writer_stats()));
+    Ok(m)
 }
 
 /// The baseline: a plain transaction per transfer on its own two tables in the same database,

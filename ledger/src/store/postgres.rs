@@ -6,8 +6,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use std::str::FromStr;
 
 use super::rows;
@@ -37,7 +38,9 @@ impl PgStore {
 type Tx = Transaction<'static, Postgres>;
 
 impl Backend for PgStore {
+    type Conn = PgConnection;
     type Tx = Tx;
+    type Reader = PoolConnection<Postgres>;
 
     async fn begin(&self) -> Result<(Tx, u64, Hash), LedgerError> {
         let mut tx = self.pool.begin().await?;
@@ -51,8 +54,12 @@ impl Backend for PgStore {
         Ok((tx, seq as u64, hash))
     }
 
+    async fn reader(&self) -> Result<PoolConnection<Postgres>, LedgerError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     async fn find_keys(
-        tx: &mut Tx,
+        conn: &mut PgConnection,
         keys: &[String],
     ) -> Result<HashMap<String, StoredEntry>, LedgerError> {
         // One unique-index probe per key, whatever the planner thinks of the table. With
@@ -65,7 +72,7 @@ impl Backend for PgStore {
              CROSS JOIN LATERAL (SELECT * FROM journal WHERE idempotency_key = k.key LIMIT 1) AS j",
         )
         .bind(keys)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?;
         rows.iter()
             .map(|row| stored_entry(row).map(|e| (e.idempotency_key.clone(), e)))
@@ -73,7 +80,7 @@ impl Backend for PgStore {
     }
 
     async fn load_holds(
-        tx: &mut Tx,
+        conn: &mut PgConnection,
         ids: &BTreeSet<String>,
         expired_at: Option<DateTime<Utc>>,
         book: &mut Book,
@@ -85,7 +92,7 @@ impl Backend for PgStore {
         )
         .bind(&ids)
         .bind(expired_at.map(format_time))
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?;
         for row in rows {
             let hold = rows::hold(
@@ -102,9 +109,13 @@ impl Backend for PgStore {
         Ok(())
     }
 
-    async fn load(tx: &mut Tx, needs: &Needs, book: &mut Book) -> Result<(), LedgerError> {
+    async fn load(
+        conn: &mut PgConnection,
+        needs: &Needs,
+        book: &mut Book,
+    ) -> Result<(), LedgerError> {
         for row in select_any(
-            tx,
+            conn,
             "SELECT code AS key, record FROM pollutants WHERE code IN (SELECT UNNEST($1::text[]))",
             &needs.pollutants,
         )
@@ -114,7 +125,7 @@ impl Backend for PgStore {
                 .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
         for row in select_any(
-            tx,
+            conn,
             "SELECT code AS key, record FROM regions WHERE code IN (SELECT UNNEST($1::text[]))",
             &needs.regions,
         )
@@ -124,7 +135,7 @@ impl Backend for PgStore {
                 .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
         for row in select_any(
-            tx,
+            conn,
             "SELECT code AS key, record FROM instruments WHERE code IN (SELECT UNNEST($1::text[]))",
             &needs.instruments,
         )
@@ -133,11 +144,11 @@ impl Backend for PgStore {
             book.instruments
                 .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
-        for row in select_any(tx, "SELECT credit_code AS key FROM enterprises WHERE credit_code IN (SELECT UNNEST($1::text[]))", &needs.enterprises).await? {
+        for row in select_any(conn, "SELECT credit_code AS key FROM enterprises WHERE credit_code IN (SELECT UNNEST($1::text[]))", &needs.enterprises).await? {
             book.enterprises.load(row.try_get("key")?, None);
         }
         for row in select_any(
-            tx,
+            conn,
             "SELECT id FROM reductions WHERE id IN (SELECT UNNEST($1::text[]))",
             &needs.reductions,
         )
@@ -147,7 +158,7 @@ impl Backend for PgStore {
             book.reductions.load(id.clone(), rows::reduction_stub(id));
         }
         let select = "SELECT id, debits, credits, frozen FROM accounts WHERE id IN (SELECT UNNEST($1::text[]))";
-        for row in select_any(tx, select, &needs.accounts).await? {
+        for row in select_any(conn, select, &needs.accounts).await? {
             let account = rows::account(
                 row.try_get("id")?,
                 row.try_get("debits")?,
@@ -280,7 +291,7 @@ impl Backend for PgStore {
 /// with a hash or the index. `key = ANY($1)` in a cached generic plan compares each row with each
 /// key in turn, which is quadratic in the batch size.
 async fn select_any(
-    tx: &mut Tx,
+    conn: &mut PgConnection,
     sql: &str,
     keys: &BTreeSet<String>,
 ) -> Result<Vec<PgRow>, LedgerError> {
@@ -288,7 +299,7 @@ async fn select_any(
         return Ok(Vec::new());
     }
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-    Ok(sqlx::query(sql).bind(&keys).fetch_all(&mut **tx).await?)
+    Ok(sqlx::query(sql).bind(&keys).fetch_all(&mut *conn).await?)
 }
 
 async fn insert_records(

@@ -7,10 +7,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 use super::rows;
 use crate::batch::{Backend, Needs, Writes};
@@ -97,7 +98,9 @@ fn values_sql(head: &str, columns: usize, rows: usize, tail: &str) -> String {
 type Tx = Transaction<'static, Sqlite>;
 
 impl Backend for SqliteStore {
+    type Conn = SqliteConnection;
     type Tx = Tx;
+    type Reader = PoolConnection<Sqlite>;
 
     async fn begin(&self) -> Result<(Tx, u64, Hash), LedgerError> {
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
@@ -111,8 +114,12 @@ impl Backend for SqliteStore {
         Ok((tx, seq as u64, hash))
     }
 
+    async fn reader(&self) -> Result<PoolConnection<Sqlite>, LedgerError> {
+        Ok(self.reader.acquire().await?)
+    }
+
     async fn find_keys(
-        tx: &mut Tx,
+        conn: &mut SqliteConnection,
         keys: &[String],
     ) -> Result<HashMap<String, StoredEntry>, LedgerError> {
         let rows = sqlx::query(
@@ -120,7 +127,7 @@ impl Backend for SqliteStore {
              WHERE idempotency_key IN (SELECT value FROM json_each(?1))",
         )
         .bind(json(&keys)?)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?;
         rows.iter()
             .map(|row| stored_entry(row).map(|e| (e.idempotency_key.clone(), e)))
@@ -128,7 +135,7 @@ impl Backend for SqliteStore {
     }
 
     async fn load_holds(
-        tx: &mut Tx,
+        conn: &mut SqliteConnection,
         ids: &BTreeSet<String>,
         expired_at: Option<DateTime<Utc>>,
         book: &mut Book,
@@ -140,7 +147,7 @@ impl Backend for SqliteStore {
         )
         .bind(json(ids)?)
         .bind(expired_at.map(format_time))
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?;
         for row in rows {
             let hold = rows::hold(
@@ -157,9 +164,13 @@ impl Backend for SqliteStore {
         Ok(())
     }
 
-    async fn load(tx: &mut Tx, needs: &Needs, book: &mut Book) -> Result<(), LedgerError> {
+    async fn load(
+        conn: &mut SqliteConnection,
+        needs: &Needs,
+        book: &mut Book,
+    ) -> Result<(), LedgerError> {
         for row in select_in(
-            tx,
+            conn,
             "SELECT code AS key, record FROM pollutants WHERE code",
             &needs.pollutants,
         )
@@ -169,7 +180,7 @@ impl Backend for SqliteStore {
                 .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
         for row in select_in(
-            tx,
+            conn,
             "SELECT code AS key, record FROM regions WHERE code",
             &needs.regions,
         )
@@ -179,7 +190,7 @@ impl Backend for SqliteStore {
                 .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
         for row in select_in(
-            tx,
+            conn,
             "SELECT code AS key, record FROM instruments WHERE code",
             &needs.instruments,
         )
@@ -189,7 +200,7 @@ impl Backend for SqliteStore {
                 .load(row.try_get("key")?, rows::record(row.try_get("record")?)?);
         }
         for row in select_in(
-            tx,
+            conn,
             "SELECT credit_code AS key FROM enterprises WHERE credit_code",
             &needs.enterprises,
         )
@@ -198,7 +209,7 @@ impl Backend for SqliteStore {
             book.enterprises.load(row.try_get("key")?, None);
         }
         for row in select_in(
-            tx,
+            conn,
             "SELECT id AS key FROM reductions WHERE id",
             &needs.reductions,
         )
@@ -208,7 +219,7 @@ impl Backend for SqliteStore {
             book.reductions.load(id.clone(), rows::reduction_stub(id));
         }
         let select = "SELECT id AS key, debits, credits, frozen FROM accounts WHERE id";
-        for row in select_in(tx, select, &needs.accounts).await? {
+        for row in select_in(conn, select, &needs.accounts).await? {
             let account = rows::account(
                 row.try_get("key")?,
                 row.try_get("debits")?,
@@ -348,7 +359,7 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, LedgerError> 
 /// `… WHERE column IN (keys)`: the keys travel as one JSON array, not one bound parameter each,
 /// which is what makes loading a large batch cheap in SQLite.
 async fn select_in(
-    tx: &mut Tx,
+    conn: &mut SqliteConnection,
     select_where: &str,
     keys: &BTreeSet<String>,
 ) -> Result<Vec<SqliteRow>, LedgerError> {
@@ -358,7 +369,7 @@ async fn select_in(
     let sql = format!("{select_where} IN (SELECT value FROM json_each(?1))");
     Ok(sqlx::query(&sql)
         .bind(json(keys)?)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?)
 }
 
