@@ -66,6 +66,8 @@ pub fn scenario(shape: Shape) -> ScenarioFile {
                 output: None,
                 free_t: None,
                 mac,
+                tags: Vec::new(),
+                applicant: None,
             }
         })
         .collect();
