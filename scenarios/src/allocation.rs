@@ -1,21 +1,24 @@
 //! Free allocation (grandfathering, benchmark × output, explicit), the auctioned rest,
-//! and the hook for priority reallocation of freed capacity.
+//! and priority reallocation of freed capacity.
 //!
 //! "Freed capacity" is free-pool volume nobody is entitled to in a year: the share of a
-//! closed firm (zero baseline) under grandfathering, or benchmark room left unused. The
-//! [`Reallocator`] trait decides who gets it; the engine checks the grants against the
-//! trait's contract and auctions whatever is left. [`TieredReallocator`] is the built-in
-//! rule; the optimizer crate's priority rules can be plugged in by implementing the trait.
+//! closed firm (zero baseline) under grandfathering, or benchmark room left unused. A
+//! [`Reallocator`] decides who gets it; the engine checks the outcome against the trait's
+//! contract and auctions whatever is neither granted nor retired. [`TieredReallocator`]
+//! is the built-in rule; [`crate::reallocation::OptimizerReallocator`] runs the optimizer
+//! crate's rules (`rule = "optimizer"` in the scenario file).
 
 use crate::error::{Result, ScenarioError};
 use crate::model::Model;
-use crate::spec::AllocationMethod;
+use crate::spec::{AllocationMethod, ReallocationRuleKind};
+use serde::Serialize;
 
 /// A firm that may receive freed capacity in one year.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReallocationCandidate {
     pub firm: usize,
-    /// Position of the firm's tier in `allocation.reallocation.tiers` (0 = first served).
+    /// Position of the firm's tier in `allocation.reallocation.tiers` (0 = first served);
+    /// 0 for every candidate under the optimizer rule, whose policy assigns tiers.
     pub tier_rank: usize,
     /// Most this firm may receive: uncovered need × `recipient_cap_share`.
     pub need_t: f64,
@@ -29,14 +32,44 @@ pub struct ReallocationRequest<'a> {
     pub candidates: &'a [ReallocationCandidate],
 }
 
+/// How one candidate fared.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CandidateDecision {
+    /// The tier it was served in (a tier name, or the optimizer's tier number); `None`
+    /// when it was excluded.
+    pub tier: Option<String>,
+    /// `full`, `partial`, `none` or `excluded`.
+    pub status: String,
+    /// Freed capacity drawn for it: its grant plus what a replacement ratio retires.
+    pub drawn_t: f64,
+    /// Rules that excluded or demoted it, and constraints that stopped it, with citations.
+    pub reasons: Vec<String>,
+}
+
+/// What a rule decided: one grant per candidate, the freed capacity it retired, and
+/// optionally one decision per candidate for the report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReallocationOutcome {
+    pub grants: Vec<f64>,
+    /// Freed capacity drawn but cancelled rather than granted (replacement ratios).
+    pub retired_t: f64,
+    /// Empty, or one per candidate in the same order.
+    pub decisions: Vec<CandidateDecision>,
+}
+
 /// A rule that splits freed capacity among candidates.
 ///
 /// Contract, checked by the engine: one grant per candidate in the same order, each in
-/// `[0, need_t]`, summing to at most `freed_t`. The rest is auctioned. Implementations
-/// must be deterministic (Monte Carlo results may not depend on thread scheduling).
+/// `[0, need_t]`; grants plus `retired_t` (≥ 0) at most `freed_t`; `decisions` empty or
+/// one per candidate. The rest is auctioned. An `Err` is reported as
+/// `ScenarioError::Reallocation` for that year. Implementations must be deterministic
+/// (Monte Carlo results may not depend on thread scheduling).
 pub trait Reallocator: Send + Sync {
     fn name(&self) -> &str;
-    fn reallocate(&self, request: &ReallocationRequest<'_>) -> Vec<f64>;
+    fn reallocate(
+        &self,
+        request: &ReallocationRequest<'_>,
+    ) -> std::result::Result<ReallocationOutcome, String>;
 }
 
 /// Tiers served in order; inside a tier, pro rata to need; leftovers go to auction.
@@ -48,7 +81,10 @@ impl Reallocator for TieredReallocator {
         "tiered-pro-rata"
     }
 
-    fn reallocate(&self, request: &ReallocationRequest<'_>) -> Vec<f64> {
+    fn reallocate(
+        &self,
+        request: &ReallocationRequest<'_>,
+    ) -> std::result::Result<ReallocationOutcome, String> {
         let mut grants = vec![0.0; request.candidates.len()];
         let mut left_t = request.freed_t;
         let tiers = request
@@ -75,8 +111,45 @@ impl Reallocator for TieredReallocator {
             }
             left_t -= need_t * ratio;
         }
-        grants
+        let decisions = grants
+            .iter()
+            .zip(request.candidates)
+            .map(|(grant, candidate)| CandidateDecision {
+                // The engine names the tier (from `allocation.reallocation.tiers`).
+                tier: Some(candidate.tier_rank.to_string()),
+                status: status_of(*grant, candidate.need_t).to_string(),
+                drawn_t: *grant,
+                reasons: Vec::new(),
+            })
+            .collect();
+        Ok(ReallocationOutcome {
+            grants,
+            retired_t: 0.0,
+            decisions,
+        })
     }
+}
+
+/// `full`, `partial` or `none` for a grant against a need.
+pub fn status_of(grant_t: f64, need_t: f64) -> &'static str {
+    if grant_t <= 0.0 {
+        "none"
+    } else if grant_t >= need_t * (1.0 - 1e-12) {
+        "full"
+    } else {
+        "partial"
+    }
+}
+
+/// One firm's reallocation in one year, as reported in the run's summary.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ReallocationRecord {
+    pub year: i32,
+    pub firm: String,
+    pub requested_t: f64,
+    pub granted_t: f64,
+    #[serde(flatten)]
+    pub decision: CandidateDecision,
 }
 
 /// Free allocation per firm-year and the auction volume per year, before the MSR.
@@ -88,6 +161,10 @@ pub struct Allocation {
     /// Auction volume offered per year before MSR intake and release.
     pub auction_t: Vec<f64>,
     pub freed_t: Vec<f64>,
+    /// Freed capacity the reallocation rule retired (cancelled) per year.
+    pub retired_t: Vec<f64>,
+    /// Every candidate's reallocation, year by year.
+    pub records: Vec<ReallocationRecord>,
 }
 
 /// Computes the allocation of every year.
@@ -99,16 +176,22 @@ pub fn allocate(model: &Model, reallocator: &dyn Reallocator) -> Result<Allocati
         reallocated_t: vec![0.0; firms * years],
         auction_t: vec![0.0; years],
         freed_t: vec![0.0; years],
+        retired_t: vec![0.0; years],
+        records: Vec::new(),
     };
     for year in 0..years {
         let freed_t = free_allocation(model, year, &mut allocation.free_t);
-        let granted_t = reallocate_year(model, year, freed_t, reallocator, &mut allocation)?;
+        let (granted_t, retired_t) =
+            reallocate_year(model, year, freed_t, reallocator, &mut allocation)?;
         let free_total: f64 = (0..firms)
             .map(|f| allocation.free_t[f * years + year])
             .sum();
         allocation.freed_t[year] = freed_t;
-        // The auction gets what the free pool and reallocation leave; clamp rounding dust.
-        allocation.auction_t[year] = (model.cap_t[year] - free_total - granted_t).max(0.0);
+        allocation.retired_t[year] = retired_t;
+        // The auction gets what the free pool, reallocation and retirement leave; clamp
+        // rounding dust.
+        allocation.auction_t[year] =
+            (model.cap_t[year] - free_total - granted_t - retired_t).max(0.0);
     }
     Ok(allocation)
 }
@@ -169,26 +252,23 @@ fn free_allocation(model: &Model, year: usize, free_t: &mut [f64]) -> f64 {
     }
 }
 
-fn reallocate_year(
-    model: &Model,
-    year: usize,
-    freed_t: f64,
-    reallocator: &dyn Reallocator,
-    allocation: &mut Allocation,
-) -> Result<f64> {
+/// The firms that may receive this year's freed capacity: under `tiered`, firms of a
+/// sector with a listed tier; under `optimizer`, every active firm (its policy decides).
+fn candidates(model: &Model, year: usize, free_t: &[f64]) -> Vec<ReallocationCandidate> {
     let Some(rule) = &model.allocation.reallocation else {
-        return Ok(0.0);
+        return Vec::new();
     };
-    if freed_t <= 0.0 {
-        return Ok(0.0);
-    }
     let years = model.year_count();
-    let candidates: Vec<ReallocationCandidate> = (0..model.firms.len())
+    (0..model.firms.len())
         .filter_map(|firm| {
-            let tier = model.sectors[model.firms[firm].sector].tier.as_ref()?;
-            let tier_rank = rule.tiers.iter().position(|t| t == tier)?;
-            let need_t = (model.baseline(firm, year) - allocation.free_t[firm * years + year])
-                .max(0.0)
+            let tier_rank = match rule.rule {
+                ReallocationRuleKind::Tiered => {
+                    let tier = model.sectors[model.firms[firm].sector].tier.as_ref()?;
+                    rule.tiers.iter().position(|t| t == tier)?
+                }
+                ReallocationRuleKind::Optimizer => 0,
+            };
+            let need_t = (model.baseline(firm, year) - free_t[firm * years + year]).max(0.0)
                 * rule.recipient_cap_share;
             (need_t > 0.0).then_some(ReallocationCandidate {
                 firm,
@@ -196,29 +276,80 @@ fn reallocate_year(
                 need_t,
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Reallocates one year's freed capacity; returns (granted, retired).
+fn reallocate_year(
+    model: &Model,
+    year: usize,
+    freed_t: f64,
+    reallocator: &dyn Reallocator,
+    allocation: &mut Allocation,
+) -> Result<(f64, f64)> {
+    let Some(rule) = &model.allocation.reallocation else {
+        return Ok((0.0, 0.0));
+    };
+    if freed_t <= 0.0 {
+        return Ok((0.0, 0.0));
+    }
+    let years = model.year_count();
+    let candidates = candidates(model, year, &allocation.free_t);
     let request = ReallocationRequest {
         year: model.years[year],
         freed_t,
         candidates: &candidates,
     };
-    let grants = reallocator.reallocate(&request);
-    check_grants(&request, &grants)?;
-    for (candidate, grant) in candidates.iter().zip(&grants) {
+    let outcome =
+        reallocator
+            .reallocate(&request)
+            .map_err(|reason| ScenarioError::Reallocation {
+                year: request.year,
+                reason,
+            })?;
+    check_outcome(&request, &outcome)?;
+    for (candidate, grant) in candidates.iter().zip(&outcome.grants) {
         allocation.reallocated_t[candidate.firm * years + year] = *grant;
     }
-    Ok(grants.iter().sum())
+    for (index, candidate) in candidates.iter().enumerate() {
+        let mut decision = outcome.decisions.get(index).cloned().unwrap_or_default();
+        if rule.rule == ReallocationRuleKind::Tiered {
+            // Under the tiered rule the tier is an input: the sector's.
+            decision.tier = rule.tiers.get(candidate.tier_rank).cloned();
+        }
+        let granted_t = outcome.grants[index];
+        if decision.status.is_empty() {
+            decision.status = status_of(granted_t, candidate.need_t).to_string();
+            decision.drawn_t = granted_t;
+        }
+        allocation.records.push(ReallocationRecord {
+            year: request.year,
+            firm: model.firms[candidate.firm].id.clone(),
+            requested_t: candidate.need_t,
+            granted_t,
+            decision,
+        });
+    }
+    Ok((outcome.grants.iter().sum(), outcome.retired_t))
 }
 
-fn check_grants(request: &ReallocationRequest<'_>, grants: &[f64]) -> Result<()> {
+fn check_outcome(request: &ReallocationRequest<'_>, outcome: &ReallocationOutcome) -> Result<()> {
     let broken = |reason: String| ScenarioError::Reallocation {
         year: request.year,
         reason,
     };
+    let grants = &outcome.grants;
     if grants.len() != request.candidates.len() {
         return Err(broken(format!(
             "{} grants for {} candidates",
             grants.len(),
+            request.candidates.len()
+        )));
+    }
+    if !outcome.decisions.is_empty() && outcome.decisions.len() != request.candidates.len() {
+        return Err(broken(format!(
+            "{} decisions for {} candidates",
+            outcome.decisions.len(),
             request.candidates.len()
         )));
     }
@@ -231,10 +362,13 @@ fn check_grants(request: &ReallocationRequest<'_>, grants: &[f64]) -> Result<()>
             )));
         }
     }
-    let total: f64 = grants.iter().sum();
+    if !(outcome.retired_t.is_finite() && outcome.retired_t >= 0.0) {
+        return Err(broken(format!("retired {} is negative", outcome.retired_t)));
+    }
+    let total: f64 = grants.iter().sum::<f64>() + outcome.retired_t;
     if total > request.freed_t + slack {
         return Err(broken(format!(
-            "grants {total} exceed freed capacity {}",
+            "grants and retirement {total} exceed freed capacity {}",
             request.freed_t
         )));
     }
@@ -269,8 +403,26 @@ mod tests {
             freed_t: 14.0,
             candidates: &candidates,
         };
-        let grants = TieredReallocator.reallocate(&request);
-        assert_eq!(grants, vec![2.5, 4.0, 7.5]);
-        assert!(check_grants(&request, &grants).is_ok());
+        let outcome = TieredReallocator.reallocate(&request).expect("tiered");
+        assert_eq!(outcome.grants, vec![2.5, 4.0, 7.5]);
+        assert_eq!(outcome.retired_t, 0.0);
+        assert!(check_outcome(&request, &outcome).is_ok());
+        let statuses: Vec<&str> = outcome
+            .decisions
+            .iter()
+            .map(|d| d.status.as_str())
+            .collect();
+        assert_eq!(statuses, ["partial", "full", "partial"]);
+        // Grants beyond the freed capacity break the contract.
+        let greedy = ReallocationOutcome {
+            grants: vec![10.0, 4.0, 1.0],
+            ..outcome.clone()
+        };
+        assert!(check_outcome(&request, &greedy).is_err());
+        let retiring = ReallocationOutcome {
+            retired_t: 0.5,
+            ..outcome
+        };
+        assert!(check_outcome(&request, &retiring).is_err());
     }
 }

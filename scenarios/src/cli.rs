@@ -3,6 +3,7 @@
 
 use crate::compare::compare;
 use crate::mc::run_mc;
+use crate::numbers::{fixed, plain, signed};
 use crate::output::{LONG_HEADER, Manifest, create, write_json, write_long_csv, write_long_rows};
 use crate::params::parse_assignment;
 use crate::plots;
@@ -26,7 +27,8 @@ pub enum ScenarioCommand {
     /// Compare a scenario with a baseline scenario: deltas, winners and losers.
     ///
     /// Writes OUT/comparison.json, both runs' rows in OUT/results_long.csv
-    /// (run_id "scenario" and "baseline") and OUT/manifest.json.
+    /// (run_id "scenario" and "baseline"), OUT/manifest.json, the scenario's plots and
+    /// OUT/plots/price_comparison.svg|png (both price paths).
     Compare(CompareArgs),
     /// Run a grid over named parameters (dotted paths), in parallel.
     ///
@@ -72,6 +74,9 @@ pub struct CompareArgs {
     /// Override a scalar of the scenario (not the baseline): PATH=VALUE (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
+    /// Skip the SVG/PNG plots.
+    #[arg(long)]
+    pub no_plots: bool,
 }
 
 #[derive(Debug, Args)]
@@ -196,16 +201,20 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
     for row in &result.market {
         writeln!(
             stdout,
-            "{}  {:.4}  {:.3}  {:.3}  {:.2}",
-            row.year, row.price, row.emissions_t, row.bank_t, row.abatement_cost
+            "{}  {}  {}  {}  {}",
+            row.year,
+            fixed(row.price, 4),
+            fixed(row.emissions_t, 3),
+            fixed(row.bank_t, 3),
+            fixed(row.abatement_cost, 2)
         )?;
     }
     writeln!(
         stdout,
-        "total abatement cost {:.2} vs {:.2} without trading (savings {:.2}); outputs in {}",
-        result.totals.abatement_cost,
-        result.totals.cac_abatement_cost,
-        result.totals.cost_savings,
+        "total abatement cost {} vs {} without trading (savings {}); outputs in {}",
+        fixed(result.totals.abatement_cost, 2),
+        fixed(result.totals.cac_abatement_cost, 2),
+        fixed(result.totals.cost_savings, 2),
         args.out.display()
     )?;
     Ok(())
@@ -231,19 +240,34 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<()> {
     write_long_rows(&mut writer, &result, "scenario")?;
     write_long_rows(&mut writer, &baseline_result, "baseline")?;
     writer.flush()?;
+    let mut files = vec![
+        "comparison.json".to_string(),
+        "results_long.csv".to_string(),
+    ];
+    if !args.no_plots {
+        let dir = args.out.join("plots");
+        let drawn = plots::price_comparison(&dir, &result, &baseline_result).and_then(|mut p| {
+            p.extend(plots::all(&dir, scenario.model(), &result, None)?);
+            Ok(p)
+        });
+        match drawn {
+            Ok(paths) => files.extend(paths.iter().map(|p| relative(&args.out, p))),
+            Err(error) => eprintln!("warning: plots skipped: {error}"),
+        }
+    }
     let mut manifest = Manifest::new("compare", &scenario, Some(&result));
     manifest.baseline_hash = Some(baseline.content_hash());
     manifest.overrides = overrides;
     manifest.created_unix_s = now_unix_s();
-    manifest.files = vec!["comparison.json".into(), "results_long.csv".into()];
+    manifest.files = files;
     write_json(&args.out.join("manifest.json"), &manifest)?;
     println!(
-        "{} vs {}: emissions {:+.3} t, abatement cost {:+.2}, auction revenue {:+.2}; {} firms gain, {} lose",
+        "{} vs {}: emissions {} t, abatement cost {}, auction revenue {}; {} firms gain, {} lose",
         comparison.scenario,
         comparison.baseline,
-        comparison.emissions_t_change,
-        comparison.abatement_cost_change,
-        comparison.auction_revenue_change,
+        signed(comparison.emissions_t_change, 3),
+        signed(comparison.abatement_cost_change, 2),
+        signed(comparison.auction_revenue_change, 2),
         comparison.winners,
         comparison.losers
     );
@@ -274,7 +298,11 @@ fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
     writeln!(long, "{LONG_HEADER}")?;
     let mut failed = 0;
     for run in &runs {
-        let values: Vec<String> = run.overrides.iter().map(|(_, v)| v.to_string()).collect();
+        let values: Vec<String> = run
+            .overrides
+            .iter()
+            .map(|(_, v)| plain(*v).to_string())
+            .collect();
         match &run.outcome {
             Ok(result) => {
                 let prices = result.prices();
@@ -283,12 +311,12 @@ fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
                     "{},{},ok,{},{},{},{},{},{},",
                     run.run_id,
                     values.join(","),
-                    result.totals.abatement_cost,
-                    result.totals.abatement_cost_pv,
-                    result.totals.emissions_t,
-                    result.totals.auction_revenue,
-                    prices.first().copied().unwrap_or(f64::NAN),
-                    prices.last().copied().unwrap_or(f64::NAN)
+                    plain(result.totals.abatement_cost),
+                    plain(result.totals.abatement_cost_pv),
+                    plain(result.totals.emissions_t),
+                    plain(result.totals.auction_revenue),
+                    plain(prices.first().copied().unwrap_or(f64::NAN)),
+                    plain(prices.last().copied().unwrap_or(f64::NAN))
                 )?;
                 write_long_rows(&mut long, result, &run.run_id.to_string())?;
             }
@@ -381,7 +409,12 @@ fn mc_command(args: &McArgs) -> anyhow::Result<()> {
             mc.price_bands.p50.get(t),
             mc.price_bands.p95.get(t),
         ) {
-            println!("{year}  {p5:.4}  {p50:.4}  {p95:.4}");
+            println!(
+                "{year}  {}  {}  {}",
+                fixed(*p5, 4),
+                fixed(*p50, 4),
+                fixed(*p95, 4)
+            );
         }
     }
     println!(
@@ -401,7 +434,11 @@ fn write_mc_draws(path: &Path, mc: &crate::mc::McResult) -> anyhow::Result<()> {
         mc.parameter_paths.join(",")
     )?;
     for draw in &mc.draws {
-        let values: Vec<String> = draw.parameters.iter().map(f64::to_string).collect();
+        let values: Vec<String> = draw
+            .parameters
+            .iter()
+            .map(|v| plain(*v).to_string())
+            .collect();
         match &draw.error {
             None => {
                 for (t, year) in mc.years.iter().enumerate() {
@@ -410,9 +447,9 @@ fn write_mc_draws(path: &Path, mc: &crate::mc::McResult) -> anyhow::Result<()> {
                         "{},{},{year},{},{},{},",
                         draw.index,
                         values.join(","),
-                        draw.prices[t],
-                        draw.emissions_t[t],
-                        draw.bank_t[t]
+                        plain(draw.prices[t]),
+                        plain(draw.emissions_t[t]),
+                        plain(draw.bank_t[t])
                     )?;
                 }
             }
@@ -457,12 +494,12 @@ fn validate_command(args: &ValidateArgs) -> anyhow::Result<()> {
                 failures += 1;
             }
             println!(
-                "{} {:<16} {:<32} expected {:>12.6} got {:>12.6}",
+                "{} {:<16} {:<32} expected {:>12} got {:>12}",
                 if check.passed { "pass" } else { "FAIL" },
                 check.case,
                 check.quantity,
-                check.expected,
-                check.actual
+                fixed(check.expected, 6),
+                fixed(check.actual, 6)
             );
         }
     }

@@ -1,7 +1,8 @@
 //! Firms from CSV, for sets too large to write as TOML tables.
 //!
 //! Columns (header required, any order): `id` and `baseline_t` (required); `sector`, `region`,
-//! `intercept`, `slope`, `max_abatement_t`, `steps`, `output`, `free_t` (optional), and
+//! `intercept`, `slope`, `max_abatement_t`, `steps`, `output`, `free_t`, `tags` (optional;
+//! `a;b` for several tags, used by optimizer reallocation policies), and
 //! `baseline_t_<year>` columns (e.g. `baseline_t_2030`) for baselines that change by year:
 //! they override `baseline_t` from that year on, like a year table in TOML.
 //! A row is linear when `slope` is given, and a step table when `steps` holds
@@ -42,6 +43,7 @@ pub fn parse_firms(text: &str, path: &Path) -> Result<Vec<FirmSpec>> {
         "steps",
         "output",
         "free_t",
+        "tags",
     ];
     let year_column = |c: &str| -> Option<String> {
         c.strip_prefix("baseline_t_")
@@ -144,6 +146,16 @@ pub fn parse_firms(text: &str, path: &Path) -> Result<Vec<FirmSpec>> {
             output: number_at("output")?.map(Series::Constant),
             free_t: number_at("free_t")?.map(Series::Constant),
             mac,
+            tags: text_at(find("tags"))
+                .map(|t| {
+                    t.split(';')
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            applicant: None,
         });
     }
     Ok(firms)
@@ -174,9 +186,11 @@ mod tests {
 
     #[test]
     fn reads_linear_and_step_rows() {
-        let text = "id,sector,baseline_t,slope,steps\na,power,10,0.5,\nb,steel,20,,5:10;5:20\n";
+        let text = "id,sector,baseline_t,slope,steps,tags\na,power,10,0.5,,major_project\nb,steel,20,,5:10;5:20,\n";
         let firms = parse_firms(text, Path::new("f.csv")).expect("valid csv");
         assert_eq!(firms.len(), 2);
+        assert_eq!(firms[0].tags, ["major_project"]);
+        assert!(firms[1].tags.is_empty());
         assert!(matches!(firms[1].mac, MacSpec::Steps { ref steps, .. } if steps.len() == 2));
     }
 

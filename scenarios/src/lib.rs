@@ -8,9 +8,10 @@
 //! the bank, with comparisons against command-and-control and a baseline scenario. Run
 //! modes: single run, comparison, parameter sweep and seeded Monte Carlo.
 //!
-//! Deliberately left out: the ledger (no holdings are moved), auctions' bid-level
-//! clearing (the `market` crate), and general optimisation (the `optimizer` crate; its
-//! priority rules plug in through [`allocation::Reallocator`]). The library does no
+//! Freed capacity is reallocated by tier: the built-in tiered rule, or the `optimizer`
+//! crate's `allocate` under a reallocation policy ([`reallocation::OptimizerReallocator`],
+//! `rule = "optimizer"`). Deliberately left out: the ledger (no holdings are moved) and
+//! auctions' bid-level clearing (the `market` crate). The library does no
 //! output unless asked (`output`, `plots`); the CLI lives in [`cli`], and [`run_text`] is
 //! the entry point for a scenario given as a TOML or JSON string (the HTTP API).
 
@@ -27,9 +28,11 @@ pub mod limits;
 pub mod market;
 pub mod mc;
 pub mod model;
+pub mod numbers;
 pub mod output;
 pub mod params;
 pub mod plots;
+pub mod reallocation;
 pub mod results;
 pub mod run;
 pub mod scenario;
@@ -38,6 +41,7 @@ pub mod sweep;
 
 pub use allocation::{Reallocator, TieredReallocator};
 pub use error::{Result, ScenarioError};
+pub use reallocation::OptimizerReallocator;
 pub use results::RunResult;
 pub use run::RunOptions;
 pub use scenario::{Scenario, TextFormat, run_text};

@@ -7,11 +7,14 @@
 use crate::curve::Curve;
 use crate::error::{Result, ScenarioError};
 use crate::limits::{CURVE_PIECES_MAX, DRAWS_MAX, FIRMS_MAX, YEARS_MAX};
+use crate::reallocation::OptimizerReallocator;
 use crate::spec::{
-    AllocationMethod, BankingSpec, Distribution, FirmSpec, MacSpec, MsrSpec, ReallocationSpec,
-    SCHEMA_VERSION, ScenarioFile, Series, SolverSpec, StepQuantity, UnsoldDestination,
+    AllocationMethod, BankingSpec, Distribution, FirmSpec, MacSpec, MsrSpec, ReallocationRuleKind,
+    ReallocationSpec, SCHEMA_VERSION, ScenarioFile, Series, SolverSpec, StepQuantity,
+    UnsoldDestination,
 };
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// One firm (or an aggregate sector entity).
 #[derive(Clone, Debug)]
@@ -38,6 +41,8 @@ pub struct AllocationRule {
     pub auction_share: f64,
     pub base_year_index: usize,
     pub reallocation: Option<ReallocationSpec>,
+    /// The optimizer adapter when `allocation.reallocation.rule = "optimizer"`.
+    pub optimizer: Option<Arc<OptimizerReallocator>>,
 }
 
 /// A validated scenario ready to run.
@@ -83,6 +88,16 @@ impl Model {
 
     /// Checks `file` (plus firms read from CSV) and builds the model.
     pub fn compile(file: &ScenarioFile, csv_firms: &[FirmSpec]) -> Result<Model> {
+        Model::compile_with(file, csv_firms, None)
+    }
+
+    /// Like [`Model::compile`], with the reallocation policy read from
+    /// `allocation.reallocation.policy_file` (the caller reads files, not the model).
+    pub fn compile_with(
+        file: &ScenarioFile,
+        csv_firms: &[FirmSpec],
+        policy_file: Option<&optimizer::Policy>,
+    ) -> Result<Model> {
         if file.schema_version != SCHEMA_VERSION {
             return Err(ScenarioError::invalid(
                 "schema_version",
@@ -158,6 +173,7 @@ impl Model {
         }
         model.compile_controls(file)?;
         model.check_allocation_inputs()?;
+        model.allocation.optimizer = compile_optimizer(file, csv_firms, policy_file)?;
         check_uncertainty(file)?;
         Ok(model)
     }
@@ -425,7 +441,9 @@ fn compile_sectors(
         if let Some(benchmark) = spec.benchmark_t_per_unit {
             check_non_negative(&format!("{key}.benchmark_t_per_unit"), benchmark)?;
         }
+        // Under the optimizer rule the policy assigns tiers (by tags) and `tier` is unused.
         if let (Some(tier), Some(realloc)) = (&spec.tier, &file.allocation.reallocation)
+            && realloc.rule == ReallocationRuleKind::Tiered
             && !realloc.tiers.contains(tier)
         {
             return Err(ScenarioError::invalid(
@@ -466,12 +484,7 @@ fn compile_allocation(file: &ScenarioFile, years: &[i32]) -> Result<AllocationRu
         )
     })?;
     if let Some(realloc) = &spec.reallocation {
-        if realloc.tiers.is_empty() {
-            return Err(ScenarioError::invalid(
-                "allocation.reallocation.tiers",
-                "must list at least one tier",
-            ));
-        }
+        check_rule_keys(realloc)?;
         let mut seen = realloc.tiers.clone();
         seen.sort();
         seen.dedup();
@@ -491,7 +504,89 @@ fn compile_allocation(file: &ScenarioFile, years: &[i32]) -> Result<AllocationRu
         auction_share: spec.auction_share,
         base_year_index,
         reallocation: spec.reallocation.clone(),
+        optimizer: None,
     })
+}
+
+/// Each rule's own keys: `tiers` for `tiered`; one policy (inline or file) for `optimizer`.
+fn check_rule_keys(realloc: &ReallocationSpec) -> Result<()> {
+    let key = |name: &str| format!("allocation.reallocation.{name}");
+    match realloc.rule {
+        ReallocationRuleKind::Tiered => {
+            if realloc.tiers.is_empty() {
+                return Err(ScenarioError::invalid(
+                    key("tiers"),
+                    "must list at least one tier",
+                ));
+            }
+            if realloc.policy.is_some() || realloc.policy_file.is_some() {
+                let name = if realloc.policy.is_some() {
+                    "policy"
+                } else {
+                    "policy_file"
+                };
+                return Err(ScenarioError::invalid(
+                    key(name),
+                    "a policy is only used with rule = \"optimizer\"",
+                ));
+            }
+        }
+        ReallocationRuleKind::Optimizer => {
+            if !realloc.tiers.is_empty() {
+                return Err(ScenarioError::invalid(
+                    key("tiers"),
+                    "the optimizer's policy assigns tiers by tags; tiers belong to rule = \"tiered\"",
+                ));
+            }
+            match (&realloc.policy, &realloc.policy_file) {
+                (Some(_), Some(_)) => {
+                    return Err(ScenarioError::invalid(
+                        key("policy_file"),
+                        "give either `policy` or `policy_file`, not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(ScenarioError::invalid(
+                        key("policy"),
+                        "rule = \"optimizer\" needs `policy` (inline) or `policy_file`",
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The optimizer adapter, when the file asks for it; validated against every firm.
+fn compile_optimizer(
+    file: &ScenarioFile,
+    csv_firms: &[FirmSpec],
+    policy_file: Option<&optimizer::Policy>,
+) -> Result<Option<Arc<OptimizerReallocator>>> {
+    let Some(realloc) = &file.allocation.reallocation else {
+        return Ok(None);
+    };
+    if realloc.rule != ReallocationRuleKind::Optimizer {
+        return Ok(None);
+    }
+    let (policy, policy_key) = match (&realloc.policy, policy_file) {
+        (Some(policy), _) => (policy.clone(), "allocation.reallocation.policy"),
+        (None, Some(policy)) => (policy.clone(), "allocation.reallocation.policy_file"),
+        (None, None) => {
+            return Err(ScenarioError::invalid(
+                "allocation.reallocation.policy_file",
+                "the policy file was not read (scenarios given as text cannot reference files)",
+            ));
+        }
+    };
+    let firms: Vec<_> = file
+        .firms
+        .iter()
+        .chain(csv_firms)
+        .map(|firm| (firm, file.sectors.iter().find(|s| s.name == firm.sector)))
+        .collect();
+    OptimizerReallocator::new(realloc, policy, policy_key, &firms).map(|a| Some(Arc::new(a)))
 }
 
 fn compile_curve(key: &str, spec: &MacSpec) -> Result<Curve> {

@@ -4,6 +4,7 @@
 //! variable, unit, value`, the shape pandas, polars and R's tidyverse pivot directly.
 
 use crate::error::{Result, ScenarioError};
+use crate::numbers::{plain, unsign_json_zeros};
 use crate::results::RunResult;
 use crate::scenario::Scenario;
 use serde::Serialize;
@@ -37,10 +38,12 @@ pub fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
     Ok(std::io::BufWriter::new(file))
 }
 
-/// Writes `value` as pretty JSON to `path`.
+/// Writes `value` as pretty JSON to `path` (negative zeros written as `0.0`).
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut json = serde_json::to_value(value).map_err(|e| output_error(path, e))?;
+    unsign_json_zeros(&mut json);
     let mut writer = create(path)?;
-    serde_json::to_writer_pretty(&mut writer, value).map_err(|e| output_error(path, e))?;
+    serde_json::to_writer_pretty(&mut writer, &json).map_err(|e| output_error(path, e))?;
     writer.write_all(b"\n").map_err(|e| output_error(path, e))?;
     writer.flush().map_err(|e| output_error(path, e))
 }
@@ -73,7 +76,7 @@ pub fn write_long_rows(
             row.entity,
             variable,
             unit,
-            value
+            plain(value)
         )
     };
     for y in &result.market {
@@ -92,6 +95,7 @@ pub fn write_long_rows(
             ("free_allocation", y.free_t),
             ("reallocated", y.reallocated_t),
             ("freed_capacity", y.freed_t),
+            ("reallocation_retired", y.reallocation_retired_t),
             ("auction_offered", y.auction_offered_t),
             ("auction_sold", y.auction_sold_t),
             ("auction_unsold", y.auction_unsold_t),

@@ -103,14 +103,29 @@ struct PriceChart<'a> {
     title: String,
     unit: String,
     years: &'a [i32],
+    /// Legend of `prices`.
+    label: String,
     prices: Vec<f64>,
     bands: Option<(&'a [f64], &'a [f64], &'a [f64])>,
+    /// Another run's price path (a compare's baseline), label and prices by year.
+    other: Option<(String, Vec<f64>)>,
 }
 
 fn draw_price<DB: DrawingBackend>(root: &Area<'_, DB>, data: &PriceChart<'_>) -> DrawResult {
     let years: Vec<f64> = data.years.iter().map(|y| f64::from(*y)).collect();
     let upper = data.bands.map(|b| b.2.to_vec()).unwrap_or_default();
-    let (low, high) = range_of(data.prices.iter().chain(upper.iter()).copied());
+    let other = data
+        .other
+        .as_ref()
+        .map(|o| o.1.as_slice())
+        .unwrap_or_default();
+    let (low, high) = range_of(
+        data.prices
+            .iter()
+            .chain(upper.iter())
+            .chain(other.iter())
+            .copied(),
+    );
     let mut chart = ChartBuilder::on(root)
         .caption(&data.title, ("sans-serif", 22))
         .margin(12)
@@ -145,13 +160,25 @@ fn draw_price<DB: DrawingBackend>(root: &Area<'_, DB>, data: &PriceChart<'_>) ->
                 PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[0].stroke_width(2))
             });
     }
+    if let Some((label, prices)) = &data.other {
+        chart
+            .draw_series(LineSeries::new(
+                years.iter().copied().zip(prices.iter().copied()),
+                PALETTE[7].stroke_width(2),
+            ))
+            .map_err(|e| e.to_string())?
+            .label(label.as_str())
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[7].stroke_width(2))
+            });
+    }
     chart
         .draw_series(LineSeries::new(
             years.iter().copied().zip(data.prices.iter().copied()),
             PALETTE[3].stroke_width(3),
         ))
         .map_err(|e| e.to_string())?
-        .label("central run")
+        .label(data.label.as_str())
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], PALETTE[3].stroke_width(3)));
     legend_style(&mut chart)
 }
@@ -171,12 +198,56 @@ pub fn price_path(dir: &Path, result: &RunResult, mc: Option<&McResult>) -> Resu
         title: format!("Allowance price: {}", result.scenario),
         unit: format!("price ({}/t)", result.currency),
         years: &result.years,
+        label: if bands.is_some() {
+            "central run".to_string()
+        } else {
+            result.scenario.clone()
+        },
         prices: result.prices(),
         bands,
+        other: None,
     };
     render_both(
         dir,
         "price_path",
+        |r| draw_price(r, &data),
+        |r| draw_price(r, &data),
+    )
+}
+
+/// A scenario's price path against a baseline's (`compare`): `price_comparison.svg|png`.
+/// Baseline years missing from the scenario are left out.
+pub fn price_comparison(
+    dir: &Path,
+    result: &RunResult,
+    baseline: &RunResult,
+) -> Result<Vec<PathBuf>> {
+    let baseline_prices: Vec<f64> = result
+        .years
+        .iter()
+        .map(|year| {
+            baseline
+                .market
+                .iter()
+                .find(|row| row.year == *year)
+                .map_or(f64::NAN, |row| row.price)
+        })
+        .collect();
+    let data = PriceChart {
+        title: format!(
+            "Allowance price: {} vs {}",
+            result.scenario, baseline.scenario
+        ),
+        unit: format!("price ({}/t)", result.currency),
+        years: &result.years,
+        label: result.scenario.clone(),
+        prices: result.prices(),
+        bands: None,
+        other: Some((format!("baseline: {}", baseline.scenario), baseline_prices)),
+    };
+    render_both(
+        dir,
+        "price_comparison",
         |r| draw_price(r, &data),
         |r| draw_price(r, &data),
     )

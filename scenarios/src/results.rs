@@ -1,6 +1,7 @@
 //! What a run produces: a yearly balance sheet, firm-year rows, group totals and the
 //! comparison with command-and-control. Plain data, serialisable for the JSON summary.
 
+use crate::allocation::ReallocationRecord;
 use serde::Serialize;
 
 /// The market's balance sheet and prices for one year. Quantities in t, money in currency.
@@ -17,6 +18,8 @@ pub struct YearResult {
     pub free_t: f64,
     pub reallocated_t: f64,
     pub freed_t: f64,
+    /// Freed capacity retired by the reallocation rule (replacement ratios).
+    pub reallocation_retired_t: f64,
     pub auction_offered_t: f64,
     pub auction_sold_t: f64,
     pub auction_unsold_t: f64,
@@ -125,6 +128,9 @@ pub struct RunResult {
     /// Firm-major firm-year rows (empty when the run asked for no firm detail).
     #[serde(skip)]
     pub firm_years: Vec<FirmYear>,
+    /// Every reallocation candidate's tier, status, grant and reasons, by year (empty
+    /// without reallocation or without firm detail).
+    pub reallocation: Vec<ReallocationRecord>,
     pub solver: SolverReport,
 }
 

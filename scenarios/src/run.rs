@@ -17,8 +17,12 @@ use std::sync::Arc;
 /// How to run.
 #[derive(Clone)]
 pub struct RunOptions {
-    /// Keep firm-year rows (the Monte Carlo drops them to save memory).
+    /// Keep firm-year rows and reallocation records (the Monte Carlo drops them to save
+    /// memory).
     pub firm_detail: bool,
+    /// The rule of `allocation.reallocation.rule = "tiered"` (the default): the built-in
+    /// [`TieredReallocator`], or a custom hook. A file with `rule = "optimizer"` runs the
+    /// optimizer adapter its model carries instead.
     pub reallocator: Arc<dyn Reallocator>,
 }
 
@@ -31,12 +35,20 @@ impl Default for RunOptions {
     }
 }
 
+/// Relative size below which a bank is floating-point dust of an empty bank.
+const DUST_RELATIVE: f64 = 1e-12;
+
 /// Firm-year cells above which the yearly curves are built in parallel.
 const PARALLEL_BUILD_CELLS_MIN: usize = 50_000;
 
 /// Runs `model`.
 pub fn run_model(model: &Model, options: &RunOptions) -> Result<RunResult> {
-    let allocation = allocate(model, options.reallocator.as_ref())?;
+    let reallocator: &dyn Reallocator = match &model.allocation.optimizer {
+        Some(adapter) => adapter.as_ref(),
+        None => options.reallocator.as_ref(),
+    };
+    let mut allocation = allocate(model, reallocator)?;
+    let records = std::mem::take(&mut allocation.records);
     let years = model.year_count();
     let firms = model.firms.len();
     let free_total = |year: usize| -> f64 {
@@ -55,7 +67,13 @@ pub fn run_model(model: &Model, options: &RunOptions) -> Result<RunResult> {
     let cleared = clear_with_msr(model, &markets, &allocation)?;
     let mut result = account(model, &markets, &allocation, &cleared)?;
     firm_rows(model, &allocation, &mut result, options.firm_detail)?;
-    result.solver.reallocator = options.reallocator.name().to_string();
+    result.solver.reallocator = match &model.allocation.optimizer {
+        Some(adapter) => format!("optimizer (policy {})", adapter.policy_version()),
+        None => reallocator.name().to_string(),
+    };
+    if options.firm_detail {
+        result.reallocation = records;
+    }
     Ok(result)
 }
 
@@ -276,11 +294,12 @@ fn account(
         let reallocated: f64 = (0..firms)
             .map(|f| allocation.reallocated_t[f * years + t])
             .sum();
+        let retired = allocation.retired_t[t];
         conservation(
             year,
             "cap",
             model.cap_t[t],
-            free + reallocated + allocation.auction_t[t],
+            free + reallocated + retired + allocation.auction_t[t],
             tolerance,
         )?;
         let offered = allocation.auction_t[t] - cleared.intake_t[t] + cleared.release_t[t];
@@ -307,6 +326,14 @@ fn account(
             opening + market.net_t(price, theta, offered) - point.surplus_t + point.ceiling_sales_t;
         conservation(year, "bank", solver_bank, bank, tolerance)?;
         check_bank_bounds(model, t, bank, tolerance)?;
+        // Without banking the bank is zero by definition (checked just above); with it,
+        // floating-point dust on an empty bank is reported, and carried, as exactly zero
+        // (never `-0.000`).
+        if !model.banking.enabled
+            || bank.abs() <= DUST_RELATIVE * (market.baseline_t + model.cap_t[t]).max(1.0)
+        {
+            bank = 0.0;
+        }
         let unsold = offered - sold;
         let pool_opening = pool;
         let reserve = msr_step(model, cleared, t, pool, unsold);
@@ -321,12 +348,14 @@ fn account(
             });
         }
         // Whole system: everything issued this year (cap, reserves, offsets, ceiling sales)
-        // is emitted, held in the bank or the MSR, cancelled, withdrawn or lapsed.
+        // is emitted, held in the bank or the MSR, cancelled, retired by reallocation,
+        // withdrawn or lapsed.
         let issued = model.cap_t[t] + ccr + offsets + point.ceiling_sales_t;
         let accounted = emissions
             + (bank - opening)
             + (pool - pool_opening)
             + cancelled
+            + retired
             + invalidated
             + withdrawn
             + lapsed;
@@ -341,6 +370,7 @@ fn account(
             free_t: free,
             reallocated_t: reallocated,
             freed_t: allocation.freed_t[t],
+            reallocation_retired_t: retired,
             auction_offered_t: offered,
             auction_sold_t: sold,
             auction_unsold_t: unsold,

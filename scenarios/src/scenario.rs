@@ -21,6 +21,9 @@ pub struct Scenario {
     /// the server's disk on a client's behalf).
     base_dir: Option<PathBuf>,
     csv_firms: Arc<Vec<FirmSpec>>,
+    /// The reallocation policy read from `allocation.reallocation.policy_file`, if any.
+    policy_file: Option<Arc<optimizer::Policy>>,
+    /// SHA-256 of the bytes of every file the scenario references (CSV firms, policy).
     csv_digest: String,
     // Private: the model is only ever built by validation, never edited in place.
     model: Model,
@@ -63,19 +66,28 @@ impl Scenario {
 
     /// Validates an already parsed file.
     pub fn from_spec(spec: ScenarioFile, base_dir: Option<&Path>) -> Result<Scenario> {
-        let (csv_firms, csv_digest) = read_firm_files(&spec, base_dir)?;
-        let model = Model::compile(&spec, &csv_firms)?;
+        let (csv_firms, mut csv_digest) = read_firm_files(&spec, base_dir)?;
+        let policy_file = match read_policy_file(&spec, base_dir)? {
+            Some((policy, digest)) => {
+                csv_digest.push_str(&digest);
+                Some(Arc::new(policy))
+            }
+            None => None,
+        };
+        let model = Model::compile_with(&spec, &csv_firms, policy_file.as_deref())?;
         Ok(Scenario {
             spec,
             base_dir: base_dir.map(Path::to_path_buf),
             csv_firms: Arc::new(csv_firms),
+            policy_file,
             csv_digest,
             model,
         })
     }
 
-    /// SHA-256 of the canonical JSON of the file plus the bytes of its CSV files, so the
-    /// same inputs give the same hash whatever the file's formatting.
+    /// SHA-256 of the canonical JSON of the file plus the bytes of the files it references
+    /// (CSV firms, reallocation policy), so the same inputs give the same hash whatever
+    /// the file's formatting.
     pub fn content_hash(&self) -> String {
         let mut hasher = Sha256::new();
         hasher.update(serde_json::to_vec(&self.spec).unwrap_or_default());
@@ -114,11 +126,29 @@ impl Scenario {
         if !touches_firms {
             spec.firms = firms;
         }
-        let model = Model::compile(&spec, &self.csv_firms)?;
+        if spec
+            .allocation
+            .reallocation
+            .as_ref()
+            .map(|r| &r.policy_file)
+            != self
+                .spec
+                .allocation
+                .reallocation
+                .as_ref()
+                .map(|r| &r.policy_file)
+        {
+            return Err(ScenarioError::Parameter {
+                path: "allocation.reallocation.policy_file".into(),
+                reason: "the policy file cannot be changed by an override".into(),
+            });
+        }
+        let model = Model::compile_with(&spec, &self.csv_firms, self.policy_file.as_deref())?;
         Ok(Scenario {
             spec,
             base_dir: self.base_dir.clone(),
             csv_firms: Arc::clone(&self.csv_firms),
+            policy_file: self.policy_file.clone(),
             csv_digest: self.csv_digest.clone(),
             model,
         })
@@ -183,6 +213,39 @@ fn read_firm_files(
         hex::encode(hasher.finalize())
     };
     Ok((firms, digest))
+}
+
+/// Reads `allocation.reallocation.policy_file` (a TOML policy as in `data/policies/`),
+/// relative to `base_dir`; returns the policy and the SHA-256 of its bytes.
+fn read_policy_file(
+    spec: &ScenarioFile,
+    base_dir: Option<&Path>,
+) -> Result<Option<(optimizer::Policy, String)>> {
+    let Some(file) = spec
+        .allocation
+        .reallocation
+        .as_ref()
+        .and_then(|r| r.policy_file.as_ref())
+    else {
+        return Ok(None);
+    };
+    let key = "allocation.reallocation.policy_file";
+    let Some(base) = base_dir else {
+        return Err(ScenarioError::invalid(
+            key,
+            "file references are only allowed in scenarios loaded from a file",
+        ));
+    };
+    let path = base.join(file);
+    let text = std::fs::read_to_string(&path).map_err(|source| ScenarioError::Io {
+        action: "cannot read policy file",
+        path: path.clone(),
+        source,
+    })?;
+    check_size(&text)?;
+    let policy: optimizer::Policy = toml::from_str(&text)
+        .map_err(|e| ScenarioError::invalid(key, format!("{}: {e}", path.display())))?;
+    Ok(Some((policy, hex::encode(Sha256::digest(text.as_bytes())))))
 }
 
 /// Format of scenario text given to [`run_text`].

@@ -114,11 +114,101 @@ pub struct AllocationSpec {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReallocationSpec {
-    /// Tier names in priority order; sectors name their tier with `tier = "..."`.
+    /// Which rule splits the freed capacity.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub rule: ReallocationRuleKind,
+    /// `tiered`: tier names in priority order; sectors name their tier with `tier = "..."`.
+    #[serde(default)]
     pub tiers: Vec<String>,
     /// A recipient gets at most this share of its uncovered need (baseline − free).
     #[serde(default = "one")]
     pub recipient_cap_share: f64,
+    /// `optimizer`: the reallocation policy inline (the optimizer crate's `Policy` schema,
+    /// as in `data/policies/*.toml`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<optimizer::Policy>,
+    /// `optimizer`: path of a policy TOML file, relative to the scenario file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_file: Option<String>,
+    /// `optimizer`: pollutant id of the allowances in the round (policy rules that name a
+    /// pollutant must name this one).
+    #[serde(
+        default = "default_pollutant",
+        skip_serializing_if = "is_default_pollutant"
+    )]
+    pub pollutant: String,
+    /// `optimizer`: decimal places of the ledger unit grants are rounded down to (3 = kg).
+    #[serde(default = "default_scale", skip_serializing_if = "is_default_scale")]
+    pub scale: u32,
+}
+
+fn default_pollutant() -> String {
+    "allowances".to_string()
+}
+
+fn default_scale() -> u32 {
+    3
+}
+
+// New keys are left out of the canonical JSON while they hold their defaults, so the
+// content hash of a file that does not use them stays what it was.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+fn is_default_pollutant(value: &String) -> bool {
+    *value == default_pollutant()
+}
+
+fn is_default_scale(value: &u32) -> bool {
+    *value == default_scale()
+}
+
+/// The rule that reallocates freed capacity.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReallocationRuleKind {
+    /// Built in: `tiers` served in order, pro rata to need inside a tier (or a custom
+    /// `Reallocator` passed in `RunOptions`).
+    #[default]
+    Tiered,
+    /// The optimizer crate's `allocate` under a policy: tiers by tags, eligibility rules
+    /// with citations, reserve share, replacement ratios, caps, enterprise shares.
+    Optimizer,
+}
+
+/// A firm's attributes as an applicant in an optimizer reallocation round; every key has
+/// a default (see the README).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantSpec {
+    /// District (GB/T 2260 code or any label the policy uses); default: the firm's region.
+    pub district: Option<String>,
+    #[serde(default = "default_tag")]
+    pub basin: String,
+    #[serde(default = "default_tag")]
+    pub airshed: String,
+    #[serde(default = "default_zone")]
+    pub zone: optimizer::ZoneType,
+    pub river_distance_m: Option<u32>,
+    #[serde(default = "default_credit")]
+    pub credit: optimizer::CreditGrade,
+    #[serde(default)]
+    pub value_added_cny_per_year: rust_decimal::Decimal,
+    #[serde(default)]
+    pub min_viable_share: rust_decimal::Decimal,
+    #[serde(default)]
+    pub jobs: u32,
+    #[serde(default)]
+    pub filed_at_unix_s: i64,
+}
+
+fn default_zone() -> optimizer::ZoneType {
+    optimizer::ZoneType::General
+}
+
+fn default_credit() -> optimizer::CreditGrade {
+    optimizer::CreditGrade::Good
 }
 
 fn one() -> f64 {
@@ -286,8 +376,12 @@ impl Default for SolverSpec {
 #[serde(deny_unknown_fields)]
 pub struct SectorSpec {
     pub name: String,
-    /// Reallocation tier this sector belongs to.
+    /// Reallocation tier this sector belongs to (`tiered` rule).
     pub tier: Option<String>,
+    /// Tags every firm of the sector carries (the optimizer policy's tier and eligibility
+    /// rules match tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// Free allocation per unit of output under `benchmark`.
     pub benchmark_t_per_unit: Option<f64>,
     #[serde(default = "one")]
@@ -340,6 +434,12 @@ pub struct FirmSpec {
     /// Free allocation per year, for `explicit` allocation.
     pub free_t: Option<Series>,
     pub mac: MacSpec,
+    /// Tags of this firm, added to its sector's (optimizer reallocation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Attributes as an applicant for freed capacity (optimizer reallocation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applicant: Option<ApplicantSpec>,
 }
 
 fn default_tag() -> String {

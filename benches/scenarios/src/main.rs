@@ -1,6 +1,7 @@
 //! bench-scenarios: the scenarios engine against a straightforward solve of the same
 //! problem through HiGHS (QP for linear MACs, LP for step MACs), plus the Monte Carlo
-//! target. Prints a table with times and ratios; `--quick` runs small sizes only.
+//! target. Prints a table with times and ratios; `--quick` runs small sizes only,
+//! `--reallocation` only the optimizer-rule reallocation cases.
 //!
 //! The engine is timed end to end (`Scenario::run`: allocation, aggregate curves, banked
 //! clearing, balance sheet and conservation checks, firm rows, command-and-control). The
@@ -107,10 +108,56 @@ fn monte_carlo_case(
     Ok(())
 }
 
+/// Reallocation of freed capacity by the optimizer crate's rules (one `optimizer::allocate`
+/// round per year with freed capacity) against the built-in tiered pro-rata rule on the
+/// same scenario: the whole run is timed, best of three, load and compile apart.
+fn reallocation_case(rows: &mut Vec<Row>, firms: usize, years: usize) -> anyhow::Result<()> {
+    let shape = Shape {
+        firms,
+        years,
+        steps: false,
+        uncertainty: false,
+    };
+    let mut seconds = Vec::new();
+    let mut notes = Vec::new();
+    for rule in ["tiered", "optimizer"] {
+        let spec = synthetic::reallocation_scenario(shape, rule)?;
+        let (scenario, compile_s) = time(|| Scenario::from_spec(spec, None));
+        let scenario = scenario?;
+        let mut best = f64::INFINITY;
+        let mut reallocated = 0.0;
+        for _ in 0..3 {
+            let (run, elapsed) = time(|| scenario.run(&RunOptions::default()));
+            best = best.min(elapsed);
+            reallocated = run?.market.iter().map(|y| y.reallocated_t).sum::<f64>();
+        }
+        seconds.push(best);
+        notes.push(format!(
+            "{rule}: validate+compile {compile_s:.3} s, {reallocated:.0} t reallocated"
+        ));
+    }
+    rows.push(Row {
+        case: format!(
+            "reallocation by the optimizer's rules, {firms} firms x {years} years (baseline: tiered pro-rata rule)"
+        ),
+        engine_s: seconds[1],
+        baseline_s: Some(seconds[0]),
+        note: notes.join("; "),
+    });
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let no_solver = std::env::args().any(|a| a == "--no-solver");
+    let only_reallocation = std::env::args().any(|a| a == "--reallocation");
     let mut rows = Vec::new();
+    if only_reallocation {
+        reallocation_case(&mut rows, 1_000, 10)?;
+        reallocation_case(&mut rows, 10_000, 30)?;
+        print_rows(rows);
+        return Ok(());
+    }
     // (firms, years, steps, solve with HiGHS too). HiGHS's active-set QP needs a dense
     // null space as large as the number of interior variables, so the QP baseline is run
     // where it can finish; the LP baseline (step MACs) runs at the full target size.
@@ -144,12 +191,24 @@ fn main() -> anyhow::Result<()> {
         (1_000, 10, 1_000)
     };
     monte_carlo_case(&mut rows, firms, years, draws)?;
+    reallocation_case(&mut rows, 1_000, 10)?;
+    if !quick {
+        reallocation_case(&mut rows, 10_000, 30)?;
+    }
 
+    print_rows(rows);
+    Ok(())
+}
+
+fn print_rows(rows: Vec<Row>) {
     println!("| case | engine (s) | HiGHS baseline (s) | baseline / engine | notes |");
     println!("|---|---:|---:|---:|---|");
     for row in rows {
         let (baseline, ratio) = match row.baseline_s {
-            Some(b) => (format!("{b:.3}"), format!("{:.0}x", b / row.engine_s)),
+            Some(b) if b / row.engine_s >= 10.0 => {
+                (format!("{b:.3}"), format!("{:.0}x", b / row.engine_s))
+            }
+            Some(b) => (format!("{b:.4}"), format!("{:.2}x", b / row.engine_s)),
             None => ("-".into(), "-".into()),
         };
         println!(
@@ -157,5 +216,4 @@ fn main() -> anyhow::Result<()> {
             row.case, row.engine_s, row.note
         );
     }
-    Ok(())
 }

@@ -66,6 +66,8 @@ pub fn scenario(shape: Shape) -> ScenarioFile {
                 output: None,
                 free_t: None,
                 mac,
+                tags: Vec::new(),
+                applicant: None,
             }
         })
         .collect();
@@ -131,4 +133,66 @@ pub fn scenario(shape: Shape) -> ScenarioFile {
             ],
         }),
     }
+}
+
+/// The equilibrium scenario with closures and priority reallocation: every tenth firm
+/// closes in a year spread over the horizon, firms are tagged by sector, and freed
+/// capacity is reallocated by `rule` (`tiered`: sectors as tiers; `optimizer`: a policy
+/// with the same tiers by tag, a 5 % reserve, a 1.5 ratio in one region and a credit
+/// exclusion for every 25th firm).
+pub fn reallocation_scenario(shape: Shape, rule: &str) -> anyhow::Result<ScenarioFile> {
+    let mut file = scenario(shape);
+    let years = shape.years as i32;
+    for (index, firm) in file.firms.iter_mut().enumerate() {
+        if index % 10 == 0 {
+            let Series::Constant(baseline) = firm.baseline_t else {
+                continue;
+            };
+            let closes = 2027 + (index / 10) as i32 % (years - 1).max(1);
+            firm.baseline_t = Series::ByYear(
+                [("2026".to_string(), baseline), (closes.to_string(), 0.0)]
+                    .into_iter()
+                    .collect(),
+            );
+        }
+        if rule == "optimizer" && index % 25 == 3 {
+            firm.applicant = Some(serde_json::from_value(
+                serde_json::json!({ "credit": "poor" }),
+            )?);
+        }
+    }
+    let sectors = ["power", "steel", "cement", "chemicals"];
+    let mut value = serde_json::to_value(&file)?;
+    value["sectors"] = serde_json::Value::Array(
+        sectors
+            .iter()
+            .map(|name| serde_json::json!({ "name": name, "tier": name, "tags": [name] }))
+            .collect(),
+    );
+    value["allocation"]["reallocation"] = if rule == "optimizer" {
+        let tiers: Vec<serde_json::Value> = sectors
+            .iter()
+            .enumerate()
+            .map(|(rank, name)| {
+                serde_json::json!({ "tier": rank + 1, "any_tags": [name], "citation": "bench" })
+            })
+            .collect();
+        serde_json::json!({
+            "rule": "optimizer",
+            "recipient_cap_share": 0.5,
+            "policy": {
+                "version": "bench-1",
+                "reserve_share": "0.05",
+                "default_tier": 4,
+                "tiers": tiers,
+                "eligibility": { "credit_poor": { "citation": "bench" } },
+                "replacement_ratios": [
+                    { "ratio": "1.5", "scope": { "kind": "district", "id": "north" }, "citation": "bench" }
+                ]
+            }
+        })
+    } else {
+        serde_json::json!({ "tiers": sectors, "recipient_cap_share": 0.5 })
+    };
+    Ok(serde_json::from_value(value)?)
 }

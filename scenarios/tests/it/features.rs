@@ -301,3 +301,94 @@ fn floor_equal_to_ceiling_is_a_fixed_price_tax_mode() {
     assert_close!(result.market[1].price, 33.0);
     assert_close!(result.market[1].abatement_t, 33.0);
 }
+
+/// No printed number is a signed zero: values in the long CSV, the JSON summary and the
+/// engine's empty banks.
+#[test]
+fn outputs_never_print_a_negative_zero() {
+    // P3 with borrowing ends with an empty bank; MINIMAL has no banking at all.
+    let examples = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let minimal = dir.path().join("minimal.toml");
+    std::fs::write(&minimal, MINIMAL).expect("write");
+    for (name, path) in [
+        ("p3", examples.join("p3_banking_hotelling.toml")),
+        ("minimal", minimal),
+        ("realloc", examples.join("reallocation_optimizer.toml")),
+    ] {
+        let result = run(&Scenario::from_path(&path).expect("loads"));
+        for row in &result.market {
+            if row.bank_t == 0.0 {
+                assert!(
+                    row.bank_t.is_sign_positive(),
+                    "{name} {}: -0 bank",
+                    row.year
+                );
+            }
+        }
+        let out = dir.path().join(name);
+        run_cli(ScenarioCommand::Run(RunArgs {
+            scenario: path,
+            out: out.clone(),
+            set: vec![],
+            no_plots: true,
+        }))
+        .expect("run");
+        let csv = std::fs::read_to_string(out.join("results_long.csv")).expect("csv");
+        for line in csv.lines().skip(1) {
+            let value = line.rsplit(',').next().expect("value column");
+            let number: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+            assert!(
+                !(number == 0.0 && value.starts_with('-')),
+                "{name}: signed zero in `{line}`"
+            );
+        }
+        let summary = std::fs::read_to_string(out.join("summary.json")).expect("summary");
+        assert!(
+            !summary.contains(": -0.0,") && !summary.contains(": -0.0\n"),
+            "{name}"
+        );
+    }
+    let p3 = run(&example("p3_banking_hotelling.toml"));
+    assert_eq!(
+        p3.market[1].bank_t, 0.0,
+        "an exhausted bank is exactly zero"
+    );
+    assert_eq!(scenarios::numbers::fixed(-1e-13, 3), "0.000");
+}
+
+#[test]
+fn cli_compare_writes_deltas_and_both_price_paths() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let examples = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    run_cli(ScenarioCommand::Compare(scenarios::cli::CompareArgs {
+        scenario: examples.join("policy.toml"),
+        baseline: examples.join("policy_baseline.toml"),
+        out: dir.path().to_path_buf(),
+        set: vec![],
+        no_plots: false,
+    }))
+    .expect("compare");
+    for name in [
+        "comparison.json",
+        "results_long.csv",
+        "manifest.json",
+        "plots/price_comparison.svg",
+        "plots/price_comparison.png",
+        "plots/allocation_by_sector.png",
+    ] {
+        assert!(dir.path().join(name).exists(), "{name} missing");
+    }
+    let comparison: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("comparison.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(comparison["baseline"], "policy-baseline");
+    assert_eq!(comparison["sectors"].as_array().map(Vec::len), Some(3));
+    assert_eq!(comparison["regions"].as_array().map(Vec::len), Some(2));
+    let svg = std::fs::read_to_string(dir.path().join("plots/price_comparison.svg")).expect("svg");
+    assert!(
+        svg.contains("baseline: policy-baseline"),
+        "legend names the baseline"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod features;
 mod invariants;
+mod reallocation;
 mod validation;
 
 use scenarios::{RunOptions, RunResult, Scenario};
