@@ -19,6 +19,7 @@
 
 pub mod auction;
 pub mod book;
+pub mod durable;
 pub mod error;
 mod fx;
 pub mod ids;
@@ -38,6 +39,7 @@ pub use book::{
     Book, DailyStats, DayClose, Depth, DepthLevel, OrderAck, OrderPrice, OrderRequest, OrderStatus,
     RestingOrder, SelfTradePrevention, TimeInForce, Trade,
 };
+pub use durable::{CommandOutcome, DurableMarket, MarketCommand, MarketInit};
 pub use error::MarketError;
 pub use ids::{AccountId, AuctionId, BidId, InstrumentId, OrderId, Side, Timestamp, TransferId};
 pub use instrument::{Band, InstrumentSpec};
