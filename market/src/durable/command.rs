@@ -176,6 +176,18 @@ pub struct LogRecord {
     /// runs them against the view as of that entry, whatever other writers committed between.
     pub based_on: u64,
     pub commands: Vec<MarketCommand>,
+    /// Client idempotency tags, one per command (absent when no command has one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Option<CommandTag>>,
+}
+
+/// A client's idempotency key for a command (scoped by the caller, e.g. `key-id:client-key`)
+/// and a fingerprint of what the client asked: a retry with the same key finds the command's
+/// first outcome in the projection, in any process, instead of running it twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandTag {
+    pub key: String,
+    pub fingerprint: String,
 }
 
 mod hex_32 {

@@ -23,7 +23,7 @@
 pub mod command;
 pub mod view;
 
-pub use command::{CommandOutcome, KEY_PREFIX, LOG_VERSION, LogRecord, MarketCommand};
+pub use command::{CommandOutcome, CommandTag, KEY_PREFIX, LOG_VERSION, LogRecord, MarketCommand};
 pub use view::{JournalView, Overlay, View};
 
 use crate::error::MarketError;
@@ -76,6 +76,8 @@ struct State {
     overlay: Overlay,
     pending: Vec<Pending>,
     out: Vec<Settlement>,
+    /// Tagged commands: client key → (fingerprint, outcome).
+    tagged: std::collections::HashMap<String, (String, CommandOutcome)>,
 }
 
 impl Default for State {
@@ -92,6 +94,7 @@ impl Default for State {
             overlay: Overlay::default(),
             pending: Vec::new(),
             out: Vec::new(),
+            tagged: std::collections::HashMap::new(),
         }
     }
 }
@@ -137,9 +140,14 @@ impl State {
     fn run(
         &mut self,
         command: &MarketCommand,
+        tag: Option<&CommandTag>,
     ) -> Result<(CommandOutcome, Vec<Action>), BridgeError> {
         self.out.clear();
         let outcome = self.engine(command)?;
+        if let Some(tag) = tag {
+            self.tagged
+                .insert(tag.key.clone(), (tag.fingerprint.clone(), outcome.clone()));
+        }
         for settlement in &self.out {
             self.overlay.apply(&self.view, settlement)?;
         }
@@ -634,7 +642,8 @@ impl DurableMarket {
         let mut actions = Vec::new();
         for (i, command) in record.commands.iter().enumerate() {
             let n = record.first + i as u64;
-            match state.run(command) {
+            let tag = record.tags.get(i).and_then(Option::as_ref);
+            match state.run(command, tag) {
                 Ok((_, more)) => actions.extend(more),
                 Err(error) => {
                     return Err(corrupt(format!(
@@ -674,7 +683,23 @@ impl DurableMarket {
     /// (refusals change nothing). An `Err` means the ledger could not be reached or the log is
     /// corrupt: the projection is rebuilt on the next call.
     pub async fn execute(&mut self, commands: &[MarketCommand]) -> Result<Outcomes, BridgeError> {
-        self.execute_inner(commands, true).await
+        self.execute_inner(commands, &[], true).await
+    }
+
+    /// [`DurableMarket::execute`] with a client tag per command (`tags[i]` for
+    /// `commands[i]`): a command whose tag is already in the log is not run again, its first
+    /// outcome is answered (check [`DurableMarket::tagged`] first to tell a replay apart).
+    pub async fn execute_tagged(
+        &mut self,
+        commands: &[MarketCommand],
+        tags: &[Option<CommandTag>],
+    ) -> Result<Outcomes, BridgeError> {
+        self.execute_inner(commands, tags, true).await
+    }
+
+    /// The fingerprint and first outcome of the command logged with client tag `key`.
+    pub fn tagged(&self, key: &str) -> Option<&(String, CommandOutcome)> {
+        self.state.tagged.get(key)
     }
 
     /// [`DurableMarket::execute`] without the first catch-up, as if another writer had raced
@@ -684,12 +709,13 @@ impl DurableMarket {
         &mut self,
         commands: &[MarketCommand],
     ) -> Result<Outcomes, BridgeError> {
-        self.execute_inner(commands, false).await
+        self.execute_inner(commands, &[], false).await
     }
 
     async fn execute_inner(
         &mut self,
         commands: &[MarketCommand],
+        tags: &[Option<CommandTag>],
         mut catch_up: bool,
     ) -> Result<Outcomes, BridgeError> {
         let mut results: Vec<Option<Result<CommandOutcome, BridgeError>>> =
@@ -710,8 +736,15 @@ impl DurableMarket {
             // Run the commands; group the accepted ones into entries.
             let mut chunks: Vec<Chunk> = Vec::new();
             for &i in &todo {
+                let tag = tags.get(i).and_then(Option::as_ref);
+                if let Some(tag) = tag
+                    && let Some((_, outcome)) = self.state.tagged.get(&tag.key)
+                {
+                    results[i] = Some(Ok(outcome.clone()));
+                    continue;
+                }
                 let first = self.state.next;
-                match self.state.run(&commands[i]) {
+                match self.state.run(&commands[i], tag) {
                     Ok((outcome, actions)) => {
                         let fits = chunks.last().is_some_and(|c| {
                             !one_by_one && c.actions.len() + actions.len() <= self.actions_max
@@ -741,7 +774,7 @@ impl DurableMarket {
             let mut receipts: Vec<Receipt> = Vec::new();
             let mut failed: Option<(usize, LedgerError, String)> = None;
             for (k, chunk) in chunks.iter_mut().enumerate() {
-                let request = chunk.request(based_on, commands)?;
+                let request = chunk.request(based_on, commands, tags)?;
                 let key = request.idempotency_key.clone();
                 match self.ledger.submit(request).await {
                     Ok(receipt) => {
@@ -870,12 +903,27 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn request(&self, based_on: u64, all: &[MarketCommand]) -> Result<Request, BridgeError> {
+    fn request(
+        &self,
+        based_on: u64,
+        all: &[MarketCommand],
+        tags: &[Option<CommandTag>],
+    ) -> Result<Request, BridgeError> {
+        let tags: Vec<Option<CommandTag>> = self
+            .commands
+            .iter()
+            .map(|(i, _)| tags.get(*i).cloned().flatten())
+            .collect();
         let record = LogRecord {
             v: LOG_VERSION,
             first: self.first,
             based_on,
             commands: self.commands.iter().map(|(i, _)| all[*i].clone()).collect(),
+            tags: if tags.iter().any(Option::is_some) {
+                tags
+            } else {
+                Vec::new()
+            },
         };
         let memo = serde_json::to_string(&record)
             .map_err(|e| BridgeError::Corrupt(format!("memo does not serialize: {e}")))?;

@@ -523,6 +523,7 @@ async fn a_lost_race_rebuilds_and_retries_and_a_refused_settlement_refuses_one_c
             first: b.commands_logged(),
             based_on: b.cursor(),
             commands: vec![order(99, Side::Buy, 10_000, 1, at(5))],
+            tags: Vec::new(),
         };
         b.ledger()
             .submit(ledger::Request {
