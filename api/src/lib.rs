@@ -73,6 +73,7 @@ fn routers() -> OpenApiRouter<AppState> {
         .merge(routes::writes::router())
         .merge(routes::reads::router())
         .merge(routes::audit::router())
+        .merge(routes::market::router())
 }
 
 /// The OpenAPI 3.1 document of every route, as generated from the handlers.

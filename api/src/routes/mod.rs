@@ -3,6 +3,7 @@
 //! added here the same way.
 
 pub mod audit;
+pub mod market;
 pub mod reads;
 pub mod submit;
 pub mod system;

@@ -1,4 +1,5 @@
 //! Application services: the glue between the ledger and the pure cores, used by HTTP handlers
 //! and the CLI alike.
 
+pub mod market;
 pub mod reallocation;
