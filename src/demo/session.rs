@@ -119,7 +119,7 @@ pub async fn session(
     });
     run_all(&mut market, &setup).await?;
 
-    // The reserve auction: half the reserve, uniform price, reserve CNY 60, 25% cap per bidder.
+    // The reserve auction: an eighth of the reserve, uniform price, reserve CNY 60, 25% cap per bidder.
     let reserve_t = ledger
         .store()
         .balances(Some("bureau"))
@@ -128,7 +128,7 @@ pub async fn session(
         .find(|b| b.instrument == CEA && b.kind == ledger::AccountKind::Reserve)
         .map(|b| market::ledger_bridge::market_units(market::Asset::Rights(ALLOWANCES), b.balance))
         .unwrap_or(0);
-    let volume_lots = reserve_t / 2 / LOT_T;
+    let volume_lots = reserve_t / 8 / LOT_T;
     if volume_lots == 0 {
         bail!("the reserve holds no allowances to auction");
     }
