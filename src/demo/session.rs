@@ -32,6 +32,8 @@ const ALLOWANCES: InstrumentId = InstrumentId(1);
 /// CNY 80.00 per tCO2e at a tick of CNY 0.01.
 const CLOSE_TICKS: u64 = 8_000;
 const LOT_T: u64 = 100;
+/// The December 2025 reserve auction.
+const AUCTION: AuctionId = AuctionId(202_512);
 
 /// What the report prints.
 #[derive(Default)]
@@ -135,7 +137,7 @@ pub async fn session(
     let mut seed = [0_u8; 32];
     rng.fill(&mut seed);
     let config = AuctionConfig {
-        id: AuctionId(2025_12),
+        id: AUCTION,
         kind: AuctionKind::Primary,
         instrument: ALLOWANCES,
         seller: BUREAU,
@@ -166,7 +168,7 @@ pub async fn session(
     for (i, _) in covered.iter().enumerate().take(bidders) {
         for _ in 0..2 {
             bids.push(MarketCommand::SubmitBid {
-                auction: AuctionId(2025_12),
+                auction: AUCTION,
                 bidder: AccountId(i as u64 + 1),
                 price_ticks: rng.random_range(6_000..9_500),
                 lots: (volume_lots * rng.random_range(3..20) / 100).max(1),
@@ -185,7 +187,7 @@ pub async fn session(
     }
     let closed = market
         .execute_one(MarketCommand::CloseAuction {
-            auction: AuctionId(2025_12),
+            auction: AUCTION,
             seed,
             now: clock(61),
         })

@@ -831,12 +831,11 @@ impl DurableMarket {
     /// After a commit: when this handle's entries directly follow its cursor, fold their
     /// postings now instead of reading them back.
     fn fast_forward(&mut self, receipts: &[Receipt]) {
-        let mut expected = self.state.cursor + 1;
-        for receipt in receipts {
+        let first = self.state.cursor + 1;
+        for (expected, receipt) in (first..).zip(receipts) {
             if receipt.replayed || receipt.seq != expected {
                 return;
             }
-            expected += 1;
         }
         for receipt in receipts {
             self.state.fold(&[], &receipt.postings);
