@@ -77,6 +77,7 @@ fn routers() -> OpenApiRouter<AppState> {
         .merge(routes::rounds::router())
         .merge(routes::scenarios::router())
         .merge(routes::statistics::router())
+        .merge(routes::market::router())
 }
 
 /// The OpenAPI 3.1 document of every route, as generated from the handlers.

@@ -25,6 +25,7 @@ struct Inner {
     limiter: RateLimiter,
     metrics: Metrics,
     scales: Scales,
+    market: crate::services::market::MarketService,
 }
 
 impl AppState {
@@ -40,6 +41,7 @@ impl AppState {
         ledger: Ledger,
     ) -> Result<AppState, crate::error::ApiError> {
         let db = Db::open(&config.database_url).await?;
+        let market = crate::services::market::MarketService::new(ledger.clone());
         Ok(AppState {
             inner: Arc::new(Inner {
                 keys: KeyCache::new(config.limits.key_cache_ttl),
@@ -49,6 +51,7 @@ impl AppState {
                 config,
                 metrics: Metrics::default(),
                 scales: Scales::default(),
+                market,
             }),
         })
     }
@@ -79,5 +82,10 @@ impl AppState {
 
     pub(crate) fn scales(&self) -> &Scales {
         &self.inner.scales
+    }
+
+    /// The market, projected from the journal (see `services::market`).
+    pub fn market(&self) -> &crate::services::market::MarketService {
+        &self.inner.market
     }
 }

@@ -12,6 +12,8 @@ use thiserror::Error;
 pub enum MarketError {
     #[error("unknown {0}")]
     UnknownInstrument(InstrumentId),
+    #[error("{0} is not frozen")]
+    NotFrozen(AccountId),
     #[error("{0} is already listed")]
     DuplicateInstrument(InstrumentId),
     #[error("invalid configuration: {0}")]

@@ -11,14 +11,16 @@
 //! Prices and quantities are integers inside (ticks, lots, tonnes, fen); `rust_decimal`
 //! appears only at the edge ([`InstrumentSpec::price_ticks`], [`InstrumentSpec::quantity_lots`]).
 //!
-//! [`ledger_bridge`] is the one exception: the settlement bridge that runs the engine against
-//! the real `ledger` crate and posts its instructions ([`LedgerMarket`]).
+//! [`ledger_bridge`] and [`durable`] are the exceptions: the settlement bridge that runs the
+//! engine against the real `ledger` crate and posts its instructions ([`LedgerMarket`]), and
+//! the durable market whose command log is the ledger journal ([`DurableMarket`]).
 //!
-//! Deliberately left out: persistence, HTTP, identities and authorisation (the caller states
-//! who acts; the bureau-only operations are separate functions for the caller to guard).
+//! Deliberately left out: HTTP, identities and authorisation (the caller states who acts; the
+//! bureau-only operations are separate commands for the caller to guard).
 
 pub mod auction;
 pub mod book;
+pub mod durable;
 pub mod error;
 mod fx;
 pub mod ids;
@@ -38,6 +40,7 @@ pub use book::{
     Book, DailyStats, DayClose, Depth, DepthLevel, OrderAck, OrderPrice, OrderRequest, OrderStatus,
     RestingOrder, SelfTradePrevention, TimeInForce, Trade,
 };
+pub use durable::{CommandOutcome, DurableMarket, MarketCommand, MarketInit};
 pub use error::MarketError;
 pub use ids::{AccountId, AuctionId, BidId, InstrumentId, OrderId, Side, Timestamp, TransferId};
 pub use instrument::{Band, InstrumentSpec};

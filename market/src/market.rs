@@ -27,7 +27,7 @@ pub struct DecimalOrder {
 }
 
 /// What freezing an account undid.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FreezeReport {
     pub cancelled_orders: u32,
     pub vetoed_transfers: Vec<TransferId>,
@@ -311,5 +311,20 @@ impl Market {
 
     pub fn auction(&self, auction: AuctionId) -> Option<&Auction> {
         self.auctions.get(&auction)
+    }
+
+    /// Every listed instrument's book, in instrument order.
+    pub fn books(&self) -> impl Iterator<Item = (InstrumentId, &Book)> {
+        self.books.iter().map(|(&id, book)| (id, book))
+    }
+
+    /// Every auction, open or finished, in id order.
+    pub fn auctions(&self) -> impl Iterator<Item = &Auction> {
+        self.auctions.values()
+    }
+
+    /// Every transfer proposal, in id order.
+    pub fn transfers(&self) -> impl Iterator<Item = &Transfer> {
+        self.transfers.iter()
     }
 }

@@ -60,6 +60,11 @@ impl Transfers {
         self.items.get(&id)
     }
 
+    /// Every proposal, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Transfer> {
+        self.items.values()
+    }
+
     /// Proposes a transfer and holds the seller's rights.
     #[allow(clippy::too_many_arguments)]
     pub fn propose(

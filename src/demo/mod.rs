@@ -4,6 +4,7 @@
 
 mod dataset;
 pub(crate) mod round;
+mod session;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -78,6 +79,11 @@ pub async fn run(args: DemoArgs, database_url: &str) -> Result<()> {
     step("bilateral trades settle delivery-versus-payment through holds");
     trade(&ledger, &firms, &mut rng, args.trades, &mut report).await?;
 
+    step(
+        "market: reserve auction of carbon allowances, then continuous trading (durable command log)",
+    );
+    let market = session::session(&ledger, &firms, &mut rng).await?;
+
     step("year-end compliance: carbon allowances surrendered against verified emissions");
     comply(&ledger, &firms, &mut rng, &mut report).await?;
 
@@ -91,6 +97,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> Result<()> {
         database_url,
         started,
         &round,
+        &market,
     )
     .await?;
     if !verified.is_ok() {
@@ -370,10 +377,20 @@ async fn comply(
     rng: &mut ChaCha8Rng,
     report: &mut Report,
 ) -> Result<()> {
+    // What each enterprise holds now (after the auction and the trading, net of open orders'
+    // holds): a surrender can only use that.
+    let holdings: BTreeMap<String, i64> = ledger
+        .store()
+        .balances(None)
+        .await?
+        .into_iter()
+        .filter(|b| b.instrument == CEA && b.kind == ledger::AccountKind::Holding)
+        .map(|b| (b.owner, i64::try_from(b.balance.floor()).unwrap_or(0)))
+        .collect();
     let mut actions = Vec::new();
     for firm in firms.iter().filter(|f| f.carbon_t > 0) {
         let verified = firm.carbon_t as i64 * rng.random_range(85..115) / 100;
-        let held = firm.carbon_t as i64;
+        let held = holdings.get(&firm.code).copied().unwrap_or(0);
         let surrender = verified.min(held);
         if surrender > 0 {
             actions.push(Action::Surrender {
@@ -405,6 +422,7 @@ async fn print_report(
     database_url: &str,
     started: Instant,
     round: &api::services::reallocation::RoundOutcome,
+    market: &session::MarketReport,
 ) -> Result<()> {
     let balances = ledger.store().balances(None).await?;
     let mut by_instrument: BTreeMap<&str, BTreeMap<&str, Decimal>> = BTreeMap::new();
@@ -451,6 +469,7 @@ async fn print_report(
         "\ntrades settled delivery-versus-payment: {} ({} t, CNY {}); {} refused for want of rights",
         report.trades, report.traded_t, report.traded_cny, report.refused_trades
     );
+    session::print(market);
     println!(
         "\ncompliance 2025: {} covered enterprises surrendered {} tCO2e; {} compliant, {} short",
         report.compliant + report.short.len(),

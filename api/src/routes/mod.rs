@@ -4,6 +4,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod market;
 pub mod reads;
 pub mod rounds;
 pub mod scenarios;

@@ -2,5 +2,6 @@
 //! and the CLI alike.
 
 pub mod applications;
+pub mod market;
 pub mod reallocation;
 pub mod rounds;

@@ -7,6 +7,7 @@ mod bad_input;
 mod common;
 mod idempotency;
 mod jobs;
+mod market;
 mod openapi;
 mod process;
 mod reallocation;

@@ -24,9 +24,9 @@ use rust_decimal::Decimal;
 use std::time::Instant;
 
 const RIGHTS: InstrumentId = InstrumentId(1);
-const COD: &str = "COD.bench.2025";
-const CLOSE_TICKS: u64 = 10_000;
-const ENTERPRISES: u64 = 16;
+pub const COD: &str = "COD.bench.2025";
+pub const CLOSE_TICKS: u64 = 10_000;
+pub const ENTERPRISES: u64 = 16;
 /// The mode marker for pipelined group commit (2,048-order batches, 2 in flight).
 const PIPELINED: usize = usize::MAX;
 
@@ -47,7 +47,7 @@ impl Row {
 
 /// Deterministic stream: limit orders around the close (about a third cross), 1–5 lots,
 /// rotating owners; no cancels (a cancel is one void, cheaper than an order).
-fn orders(count: usize, seed: u64) -> Vec<OrderRequest> {
+pub fn orders(count: usize, seed: u64) -> Vec<OrderRequest> {
     let mut state = seed | 1;
     let mut next = move || {
         state ^= state << 13;
@@ -75,24 +75,20 @@ fn orders(count: usize, seed: u64) -> Vec<OrderRequest> {
         .collect()
 }
 
-fn enterprise(n: u64) -> String {
+pub fn enterprise(n: u64) -> String {
     CreditCode::from_parts("91", "500103", &format!("MB7Q{n:04}"))
         .map(|c| c.as_str().to_owned())
         .unwrap_or_default()
 }
 
-async fn setup(url: &str) -> Result<LedgerMarket, Box<dyn std::error::Error>> {
-    let start = Utc::now();
-    let ledger = Ledger::open(url, LedgerOptions::default()).await?;
+/// Defines the instrument and cash, registers and funds the enterprises.
+pub async fn seed(ledger: &Ledger) -> Result<(), Box<dyn std::error::Error>> {
     let mut actions: Vec<Action> = serde_json::from_value(serde_json::json!([
         {"type": "define_region", "region": {"code": "bench-basin", "name": "Bench basin", "kind": "basin"}},
         {"type": "define_instrument", "instrument": {"code": COD, "kind": "discharge_right", "pollutant": "COD",
          "region": "bench-basin", "valid_from": "2025-01-01", "valid_to": "2029-12-31", "scale": 3, "unit": "t/a"}},
         {"type": "define_instrument", "instrument": {"code": "CNY", "kind": "cash", "currency": "CNY", "scale": 2, "unit": "CNY"}},
     ]))?;
-    let mut mapping = LedgerMapping::new("bench", "market", "CNY")?;
-    mapping.map_account(AccountId(0), Party::Reserve)?;
-    mapping.map_instrument(RIGHTS, COD)?;
     for n in 1..=ENTERPRISES {
         let code = enterprise(n);
         actions.push(Action::RegisterEnterprise {
@@ -112,7 +108,6 @@ async fn setup(url: &str) -> Result<LedgerMarket, Box<dyn std::error::Error>> {
             enterprise: code.clone(),
             amount: Quantity(Decimal::from(100_000_000_000_u64)),
         });
-        mapping.map_account(AccountId(n), Party::Enterprise(code))?;
     }
     ledger
         .submit(Request {
@@ -122,6 +117,19 @@ async fn setup(url: &str) -> Result<LedgerMarket, Box<dyn std::error::Error>> {
             actions,
         })
         .await?;
+    Ok(())
+}
+
+async fn setup(url: &str) -> Result<LedgerMarket, Box<dyn std::error::Error>> {
+    let start = Utc::now();
+    let ledger = Ledger::open(url, LedgerOptions::default()).await?;
+    seed(&ledger).await?;
+    let mut mapping = LedgerMapping::new("bench", "market", "CNY")?;
+    mapping.map_account(AccountId(0), Party::Reserve)?;
+    mapping.map_instrument(RIGHTS, COD)?;
+    for n in 1..=ENTERPRISES {
+        mapping.map_account(AccountId(n), Party::Enterprise(enterprise(n)))?;
+    }
     let mut market = Market::new(AccountRules::default(), SelfTradePrevention::CancelResting);
     let mut spec = InstrumentSpec::new(RIGHTS, 1, 1)?;
     spec.orders_max = 4_000_000;
@@ -241,7 +249,7 @@ pub fn run(quick: bool) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     })
 }
 
-async fn fresh_pg(admin: &str, i: usize) -> Result<String, Box<dyn std::error::Error>> {
+pub async fn fresh_pg(admin: &str, i: usize) -> Result<String, Box<dyn std::error::Error>> {
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(admin).await?;
     let name = format!("ets_bench_market_{}_{i}", std::process::id());

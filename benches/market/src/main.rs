@@ -10,6 +10,8 @@
 //! * Sealed-bid clearing of 100k and 1M bids: counting-sort clearing with caps and the seeded
 //!   pro-rata tie-break against a plain sort-then-walk.
 //!
+//! * `--log`: durable orders per second through the market's command log
+//!   (`market::DurableMarket`: one journal entry per batch); see [`log`].
 //! * `--durable`: durable orders per second through the ledger (SQLite, and PostgreSQL when
 //!   `ETS_TEST_PG_URL` is set, e.g. under `scripts/with-postgres`), one at a time and with group
 //!   commit; see [`durable`].
@@ -18,6 +20,7 @@
 
 mod baseline;
 mod durable;
+mod log;
 mod workload;
 
 use market::auction::{ClearingRules, Pricing, UndersubscribedPolicy, clear};
@@ -30,8 +33,14 @@ const REPEATS: usize = 7;
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    if std::env::args().any(|a| a == "--durable") {
-        match durable::run(quick) {
+    let log = std::env::args().any(|a| a == "--log");
+    if std::env::args().any(|a| a == "--durable") || log {
+        let rows = if log {
+            log::run(quick)
+        } else {
+            durable::run(quick)
+        };
+        match rows {
             Ok(rows) => {
                 println!(
                     "| backend | mode | orders | ledger requests | seconds | durable orders/s |"

@@ -265,6 +265,20 @@ impl Auction {
         self.bids.len()
     }
 
+    /// One bidder's own bids (a withdrawn bid has zero lots): what that bidder may see while the
+    /// auction is sealed. Nobody else's bids are visible before the result.
+    pub fn bids_of(&self, bidder: AccountId) -> Vec<SealedBid> {
+        match self.bidder_index.get(&bidder) {
+            Some(&index) => self
+                .bids
+                .iter()
+                .filter(|bid| bid.bidder == index)
+                .copied()
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
     /// The full record, once the auction is cleared or cancelled.
     pub fn record(&self) -> Option<&AuctionRecord> {
         self.record.as_ref()

@@ -69,6 +69,12 @@ pub enum BridgeError {
     Ledger(#[from] LedgerError),
     #[error("the bridge stopped after an earlier settlement failure: {0}")]
     Poisoned(String),
+    /// The market log in the journal cannot be replayed (durable market).
+    #[error("market log corrupt: {0}")]
+    Corrupt(String),
+    /// Other writers kept winning the race for the next market entry.
+    #[error("gave up after {attempts} attempts under contention from other writers")]
+    Contention { attempts: usize },
 }
 
 impl BridgeError {
@@ -77,6 +83,7 @@ impl BridgeError {
         matches!(
             self,
             BridgeError::Market(_)
+                | BridgeError::InvalidMapping(_)
                 | BridgeError::UnmappedAccount(_)
                 | BridgeError::UnmappedInstrument(_)
         )

@@ -85,7 +85,7 @@ pub fn credit_code(n: u64) -> String {
         .to_owned()
 }
 
-fn enterprise_input(code: &str, n: u64) -> ledger::enterprise::EnterpriseInput {
+pub fn enterprise_input(code: &str, n: u64) -> ledger::enterprise::EnterpriseInput {
     serde_json::from_value(serde_json::json!({
         "credit_code": code,
         "name": format!("Enterprise {n}"),

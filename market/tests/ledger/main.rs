@@ -3,6 +3,7 @@
 //! says, totals are conserved, escrow is empty when the day ends and `ledger::verify` passes.
 
 mod common;
+mod durable;
 mod props;
 
 use common::*;

@@ -1,0 +1,192 @@
+//! The market as the API serves it: one [`DurableMarket`] per process, behind a lock, caught
+//! up with the journal before every read and write (so several server processes on one
+//! database serve one book), plus the id plumbing between the API's names (ledger instrument
+//! codes, credit codes) and the market's integer ids, which are themselves logged commands.
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use ledger::{Ledger, Party};
+use market::durable::{CommandTag, MarketCommand, MarketInit};
+use market::{
+    AccountId, BridgeError, CommandOutcome, DurableMarket, InstrumentId, SelfTradePrevention,
+};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::ApiError;
+
+/// The bureau's one market account: the reserve, auction seller and proceeds account.
+pub const BUREAU_ACCOUNT: AccountId = AccountId(0);
+/// The hold-code namespace of the API's market.
+pub const NAMESPACE: &str = "mkt";
+pub const CASH: &str = "CNY";
+
+/// The process's market handle.
+pub struct MarketService {
+    ledger: Ledger,
+    market: Mutex<Option<DurableMarket>>,
+}
+
+/// The end of the trading day that contains `now` (UTC midnight after it, plus a day of grace so
+/// an operator who closes late is not overtaken by ledger hold expiry).
+pub fn day_end(now: DateTime<Utc>) -> DateTime<Utc> {
+    (now.date_naive() + Duration::days(2))
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+}
+
+impl MarketService {
+    pub fn new(ledger: Ledger) -> MarketService {
+        MarketService {
+            ledger,
+            market: Mutex::new(None),
+        }
+    }
+
+    /// The market, caught up with the journal. With `create`, a journal that has no market yet
+    /// gets one (the bureau listing the first instrument); otherwise that is a 404.
+    pub async fn lock(
+        &self,
+        create: bool,
+    ) -> Result<MutexGuard<'_, Option<DurableMarket>>, ApiError> {
+        let mut guard = self.market.lock().await;
+        match guard.as_mut() {
+            Some(market) => market.refresh().await.map_err(internal)?,
+            None => {
+                let opened = match DurableMarket::open_existing(self.ledger.clone()).await {
+                    Ok(market) => Some(market),
+                    Err(BridgeError::InvalidMapping(_)) if create => {
+                        let init = MarketInit {
+                            namespace: NAMESPACE.into(),
+                            cash_instrument: CASH.into(),
+                            self_trade: SelfTradePrevention::CancelResting,
+                            trading_day_end: day_end(Utc::now()),
+                            transfer_grace: Duration::hours(1),
+                        };
+                        let mut market = DurableMarket::open(self.ledger.clone(), init)
+                            .await
+                            .map_err(|e| match e {
+                                BridgeError::InvalidMapping(why) => ApiError::field("market", why),
+                                other => internal(other),
+                            })?;
+                        if market
+                            .mapping()
+                            .is_some_and(|m| m.party(BUREAU_ACCOUNT).is_err())
+                        {
+                            market
+                                .execute_one(MarketCommand::MapAccount {
+                                    account: BUREAU_ACCOUNT,
+                                    party: Party::Reserve,
+                                })
+                                .await
+                                .or_else(ignore_refusal)?;
+                        }
+                        Some(market)
+                    }
+                    Err(BridgeError::InvalidMapping(_)) => None,
+                    Err(other) => return Err(internal(other)),
+                };
+                *guard = opened;
+            }
+        }
+        if guard.is_none() {
+            return Err(ApiError::NotFound(
+                "no market yet: the bureau lists an instrument for trading first".into(),
+            ));
+        }
+        Ok(guard)
+    }
+}
+
+fn ignore_refusal(error: BridgeError) -> Result<CommandOutcome, ApiError> {
+    if error.is_refusal() {
+        Ok(CommandOutcome::Done)
+    } else {
+        Err(internal(error))
+    }
+}
+
+pub fn internal(error: BridgeError) -> ApiError {
+    tracing::error!(target: "api::market", "market: {error}");
+    ApiError::Internal(error.to_string())
+}
+
+/// The market instrument of a ledger code, if listed.
+pub fn instrument_of(market: &DurableMarket, code: &str) -> Result<InstrumentId, ApiError> {
+    market
+        .mapping()
+        .and_then(|m| m.instrument_of(code))
+        .filter(|id| market.market().book(*id).is_ok())
+        .ok_or_else(|| ApiError::NotFound(format!("instrument {code:?} is not listed for trading")))
+}
+
+/// The market account of an enterprise (mapping it on first use: the mapping is a logged
+/// command, so every process assigns the same id).
+pub async fn account_of(
+    market: &mut DurableMarket,
+    credit_code: &str,
+) -> Result<AccountId, ApiError> {
+    let party = Party::Enterprise(credit_code.to_owned());
+    for _ in 0..4 {
+        let mapping = market
+            .mapping()
+            .ok_or_else(|| ApiError::Internal("market without mapping".into()))?;
+        if let Some(account) = mapping.account_of(&party) {
+            return Ok(account);
+        }
+        let next = mapping.accounts().map(|(a, _)| a.0 + 1).max().unwrap_or(1);
+        match market
+            .execute_one(MarketCommand::MapAccount {
+                account: AccountId(next),
+                party: party.clone(),
+            })
+            .await
+        {
+            Ok(_) => {}
+            Err(BridgeError::InvalidMapping(why)) if why.contains("not a registered") => {
+                return Err(ApiError::NotFound(format!(
+                    "enterprise {credit_code} is not registered"
+                )));
+            }
+            Err(error) if error.is_refusal() => {}
+            Err(error) => return Err(internal(error)),
+        }
+    }
+    Err(ApiError::Internal(format!("could not map {credit_code}")))
+}
+
+/// The credit code (or `reserve`) of a market account.
+pub fn party_name(market: &DurableMarket, account: AccountId) -> String {
+    market
+        .mapping()
+        .and_then(|m| m.party(account).ok())
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| account.to_string())
+}
+
+/// Runs one command with the client's idempotency tag; `Ok((outcome, replayed))`.
+pub async fn run_tagged(
+    market: &mut DurableMarket,
+    command: MarketCommand,
+    tag: CommandTag,
+) -> Result<(Result<CommandOutcome, BridgeError>, bool), ApiError> {
+    if let Some((fingerprint, outcome)) = market.tagged(&tag.key) {
+        if *fingerprint != tag.fingerprint {
+            return Err(ApiError::IdempotencyMismatch {
+                key: tag
+                    .key
+                    .split_once(':')
+                    .map(|(_, k)| k)
+                    .unwrap_or(&tag.key)
+                    .to_owned(),
+            });
+        }
+        return Ok((Ok(outcome.clone()), true));
+    }
+    let mut outcomes = market
+        .execute_tagged(std::slice::from_ref(&command), &[Some(tag)])
+        .await
+        .map_err(internal)?;
+    let outcome = outcomes
+        .pop()
+        .unwrap_or_else(|| Err(BridgeError::Corrupt("no answer".into())));
+    Ok((outcome, false))
+}

@@ -1,0 +1,149 @@
+//! Durable orders per second through the market's command log (`market::DurableMarket`): each
+//! durable step is one ledger request carrying the orders' commands in its memo and all their
+//! settlements as its actions (`market/<n>`), so group commit is one journal entry per batch.
+//! Same ledger setup and order stream as [`crate::durable`]; the projection catches up with the
+//! journal before every batch (one read that finds nothing new).
+
+use crate::durable::{ENTERPRISES, Row, enterprise, fresh_pg, orders, seed};
+use chrono::{Duration, Utc};
+use ledger::{Ledger, LedgerOptions, Party};
+use market::durable::{MarketCommand, MarketInit};
+use market::{
+    AccountId, DurableMarket, InstrumentId, InstrumentSpec, OrderRequest, SelfTradePrevention,
+    Timestamp,
+};
+use std::time::Instant;
+
+const RIGHTS: InstrumentId = InstrumentId(1);
+
+async fn open(url: &str) -> Result<DurableMarket, Box<dyn std::error::Error>> {
+    let ledger = Ledger::open(url, LedgerOptions::default()).await?;
+    seed(&ledger).await?;
+    let init = MarketInit {
+        namespace: "bench".into(),
+        cash_instrument: "CNY".into(),
+        self_trade: SelfTradePrevention::CancelResting,
+        trading_day_end: Utc::now() + Duration::days(1),
+        transfer_grace: Duration::hours(1),
+    };
+    let mut market = DurableMarket::open(ledger, init).await?;
+    let mut spec = InstrumentSpec::new(RIGHTS, 1, 1)?;
+    spec.orders_max = 4_000_000;
+    let mut setup = vec![
+        MarketCommand::MapAccount {
+            account: AccountId(0),
+            party: Party::Reserve,
+        },
+        MarketCommand::MapInstrument {
+            instrument: RIGHTS,
+            code: crate::durable::COD.into(),
+        },
+    ];
+    for n in 1..=ENTERPRISES {
+        setup.push(MarketCommand::MapAccount {
+            account: AccountId(n),
+            party: Party::Enterprise(enterprise(n)),
+        });
+    }
+    setup.push(MarketCommand::ListInstrument {
+        spec,
+        previous_close_ticks: crate::durable::CLOSE_TICKS,
+    });
+    for outcome in market.execute(&setup).await? {
+        outcome?;
+    }
+    Ok(market)
+}
+
+async fn run_batches(
+    market: &mut DurableMarket,
+    stream: &[OrderRequest],
+    batch: usize,
+) -> Result<(u64, f64), Box<dyn std::error::Error>> {
+    let before = market.entries_written();
+    let now = Timestamp(Utc::now().timestamp_millis());
+    let started = Instant::now();
+    for chunk in stream.chunks(batch) {
+        let commands: Vec<MarketCommand> = chunk
+            .iter()
+            .map(|&request| MarketCommand::SubmitOrder {
+                instrument: RIGHTS,
+                request,
+                now,
+            })
+            .collect();
+        for outcome in market.execute(&commands).await? {
+            outcome?;
+        }
+    }
+    Ok((
+        market.entries_written() - before,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+pub async fn measure(
+    backend: &'static str,
+    url: &str,
+    batch: usize,
+    n: usize,
+) -> Result<Row, Box<dyn std::error::Error>> {
+    let mut market = open(url).await?;
+    let stream = orders(n, 0x0d0e_5eed);
+    let (entries, seconds) = run_batches(&mut market, &stream, batch).await?;
+    let report = ledger::verify(market.ledger().store()).await?;
+    if !report.is_ok() {
+        return Err(format!("{backend}: verify failed: {:?}", report.problems).into());
+    }
+    // The projection a fresh process rebuilds from the journal equals the live one.
+    let ledger = Ledger::open(url, LedgerOptions::default()).await?;
+    let replayed = DurableMarket::open_existing(ledger).await?;
+    if replayed.digest() != market.digest() {
+        return Err(format!("{backend}: the replayed projection differs").into());
+    }
+    let mode = if batch == 1 {
+        "market log, one at a time".to_owned()
+    } else {
+        format!("market log, group commit, {batch} orders")
+    };
+    eprintln!(
+        "{backend} {mode}: {n} orders, {entries} journal entries in {seconds:.2} s ({:.0} orders/s); verified, replayed",
+        n as f64 / seconds
+    );
+    Ok(Row {
+        backend,
+        mode,
+        orders: n,
+        requests: entries,
+        seconds,
+    })
+}
+
+/// One at a time and group commit through the command log, on SQLite and (when configured)
+/// PostgreSQL; a fresh database per row.
+pub fn run(quick: bool) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let single_n = if quick { 1_000 } else { 5_000 };
+        let grouped_n = if quick { 20_000 } else { 200_000 };
+        let dir = tempfile::tempdir()?;
+        let modes = [1_usize, 256, 2_048, 8_192];
+        let mut rows = Vec::new();
+        for (i, &batch) in modes.iter().enumerate() {
+            let url = format!("sqlite://{}", dir.path().join(format!("m{i}.db")).display());
+            let n = if batch == 1 { single_n } else { grouped_n };
+            rows.push(measure("SQLite", &url, batch, n).await?);
+        }
+        if let Ok(admin) = std::env::var("ETS_TEST_PG_URL") {
+            for (i, &batch) in modes.iter().enumerate() {
+                let url = fresh_pg(&admin, 100 + i).await?;
+                let n = if batch == 1 { single_n } else { grouped_n };
+                rows.push(measure("PostgreSQL", &url, batch, n).await?);
+            }
+        }
+        Ok(rows)
+    })
+}

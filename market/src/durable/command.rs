@@ -1,0 +1,207 @@
+//! The market's command log: what a market journal entry's memo records, and what each command
+//! answered.
+
+use crate::auction::{AuctionConfig, AuctionRecord};
+use crate::book::{DayClose, OrderAck, OrderRequest, RestingOrder, SelfTradePrevention};
+use crate::ids::{AccountId, AuctionId, BidId, InstrumentId, OrderId, Timestamp, TransferId};
+use crate::instrument::InstrumentSpec;
+use crate::market::FreezeReport;
+use crate::transfer::TransferRequest;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Idempotency keys of market entries: `market/<n>`, `n` the sequence number of the entry's
+/// first command.
+pub const KEY_PREFIX: &str = "market/";
+
+/// Version of the memo format.
+pub const LOG_VERSION: u32 = 1;
+
+/// One market command as logged. Every argument the engine needs is here, including the
+/// caller's clock (`now`) and the auction seeds: replaying the log through the engine gives the
+/// same state in any process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum MarketCommand {
+    /// The market's first command: fixes the hold-code namespace, the cash instrument, the
+    /// self-trade policy, the first trading day's end and the grace of transfer holds.
+    Init {
+        namespace: String,
+        cash_instrument: String,
+        self_trade: SelfTradePrevention,
+        /// Milliseconds since the epoch (UTC): when the first day's order holds expire.
+        trading_day_end_ms: i64,
+        transfer_grace_ms: i64,
+    },
+    /// Maps a market account to a ledger party (`reserve` or a registered credit code).
+    MapAccount {
+        account: AccountId,
+        party: ledger::Party,
+    },
+    /// Maps a market instrument to a ledger right or allowance.
+    MapInstrument {
+        instrument: InstrumentId,
+        code: String,
+    },
+    ListInstrument {
+        spec: InstrumentSpec,
+        previous_close_ticks: u64,
+    },
+    SetHoldingLimit {
+        instrument: InstrumentId,
+        /// `None`: the default for every account.
+        account: Option<AccountId>,
+        limit_t: u64,
+    },
+    SetPurchaseLimit {
+        instrument: InstrumentId,
+        account: Option<AccountId>,
+        limit_t: u64,
+    },
+    SubmitOrder {
+        instrument: InstrumentId,
+        request: OrderRequest,
+        now: Timestamp,
+    },
+    CancelOrder {
+        instrument: InstrumentId,
+        order: OrderId,
+        owner: AccountId,
+    },
+    /// Ends the trading day in every book; order holds of the next day expire at
+    /// `next_day_end_ms`.
+    EndDay {
+        next_day_end_ms: i64,
+    },
+    Freeze {
+        account: AccountId,
+        now: Timestamp,
+    },
+    Unfreeze {
+        account: AccountId,
+    },
+    ProposeTransfer {
+        request: TransferRequest,
+        now: Timestamp,
+    },
+    AcceptTransfer {
+        transfer: TransferId,
+        buyer: AccountId,
+        now: Timestamp,
+    },
+    RejectTransfer {
+        transfer: TransferId,
+        buyer: AccountId,
+        now: Timestamp,
+    },
+    WithdrawTransfer {
+        transfer: TransferId,
+        seller: AccountId,
+        now: Timestamp,
+    },
+    VetoTransfer {
+        transfer: TransferId,
+        now: Timestamp,
+    },
+    ExpireTransfers {
+        now: Timestamp,
+    },
+    /// Opens an auction; its holds expire at `settle_by_ms` (after `closes_at`).
+    OpenAuction {
+        config: AuctionConfig,
+        #[serde(with = "hex_32")]
+        seed_commitment: [u8; 32],
+        settle_by_ms: i64,
+    },
+    SubmitBid {
+        auction: AuctionId,
+        bidder: AccountId,
+        price_ticks: u64,
+        lots: u64,
+        now: Timestamp,
+    },
+    WithdrawBid {
+        auction: AuctionId,
+        bidder: AccountId,
+        bid: BidId,
+        now: Timestamp,
+    },
+    CloseAuction {
+        auction: AuctionId,
+        #[serde(with = "hex_32")]
+        seed: [u8; 32],
+        now: Timestamp,
+    },
+}
+
+/// What an accepted command answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CommandOutcome {
+    Done,
+    Order {
+        ack: OrderAck,
+    },
+    Cancelled {
+        order: RestingOrder,
+    },
+    DayEnded {
+        closes: BTreeMap<InstrumentId, DayClose>,
+    },
+    Frozen {
+        report: FreezeReport,
+    },
+    TransferProposed {
+        transfer: TransferId,
+    },
+    TransfersExpired {
+        transfers: Vec<TransferId>,
+    },
+    BidSubmitted {
+        bid: BidId,
+    },
+    AuctionClosed {
+        record: Box<AuctionRecord>,
+    },
+}
+
+/// The memo of a market journal entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogRecord {
+    pub v: u32,
+    /// Sequence number of the first command (also in the idempotency key).
+    pub first: u64,
+    /// The journal entry the writer's balances view was at when it ran the commands: a replay
+    /// runs them against the view as of that entry, whatever other writers committed between.
+    pub based_on: u64,
+    pub commands: Vec<MarketCommand>,
+    /// Client idempotency tags, one per command (absent when no command has one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Option<CommandTag>>,
+}
+
+/// A client's idempotency key for a command (scoped by the caller, e.g. `key-id:client-key`)
+/// and a fingerprint of what the client asked: a retry with the same key finds the command's
+/// first outcome in the projection, in any process, instead of running it twice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandTag {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+mod hex_32 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let bytes = hex::decode(&text).map_err(serde::de::Error::custom)?;
+        bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("expected 32 bytes of hex"))
+    }
+}

@@ -1,0 +1,941 @@
+//! The durable market: the ledger journal is the market's command log.
+//!
+//! * Each durable step is **one ledger request** whose actions are all the settlements of the
+//!   commands it carries (place hold, delivery-versus-payment, void) and whose memo records the
+//!   commands themselves ([`LogRecord`]: JSON, with every timestamp and seed as an argument).
+//!   Its idempotency key is `market/<n>`, `n` the sequence number of its first command. Many
+//!   commands in one request is the group commit; a batch whose actions exceed the ledger's
+//!   per-request limit is split into several requests, submitted one after the other.
+//! * The market state of any process is a **deterministic projection**: every `market/` entry
+//!   of the journal, in journal order, replayed through the engine. Other entries' postings
+//!   (deposits, allocations, surrenders…) update the balances view ([`view::JournalView`]).
+//!   Nothing else is read: instruments, enterprises and the id mapping come from the journal
+//!   too (the mapping is logged as [`MarketCommand::MapAccount`] / `MapInstrument`).
+//! * **Optimistic concurrency**: two processes at the same point both try `market/<n>`; the
+//!   ledger refuses the second (same key, different request) or answers it with the first
+//!   receipt (identical request, hence identical state). The loser rebuilds its projection
+//!   from the journal, catches up and retries its commands. A ledger refusal of a settlement
+//!   (another writer moved funds underneath) does the same, then retries one command per
+//!   request, so only the command the ledger refuses is refused.
+//! * During replay a logged command that the engine refuses, or whose settlements differ from
+//!   the logged actions, is [`BridgeError::Corrupt`], never skipped.
+
+pub mod command;
+pub mod view;
+
+pub use command::{CommandOutcome, CommandTag, KEY_PREFIX, LOG_VERSION, LogRecord, MarketCommand};
+pub use view::{JournalView, Overlay, View};
+
+use crate::error::MarketError;
+use crate::ids::{AccountId, AuctionId};
+use crate::ledger_bridge::{BridgeError, LedgerMapping};
+use crate::market::Market;
+use crate::rules::AccountRules;
+use crate::settlement::{Asset, HoldId, Settlement};
+use chrono::{DateTime, Duration, Utc};
+use ledger::journal::{Entry, StoredEntry};
+use ledger::{Action, Ledger, LedgerError, Posting, Receipt, Request};
+use std::collections::BTreeMap;
+
+/// Journal entries read per page while catching up.
+const PAGE: u32 = 2_000;
+/// Attempts at a batch before giving up under contention.
+const ATTEMPTS_MAX: usize = 64;
+/// The actor recorded on market entries.
+pub const ACTOR: &str = "market";
+
+/// The parameters of a new market (ignored when the journal already has one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MarketInit {
+    pub namespace: String,
+    pub cash_instrument: String,
+    pub self_trade: crate::book::SelfTradePrevention,
+    pub trading_day_end: DateTime<Utc>,
+    pub transfer_grace: Duration,
+}
+
+/// A non-market entry not yet folded into the balances view.
+struct Pending {
+    seq: u64,
+    actions: Vec<Action>,
+    postings: Vec<Posting>,
+}
+
+/// The projection: engine, mapping, balances view and where in the journal it stands.
+struct State {
+    market: Market,
+    mapping: Option<LedgerMapping>,
+    trading_day_end: DateTime<Utc>,
+    transfer_grace: Duration,
+    auction_deadlines: BTreeMap<AuctionId, DateTime<Utc>>,
+    /// Sequence number of the next market command.
+    next: u64,
+    /// Last journal entry read.
+    cursor: u64,
+    view: JournalView,
+    overlay: Overlay,
+    pending: Vec<Pending>,
+    out: Vec<Settlement>,
+    /// Tagged commands: client key → (fingerprint, outcome).
+    tagged: std::collections::HashMap<String, (String, CommandOutcome)>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            market: Market::new(AccountRules::default(), Default::default()),
+            mapping: None,
+            trading_day_end: DateTime::<Utc>::UNIX_EPOCH,
+            transfer_grace: Duration::zero(),
+            auction_deadlines: BTreeMap::new(),
+            next: 0,
+            cursor: 0,
+            view: JournalView::default(),
+            overlay: Overlay::default(),
+            pending: Vec::new(),
+            out: Vec::new(),
+            tagged: std::collections::HashMap::new(),
+        }
+    }
+}
+
+fn millis(ms: i64) -> Result<DateTime<Utc>, BridgeError> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| BridgeError::InvalidMapping(format!("{ms} ms is not a valid time")))
+}
+
+fn initialised(mapping: &Option<LedgerMapping>) -> Result<&LedgerMapping, BridgeError> {
+    mapping
+        .as_ref()
+        .ok_or_else(|| BridgeError::InvalidMapping("the market is not initialised".into()))
+}
+
+impl State {
+    fn mapping(&self) -> Result<&LedgerMapping, BridgeError> {
+        initialised(&self.mapping)
+    }
+
+    fn fold(&mut self, actions: &[Action], postings: &[Posting]) {
+        self.view.apply_entry(actions, postings);
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::DefineInstrument { .. }))
+            && let Some(mapping) = &self.mapping
+        {
+            self.view.resolve(mapping);
+        }
+    }
+
+    /// Folds the pending non-market entries up to `through` (inclusive).
+    fn flush_pending(&mut self, through: u64) {
+        let keep = self.pending.partition_point(|p| p.seq <= through);
+        let folded: Vec<Pending> = self.pending.drain(..keep).collect();
+        for p in folded {
+            self.fold(&p.actions, &p.postings);
+        }
+    }
+
+    /// Runs one command through the engine and the overlay; returns its outcome and the ledger
+    /// actions of its settlements. A refusal changes nothing.
+    fn run(
+        &mut self,
+        command: &MarketCommand,
+        tag: Option<&CommandTag>,
+    ) -> Result<(CommandOutcome, Vec<Action>), BridgeError> {
+        self.out.clear();
+        let outcome = self.engine(command)?;
+        if let Some(tag) = tag {
+            self.tagged
+                .insert(tag.key.clone(), (tag.fingerprint.clone(), outcome.clone()));
+        }
+        for settlement in &self.out {
+            self.overlay.apply(&self.view, settlement)?;
+        }
+        let mut actions = Vec::new();
+        if !self.out.is_empty() {
+            let mapping = self.mapping()?;
+            for settlement in &self.out {
+                let expires_at = match settlement {
+                    Settlement::PlaceHold { hold, .. } => self.hold_expiry(*hold)?,
+                    _ => DateTime::<Utc>::UNIX_EPOCH,
+                };
+                actions.extend(mapping.request(settlement, expires_at)?.actions);
+            }
+        }
+        self.next += 1;
+        Ok((outcome, actions))
+    }
+
+    fn hold_expiry(&self, hold: HoldId) -> Result<DateTime<Utc>, BridgeError> {
+        match hold {
+            HoldId::Order { .. } => Ok(self.trading_day_end),
+            HoldId::AuctionSupply { auction }
+            | HoldId::AuctionContainment { auction }
+            | HoldId::AuctionBid { auction, .. } => self
+                .auction_deadlines
+                .get(&auction)
+                .copied()
+                .ok_or(BridgeError::NoHoldExpiry(hold, "auction")),
+            HoldId::TransferRights { transfer } | HoldId::TransferCash { transfer } => {
+                let transfer = self
+                    .market
+                    .transfer(transfer)
+                    .ok_or(BridgeError::NoHoldExpiry(hold, "transfer"))?;
+                let expires = DateTime::from_timestamp_millis(transfer.request.expires_at.0)
+                    .ok_or(BridgeError::NoHoldExpiry(hold, "transfer"))?;
+                Ok(expires + self.transfer_grace)
+            }
+        }
+    }
+
+    fn engine(&mut self, command: &MarketCommand) -> Result<CommandOutcome, BridgeError> {
+        use MarketCommand as C;
+        let balances = View {
+            view: &self.view,
+            overlay: &self.overlay,
+        };
+        let out = &mut self.out;
+        let market = &mut self.market;
+        let outcome = match command {
+            C::Init {
+                namespace,
+                cash_instrument,
+                self_trade,
+                trading_day_end_ms,
+                transfer_grace_ms,
+            } => {
+                if self.mapping.is_some() {
+                    return Err(BridgeError::InvalidMapping(
+                        "the market is already initialised".into(),
+                    ));
+                }
+                match self.view.instrument(cash_instrument) {
+                    Some((scale, true)) if scale >= 2 => {}
+                    _ => {
+                        return Err(BridgeError::InvalidMapping(format!(
+                            "{cash_instrument:?} is not a cash instrument of scale at least 2 in the ledger"
+                        )));
+                    }
+                }
+                if *transfer_grace_ms < 0 {
+                    return Err(BridgeError::InvalidMapping(
+                        "transfer grace must not be negative".into(),
+                    ));
+                }
+                let mapping = LedgerMapping::new(namespace, ACTOR, cash_instrument)?;
+                self.trading_day_end = millis(*trading_day_end_ms)?;
+                self.transfer_grace = Duration::milliseconds(*transfer_grace_ms);
+                *market = Market::new(AccountRules::default(), *self_trade);
+                self.view.resolve(&mapping);
+                self.mapping = Some(mapping);
+                CommandOutcome::Done
+            }
+            C::MapAccount { account, party } => {
+                let mapping = self.mapping.as_mut().ok_or_else(|| {
+                    BridgeError::InvalidMapping("the market is not initialised".into())
+                })?;
+                if let ledger::Party::Enterprise(code) = party
+                    && !self.view.is_registered(code)
+                {
+                    return Err(BridgeError::InvalidMapping(format!(
+                        "{code:?} is not a registered enterprise"
+                    )));
+                }
+                mapping.map_account(*account, party.clone())?;
+                self.view.resolve(mapping);
+                CommandOutcome::Done
+            }
+            C::MapInstrument { instrument, code } => {
+                let mapping = self.mapping.as_mut().ok_or_else(|| {
+                    BridgeError::InvalidMapping("the market is not initialised".into())
+                })?;
+                match self.view.instrument(code) {
+                    Some((_, false)) => {}
+                    _ => {
+                        return Err(BridgeError::InvalidMapping(format!(
+                            "{code:?} is not a right or allowance in the ledger"
+                        )));
+                    }
+                }
+                mapping.map_instrument(*instrument, code)?;
+                self.view.resolve(mapping);
+                CommandOutcome::Done
+            }
+            C::ListInstrument {
+                spec,
+                previous_close_ticks,
+            } => {
+                initialised(&self.mapping)?.instrument_code(spec.id)?;
+                market.list_instrument(spec.clone(), *previous_close_ticks)?;
+                CommandOutcome::Done
+            }
+            C::SetHoldingLimit {
+                instrument,
+                account,
+                limit_t,
+            }
+            | C::SetPurchaseLimit {
+                instrument,
+                account,
+                limit_t,
+            } => {
+                market.book(*instrument)?;
+                let rules = market.rules_mut();
+                let table = if matches!(command, C::SetHoldingLimit { .. }) {
+                    &mut rules.holding_limits
+                } else {
+                    &mut rules.purchase_limits_per_day
+                };
+                match account {
+                    Some(account) => table.set_for(*instrument, *account, *limit_t),
+                    None => table.set_default(*instrument, *limit_t),
+                }
+                CommandOutcome::Done
+            }
+            C::SubmitOrder {
+                instrument,
+                request,
+                now,
+            } => {
+                let mapping = initialised(&self.mapping)?;
+                mapping.instrument_code(*instrument)?;
+                mapping.party(request.owner)?;
+                CommandOutcome::Order {
+                    ack: market.submit_order(*instrument, request, &balances, *now, out)?,
+                }
+            }
+            C::CancelOrder {
+                instrument,
+                order,
+                owner,
+            } => CommandOutcome::Cancelled {
+                order: market.cancel_order(*instrument, *order, *owner, out)?,
+            },
+            C::EndDay { next_day_end_ms } => {
+                let next_end = millis(*next_day_end_ms)?;
+                let closes = market.end_day(out)?;
+                self.trading_day_end = next_end;
+                CommandOutcome::DayEnded { closes }
+            }
+            C::Freeze { account, now } => {
+                initialised(&self.mapping)?.party(*account)?;
+                CommandOutcome::Frozen {
+                    report: market.freeze(*account, *now, out),
+                }
+            }
+            C::Unfreeze { account } => {
+                if !market.rules().is_frozen(*account) {
+                    return Err(MarketError::NotFrozen(*account).into());
+                }
+                market.unfreeze(*account);
+                CommandOutcome::Done
+            }
+            C::ProposeTransfer { request, now } => {
+                let mapping = initialised(&self.mapping)?;
+                mapping.instrument_code(request.instrument)?;
+                mapping.party(request.seller)?;
+                mapping.party(request.buyer)?;
+                CommandOutcome::TransferProposed {
+                    transfer: market.propose_transfer(*request, &balances, *now, out)?,
+                }
+            }
+            C::AcceptTransfer {
+                transfer,
+                buyer,
+                now,
+            } => {
+                market.accept_transfer(*transfer, *buyer, &balances, *now, out)?;
+                CommandOutcome::Done
+            }
+            C::RejectTransfer {
+                transfer,
+                buyer,
+                now,
+            } => {
+                market.reject_transfer(*transfer, *buyer, *now, out)?;
+                CommandOutcome::Done
+            }
+            C::WithdrawTransfer {
+                transfer,
+                seller,
+                now,
+            } => {
+                market.withdraw_transfer(*transfer, *seller, *now, out)?;
+                CommandOutcome::Done
+            }
+            C::VetoTransfer { transfer, now } => {
+                market.veto_transfer(*transfer, *now, out)?;
+                CommandOutcome::Done
+            }
+            C::ExpireTransfers { now } => CommandOutcome::TransfersExpired {
+                transfers: market.expire_transfers(*now, out),
+            },
+            C::OpenAuction {
+                config,
+                seed_commitment,
+                settle_by_ms,
+            } => {
+                let mapping = initialised(&self.mapping)?;
+                mapping.instrument_code(config.instrument)?;
+                mapping.party(config.seller)?;
+                mapping.party(config.proceeds_to)?;
+                if let Some(c) = config.containment {
+                    mapping.party(c.account)?;
+                }
+                let settle_by = millis(*settle_by_ms)?;
+                if *settle_by_ms <= config.closes_at.0 {
+                    return Err(MarketError::InvalidConfig(
+                        "the settlement deadline must be after the auction closes",
+                    )
+                    .into());
+                }
+                market.open_auction(config.clone(), *seed_commitment, &balances, out)?;
+                self.auction_deadlines.insert(config.id, settle_by);
+                CommandOutcome::Done
+            }
+            C::SubmitBid {
+                auction,
+                bidder,
+                price_ticks,
+                lots,
+                now,
+            } => {
+                initialised(&self.mapping)?.party(*bidder)?;
+                CommandOutcome::BidSubmitted {
+                    bid: market.submit_bid(
+                        *auction,
+                        *bidder,
+                        *price_ticks,
+                        *lots,
+                        &balances,
+                        *now,
+                        out,
+                    )?,
+                }
+            }
+            C::WithdrawBid {
+                auction,
+                bidder,
+                bid,
+                now,
+            } => {
+                market.withdraw_bid(*auction, *bidder, *bid, *now, out)?;
+                CommandOutcome::Done
+            }
+            C::CloseAuction { auction, seed, now } => CommandOutcome::AuctionClosed {
+                record: Box::new(market.close_auction(*auction, *seed, *now, out)?.clone()),
+            },
+        };
+        Ok(outcome)
+    }
+}
+
+/// The durable market handle of one process; see the module documentation.
+pub struct DurableMarket {
+    ledger: Ledger,
+    state: State,
+    /// The engine ran commands that are not (or not known to be) in the journal: rebuild
+    /// from the journal before anything else.
+    stale: bool,
+    actions_max: usize,
+    entries_written: u64,
+    rebuilds: u64,
+}
+
+/// Per-command answers of [`DurableMarket::execute`].
+pub type Outcomes = Vec<Result<CommandOutcome, BridgeError>>;
+
+impl DurableMarket {
+    /// Replays the journal; when it holds no market yet, logs `init` as the market's first
+    /// command. Another process may initialise first: then its parameters stand.
+    pub async fn open(ledger: Ledger, init: MarketInit) -> Result<Self, BridgeError> {
+        let mut me = DurableMarket {
+            ledger,
+            state: State::default(),
+            stale: false,
+            actions_max: ledger::request::ACTIONS_MAX,
+            entries_written: 0,
+            rebuilds: 0,
+        };
+        me.catch_up().await?;
+        if me.state.mapping.is_none() {
+            let command = MarketCommand::Init {
+                namespace: init.namespace,
+                cash_instrument: init.cash_instrument,
+                self_trade: init.self_trade,
+                trading_day_end_ms: init.trading_day_end.timestamp_millis(),
+                transfer_grace_ms: init.transfer_grace.num_milliseconds(),
+            };
+            match me.execute(std::slice::from_ref(&command)).await?.pop() {
+                Some(Ok(_)) => {}
+                Some(Err(error)) if me.state.mapping.is_some() => {
+                    tracing::debug!(target: "market::durable", "init lost to another process: {error}");
+                }
+                Some(Err(error)) => return Err(error),
+                None => {}
+            }
+        }
+        Ok(me)
+    }
+
+    /// Opens the market of a journal that already has one (no init).
+    pub async fn open_existing(ledger: Ledger) -> Result<Self, BridgeError> {
+        let mut me = DurableMarket {
+            ledger,
+            state: State::default(),
+            stale: false,
+            actions_max: ledger::request::ACTIONS_MAX,
+            entries_written: 0,
+            rebuilds: 0,
+        };
+        me.catch_up().await?;
+        me.state.mapping()?;
+        Ok(me)
+    }
+
+    /// Most ledger actions per market entry (the ledger's limit by default; lower it to test
+    /// the split).
+    pub fn set_actions_max(&mut self, actions_max: usize) {
+        self.actions_max = actions_max.clamp(1, ledger::request::ACTIONS_MAX);
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// The engine as of the last catch-up ([`DurableMarket::refresh`] first to see other
+    /// processes' commands).
+    pub fn market(&self) -> &Market {
+        &self.state.market
+    }
+
+    pub fn mapping(&self) -> Option<&LedgerMapping> {
+        self.state.mapping.as_ref()
+    }
+
+    /// Last journal entry read.
+    pub fn cursor(&self) -> u64 {
+        self.state.cursor
+    }
+
+    /// Market commands in the log so far (the next command's sequence number).
+    pub fn commands_logged(&self) -> u64 {
+        self.state.next
+    }
+
+    /// Market entries this handle wrote.
+    pub fn entries_written(&self) -> u64 {
+        self.entries_written
+    }
+
+    /// Times this handle rebuilt its projection from the journal (after conflicts).
+    pub fn rebuilds(&self) -> u64 {
+        self.rebuilds
+    }
+
+    pub fn trading_day_end(&self) -> DateTime<Utc> {
+        self.state.trading_day_end
+    }
+
+    /// Settlement deadline of an auction's holds.
+    pub fn auction_deadline(&self, auction: AuctionId) -> Option<DateTime<Utc>> {
+        self.state.auction_deadlines.get(&auction).copied()
+    }
+
+    /// (balance net of holds, held) of a mapped account in market units, as the projection has
+    /// it: the ledger's own numbers once caught up.
+    pub fn balance(&self, account: AccountId, asset: Asset) -> (u64, u64) {
+        let view = &self.state.view;
+        (
+            u64::try_from(view.balance(account, asset).max(0)).unwrap_or(0),
+            u64::try_from(view.held(account, asset).max(0)).unwrap_or(0),
+        )
+    }
+
+    /// Open holds of the market (placed and neither used up nor released).
+    pub fn open_holds(&self) -> usize {
+        self.state.overlay.open_holds()
+    }
+
+    /// Catches up with the journal (other processes' commands, deposits, allocations…).
+    pub async fn refresh(&mut self) -> Result<(), BridgeError> {
+        if self.stale {
+            self.rebuild().await
+        } else {
+            self.catch_up().await
+        }
+    }
+
+    /// Throws the projection away and replays the whole journal.
+    async fn rebuild(&mut self) -> Result<(), BridgeError> {
+        self.state = State::default();
+        self.rebuilds += 1;
+        self.stale = false;
+        self.catch_up().await
+    }
+
+    async fn catch_up(&mut self) -> Result<(), BridgeError> {
+        loop {
+            let page = self.ledger.store().journal(self.state.cursor, PAGE).await?;
+            let Some(last) = page.last().map(|e| e.seq) else {
+                break;
+            };
+            for stored in &page {
+                if let Err(error) = self.replay_entry(stored) {
+                    self.stale = true;
+                    return Err(error);
+                }
+            }
+            self.state.cursor = last;
+            if page.len() < PAGE as usize {
+                break;
+            }
+        }
+        let cursor = self.state.cursor;
+        self.state.flush_pending(cursor);
+        Ok(())
+    }
+
+    fn replay_entry(&mut self, stored: &StoredEntry) -> Result<(), BridgeError> {
+        let corrupt =
+            |why: String| BridgeError::Corrupt(format!("journal entry {}: {why}", stored.seq));
+        let entry: Entry = serde_json::from_str(&stored.body)
+            .map_err(|e| corrupt(format!("unreadable body: {e}")))?;
+        let state = &mut self.state;
+        if !stored.idempotency_key.starts_with(KEY_PREFIX) {
+            state.pending.push(Pending {
+                seq: stored.seq,
+                actions: entry.request.actions,
+                postings: entry.postings,
+            });
+            return Ok(());
+        }
+        let memo = entry
+            .request
+            .memo
+            .as_deref()
+            .ok_or_else(|| corrupt("market entry without a memo".into()))?;
+        let record: LogRecord =
+            serde_json::from_str(memo).map_err(|e| corrupt(format!("unreadable memo: {e}")))?;
+        if record.v != LOG_VERSION
+            || stored.idempotency_key != format!("{KEY_PREFIX}{}", record.first)
+        {
+            return Err(corrupt(format!(
+                "memo version {} / first {} does not match key {:?}",
+                record.v, record.first, stored.idempotency_key
+            )));
+        }
+        if record.first < state.next {
+            // Written by this process and already in its engine: only the postings are new.
+            state.flush_pending(stored.seq);
+            state.fold(&[], &entry.postings);
+            return Ok(());
+        }
+        if record.first > state.next {
+            return Err(corrupt(format!(
+                "commands {}.. follow command {} with a gap",
+                record.first, state.next
+            )));
+        }
+        // Run against the view the writer had: entries after `based_on` come after it.
+        state.flush_pending(record.based_on);
+        let mut actions = Vec::new();
+        for (i, command) in record.commands.iter().enumerate() {
+            let n = record.first + i as u64;
+            let tag = record.tags.get(i).and_then(Option::as_ref);
+            match state.run(command, tag) {
+                Ok((_, more)) => actions.extend(more),
+                Err(error) => {
+                    return Err(corrupt(format!(
+                        "logged command {n} is refused on replay: {error}"
+                    )));
+                }
+            }
+        }
+        if actions.is_empty() {
+            actions = carrier();
+        }
+        if actions != entry.request.actions {
+            return Err(corrupt(
+                "the replayed commands' settlements differ from the logged actions".into(),
+            ));
+        }
+        state.overlay.clear_delta();
+        state.fold(&[], &entry.postings);
+        Ok(())
+    }
+
+    /// Runs one command durably: `Ok` once it is in the journal.
+    pub async fn execute_one(
+        &mut self,
+        command: MarketCommand,
+    ) -> Result<CommandOutcome, BridgeError> {
+        self.execute(std::slice::from_ref(&command))
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(BridgeError::Corrupt("no answer for the command".into())))
+    }
+
+    /// Group commit: catches up, runs every command through the engine (each sees the holds of
+    /// the ones before), writes the accepted ones and their settlements as one market entry
+    /// (more when the actions exceed the ledger's limit) and returns once they are durable.
+    /// Conflicts with other writers are retried; each command's own answer is in the list
+    /// (refusals change nothing). An `Err` means the ledger could not be reached or the log is
+    /// corrupt: the projection is rebuilt on the next call.
+    pub async fn execute(&mut self, commands: &[MarketCommand]) -> Result<Outcomes, BridgeError> {
+        self.execute_inner(commands, &[], true).await
+    }
+
+    /// [`DurableMarket::execute`] with a client tag per command (`tags[i]` for
+    /// `commands[i]`): a command whose tag is already in the log is not run again, its first
+    /// outcome is answered (check [`DurableMarket::tagged`] first to tell a replay apart).
+    pub async fn execute_tagged(
+        &mut self,
+        commands: &[MarketCommand],
+        tags: &[Option<CommandTag>],
+    ) -> Result<Outcomes, BridgeError> {
+        self.execute_inner(commands, tags, true).await
+    }
+
+    /// The fingerprint and first outcome of the command logged with client tag `key`.
+    pub fn tagged(&self, key: &str) -> Option<&(String, CommandOutcome)> {
+        self.state.tagged.get(key)
+    }
+
+    /// [`DurableMarket::execute`] without the first catch-up, as if another writer had raced
+    /// in between the catch-up and the commit: for tests of the conflict paths.
+    #[doc(hidden)]
+    pub async fn execute_without_catching_up(
+        &mut self,
+        commands: &[MarketCommand],
+    ) -> Result<Outcomes, BridgeError> {
+        self.execute_inner(commands, &[], false).await
+    }
+
+    async fn execute_inner(
+        &mut self,
+        commands: &[MarketCommand],
+        tags: &[Option<CommandTag>],
+        mut catch_up: bool,
+    ) -> Result<Outcomes, BridgeError> {
+        let mut results: Vec<Option<Result<CommandOutcome, BridgeError>>> =
+            (0..commands.len()).map(|_| None).collect();
+        let mut todo: Vec<usize> = (0..commands.len()).collect();
+        let mut one_by_one = false;
+        let mut attempts = 0;
+        while !todo.is_empty() {
+            attempts += 1;
+            if attempts > ATTEMPTS_MAX {
+                return Err(BridgeError::Contention { attempts });
+            }
+            if catch_up || self.stale {
+                self.refresh().await?;
+            }
+            catch_up = true;
+            let based_on = self.state.cursor;
+            // Run the commands; group the accepted ones into entries.
+            let mut chunks: Vec<Chunk> = Vec::new();
+            for &i in &todo {
+                let tag = tags.get(i).and_then(Option::as_ref);
+                if let Some(tag) = tag
+                    && let Some((_, outcome)) = self.state.tagged.get(&tag.key)
+                {
+                    results[i] = Some(Ok(outcome.clone()));
+                    continue;
+                }
+                let first = self.state.next;
+                match self.state.run(&commands[i], tag) {
+                    Ok((outcome, actions)) => {
+                        let fits = chunks.last().is_some_and(|c| {
+                            !one_by_one && c.actions.len() + actions.len() <= self.actions_max
+                        });
+                        if !fits {
+                            chunks.push(Chunk {
+                                first,
+                                commands: Vec::new(),
+                                actions: Vec::new(),
+                            });
+                        }
+                        if let Some(chunk) = chunks.last_mut() {
+                            chunk.commands.push((i, outcome));
+                            chunk.actions.extend(actions);
+                        }
+                    }
+                    Err(error) if error.is_refusal() => results[i] = Some(Err(error)),
+                    Err(error) => {
+                        self.stale = true;
+                        return Err(error);
+                    }
+                }
+            }
+            todo.clear();
+            // Submit the entries in order, stopping at the first that is not committed (a
+            // later one would be logged on top of a state the journal does not have).
+            let mut receipts: Vec<Receipt> = Vec::new();
+            let mut failed: Option<(usize, LedgerError, String)> = None;
+            for (k, chunk) in chunks.iter_mut().enumerate() {
+                let request = chunk.request(based_on, commands, tags)?;
+                let key = request.idempotency_key.clone();
+                match self.ledger.submit(request).await {
+                    Ok(receipt) => {
+                        self.entries_written += u64::from(!receipt.replayed);
+                        for (i, outcome) in chunk.commands.drain(..) {
+                            results[i] = Some(Ok(outcome));
+                        }
+                        receipts.push(receipt);
+                    }
+                    Err(error) => {
+                        failed = Some((k, error, key));
+                        break;
+                    }
+                }
+            }
+            self.state.overlay.clear_delta();
+            match failed {
+                None => self.fast_forward(&receipts),
+                Some((k, error, key)) => {
+                    // The engine ran commands the journal does not have.
+                    self.stale = true;
+                    let retry: Vec<usize> = chunks[k..]
+                        .iter()
+                        .flat_map(|c| c.commands.iter().map(|(i, _)| *i))
+                        .collect();
+                    match error {
+                        LedgerError::IdempotencyConflict { .. } => {
+                            tracing::debug!(target: "market::durable", "lost {key} to another writer; retrying");
+                        }
+                        error if !error.is_refusal() => {
+                            return Err(BridgeError::Ledger(error));
+                        }
+                        source if one_by_one && retry.len() == 1 => {
+                            // Refused alone, against a fresh view: this command is refused.
+                            results[retry[0]] = Some(Err(BridgeError::Settlement { key, source }));
+                            todo = Vec::new();
+                            continue;
+                        }
+                        source => {
+                            tracing::warn!(target: "market::durable", "ledger refused {key}: {source}; retrying one by one");
+                            one_by_one = true;
+                        }
+                    }
+                    todo = retry;
+                }
+            }
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(BridgeError::Corrupt("command not run".into()))))
+            .collect())
+    }
+
+    /// After a commit: when this handle's entries directly follow its cursor, fold their
+    /// postings now instead of reading them back.
+    fn fast_forward(&mut self, receipts: &[Receipt]) {
+        let first = self.state.cursor + 1;
+        for (expected, receipt) in (first..).zip(receipts) {
+            if receipt.replayed || receipt.seq != expected {
+                return;
+            }
+        }
+        for receipt in receipts {
+            self.state.fold(&[], &receipt.postings);
+            self.state.cursor = receipt.seq;
+        }
+    }
+
+    /// A stable text form of the whole market state (books, resting orders, tapes, day
+    /// statistics, rules, auctions, transfers, open holds, next command number): two
+    /// projections of the same log have the same digest.
+    pub fn digest(&self) -> String {
+        let market = &self.state.market;
+        let mut text = format!(
+            "next={} day_end={} mapping={:?} rules={:?}\n",
+            self.state.next,
+            self.state.trading_day_end,
+            self.state.mapping,
+            market.rules()
+        );
+        for (id, book) in market.books() {
+            text += &format!(
+                "book {id}: band={:?} close={} daily={:?} depth={:?}\n bids={:?}\n asks={:?}\n tape={:?}\n",
+                book.band(),
+                book.previous_close_ticks(),
+                book.daily(),
+                book.depth(usize::MAX),
+                book.resting_orders(crate::ids::Side::Buy),
+                book.resting_orders(crate::ids::Side::Sell),
+                book.trades_after(0),
+            );
+        }
+        for auction in market.auctions() {
+            text += &format!(
+                "auction {:?} {:?} commitment={} bids={} record={:?} deadline={:?}\n",
+                auction.config(),
+                auction.state(),
+                auction.seed_commitment_hex(),
+                auction.bid_count(),
+                auction.record(),
+                self.state.auction_deadlines.get(&auction.config().id),
+            );
+        }
+        for transfer in market.transfers() {
+            text += &format!("transfer {transfer:?}\n");
+        }
+        text += &format!("open holds {}\n", self.state.overlay.open_holds());
+        text
+    }
+}
+
+/// The actions of an entry whose commands settle nothing (a mapping, a listing, a killed
+/// fill-or-kill…): the ledger refuses an empty request, and returning expired holds is the one
+/// action with no new effect of its own.
+fn carrier() -> Vec<Action> {
+    vec![Action::ExpireHolds {}]
+}
+
+/// Accepted commands that go into one market entry.
+struct Chunk {
+    first: u64,
+    /// (index in the caller's list, outcome)
+    commands: Vec<(usize, CommandOutcome)>,
+    actions: Vec<Action>,
+}
+
+impl Chunk {
+    fn request(
+        &self,
+        based_on: u64,
+        all: &[MarketCommand],
+        tags: &[Option<CommandTag>],
+    ) -> Result<Request, BridgeError> {
+        let tags: Vec<Option<CommandTag>> = self
+            .commands
+            .iter()
+            .map(|(i, _)| tags.get(*i).cloned().flatten())
+            .collect();
+        let record = LogRecord {
+            v: LOG_VERSION,
+            first: self.first,
+            based_on,
+            commands: self.commands.iter().map(|(i, _)| all[*i].clone()).collect(),
+            tags: if tags.iter().any(Option::is_some) {
+                tags
+            } else {
+                Vec::new()
+            },
+        };
+        let memo = serde_json::to_string(&record)
+            .map_err(|e| BridgeError::Corrupt(format!("memo does not serialize: {e}")))?;
+        let actions = if self.actions.is_empty() {
+            carrier()
+        } else {
+            self.actions.clone()
+        };
+        Ok(Request {
+            idempotency_key: format!("{KEY_PREFIX}{}", self.first),
+            actor: ACTOR.into(),
+            memo: Some(memo),
+            actions,
+        })
+    }
+}
