@@ -70,6 +70,10 @@ pub fn solve(model: &Model) -> anyhow::Result<Vec<f64>> {
     let _ = solver.try_set_option("time_limit", 300.0);
     // The QP solver refuses null spaces above 4,000 by default; lift it so it can try.
     let _ = solver.try_set_option("qp_nullspace_limit", 100_000);
+    // HiGHS keeps one task scheduler per calling thread, sized by the first solve on it; the
+    // optimizer (used later on this thread by the reallocation case) runs with one thread,
+    // and a second size on the same thread is a HiGHS error. One thread everywhere.
+    let _ = solver.try_set_option("threads", 1);
     if hessian.iter().any(|c| !c.is_empty()) {
         solver.try_pass_hessian(HessianFormat::Triangular, hessian)?;
     }
