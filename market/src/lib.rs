@@ -20,6 +20,7 @@
 
 pub mod auction;
 pub mod book;
+mod contract;
 pub mod durable;
 pub mod error;
 mod fx;

@@ -6,10 +6,10 @@
 //! of the batch being executed have held or delivered but the ledger has not committed yet (in
 //! market units), plus the market's own open holds for the settlement-contract checks.
 
+use crate::contract::{ContractViolation, HoldBook, HoldStore};
 use crate::ids::{AccountId, InstrumentId};
 use crate::ledger_bridge::LedgerMapping;
-use crate::model::ContractViolation;
-use crate::settlement::{Asset, Balances, HoldId, Settlement};
+use crate::settlement::{Asset, Balances, Settlement};
 use ledger::{AccountKey, AccountKind, Action, Party, Posting, PostingCode};
 use std::collections::{BTreeSet, HashMap};
 
@@ -170,25 +170,26 @@ pub fn party_account(party: &Party, instrument: &str) -> String {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct OpenHold {
-    holder: AccountId,
-    asset: Asset,
-    remaining: u64,
-}
-
 /// The market's open holds (for the contract checks) and the not-yet-committed effect of the
 /// batch being executed.
 #[derive(Clone, Debug, Default)]
 pub struct Overlay {
-    holds: HashMap<HoldId, OpenHold>,
+    book: HoldBook,
     /// (balance, held) changes since the last commit, in market units.
-    delta: HashMap<(AccountId, Asset), (i128, i128)>,
+    delta: Delta,
 }
+
+type Delta = HashMap<(AccountId, Asset), (i128, i128)>;
 
 impl Overlay {
     pub fn open_holds(&self) -> usize {
-        self.holds.len()
+        self.book.open_holds()
+    }
+
+    /// Credits `amount` in the batch's changes: for tests without a journal.
+    #[cfg(test)]
+    pub(crate) fn deposit(&mut self, holder: AccountId, asset: Asset, amount: u64) {
+        self.delta.entry((holder, asset)).or_default().0 += i128::from(amount);
     }
 
     /// The batch was committed (its postings are in the journal view now) or abandoned.
@@ -203,127 +204,38 @@ impl Overlay {
         view: &JournalView,
         settlement: &Settlement,
     ) -> Result<(), ContractViolation> {
-        match *settlement {
-            Settlement::PlaceHold {
-                hold,
-                holder,
-                asset,
-                amount,
-            } => {
-                if self.holds.contains_key(&hold) {
-                    return Err(ContractViolation::DuplicateHold(hold));
-                }
-                if amount == 0 {
-                    return Err(ContractViolation::EmptyHold(hold));
-                }
-                let available = (View {
-                    view,
-                    overlay: self,
-                })
-                .available(holder, asset);
-                if available < amount {
-                    return Err(ContractViolation::Insufficient {
-                        holder,
-                        asset,
-                        amount,
-                        available,
-                    });
-                }
-                let entry = self.delta.entry((holder, asset)).or_default();
-                entry.0 -= i128::from(amount);
-                entry.1 += i128::from(amount);
-                self.holds.insert(
-                    hold,
-                    OpenHold {
-                        holder,
-                        asset,
-                        remaining: amount,
-                    },
-                );
-            }
-            Settlement::DeliveryVersusPayment {
-                instrument,
-                seller,
-                buyer,
-                quantity_t,
-                rights_hold,
-                cash_fen,
-                cash_hold,
-                cash_to,
-                ..
-            } => {
-                let rights = Asset::Rights(instrument);
-                self.check_post(rights_hold, seller, rights, quantity_t)?;
-                self.check_post(cash_hold, buyer, Asset::CashFen, cash_fen)?;
-                self.post(rights_hold, buyer, quantity_t);
-                self.post(cash_hold, cash_to, cash_fen);
-            }
-            Settlement::ReleaseHold {
-                hold,
-                holder,
-                asset,
-                amount,
-            } => {
-                let open = *self
-                    .holds
-                    .get(&hold)
-                    .ok_or(ContractViolation::UnknownHold(hold))?;
-                if open.holder != holder || open.asset != asset {
-                    return Err(ContractViolation::Mismatch(hold));
-                }
-                if amount == 0 || amount != open.remaining {
-                    return Err(ContractViolation::ReleaseMismatch {
-                        hold,
-                        remaining: open.remaining,
-                        amount,
-                    });
-                }
-                self.holds.remove(&hold);
-                let entry = self.delta.entry((holder, asset)).or_default();
-                entry.0 += i128::from(amount);
-                entry.1 -= i128::from(amount);
-            }
-        }
-        Ok(())
-    }
-
-    fn check_post(
-        &self,
-        hold: HoldId,
-        holder: AccountId,
-        asset: Asset,
-        amount: u64,
-    ) -> Result<(), ContractViolation> {
-        let open = self
-            .holds
-            .get(&hold)
-            .ok_or(ContractViolation::UnknownHold(hold))?;
-        if open.holder != holder || open.asset != asset {
-            return Err(ContractViolation::Mismatch(hold));
-        }
-        if amount > open.remaining {
-            return Err(ContractViolation::OverPost {
-                hold,
-                remaining: open.remaining,
-                amount,
-            });
-        }
-        Ok(())
-    }
-
-    fn post(&mut self, hold: HoldId, to: AccountId, amount: u64) {
-        let Some(open) = self.holds.get_mut(&hold) else {
-            return;
+        let mut pending = Pending {
+            view,
+            delta: &mut self.delta,
         };
-        open.remaining -= amount;
-        let OpenHold {
-            holder,
-            asset,
-            remaining,
-        } = *open;
-        if remaining == 0 {
-            self.holds.remove(&hold);
-        }
+        self.book.apply(&mut pending, settlement)
+    }
+}
+
+/// The journal view with the batch's changes, as the contract checks read and change them.
+struct Pending<'a> {
+    view: &'a JournalView,
+    delta: &'a mut Delta,
+}
+
+impl HoldStore for Pending<'_> {
+    fn available(&self, holder: AccountId, asset: Asset) -> u64 {
+        available(self.view, self.delta, holder, asset)
+    }
+
+    fn hold(&mut self, holder: AccountId, asset: Asset, amount: u64) {
+        let entry = self.delta.entry((holder, asset)).or_default();
+        entry.0 -= i128::from(amount);
+        entry.1 += i128::from(amount);
+    }
+
+    fn release(&mut self, holder: AccountId, asset: Asset, amount: u64) {
+        let entry = self.delta.entry((holder, asset)).or_default();
+        entry.0 += i128::from(amount);
+        entry.1 -= i128::from(amount);
+    }
+
+    fn post(&mut self, holder: AccountId, to: AccountId, asset: Asset, amount: u64) {
         self.delta.entry((holder, asset)).or_default().1 -= i128::from(amount);
         self.delta.entry((to, asset)).or_default().0 += i128::from(amount);
     }
@@ -336,17 +248,21 @@ pub struct View<'a> {
     pub overlay: &'a Overlay,
 }
 
-impl View<'_> {
-    fn delta(&self, holder: AccountId, asset: Asset) -> (i128, i128) {
-        if self.overlay.delta.is_empty() {
-            return (0, 0);
-        }
-        self.overlay
-            .delta
-            .get(&(holder, asset))
-            .copied()
-            .unwrap_or((0, 0))
+/// The (balance, held) change of one account in `delta`.
+fn change(delta: &Delta, holder: AccountId, asset: Asset) -> (i128, i128) {
+    if delta.is_empty() {
+        return (0, 0);
     }
+    delta.get(&(holder, asset)).copied().unwrap_or((0, 0))
+}
+
+/// What `holder` may hold: nothing on a ledger-frozen account, else its balance with the batch's
+/// changes.
+fn available(view: &JournalView, delta: &Delta, holder: AccountId, asset: Asset) -> u64 {
+    if view.is_frozen(holder, asset) {
+        return 0;
+    }
+    clamp(view.balance(holder, asset) + change(delta, holder, asset).0)
 }
 
 fn clamp(value: i128) -> u64 {
@@ -355,15 +271,12 @@ fn clamp(value: i128) -> u64 {
 
 impl Balances for View<'_> {
     fn available(&self, holder: AccountId, asset: Asset) -> u64 {
-        if self.view.is_frozen(holder, asset) {
-            return 0;
-        }
-        clamp(self.view.balance(holder, asset) + self.delta(holder, asset).0)
+        available(self.view, &self.overlay.delta, holder, asset)
     }
 
     fn position_t(&self, holder: AccountId, instrument: InstrumentId) -> u64 {
         let asset = Asset::Rights(instrument);
-        let (balance, held) = self.delta(holder, asset);
+        let (balance, held) = change(&self.overlay.delta, holder, asset);
         clamp(self.view.balance(holder, asset) + self.view.held(holder, asset) + balance + held)
     }
 }

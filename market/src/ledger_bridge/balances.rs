@@ -4,18 +4,11 @@
 
 use super::BridgeError;
 use super::mapping::{LedgerMapping, market_units};
+use crate::contract::{ContractViolation, HoldBook, HoldStore};
 use crate::ids::{AccountId, InstrumentId};
-use crate::model::ContractViolation;
-use crate::settlement::{Asset, Balances, HoldId, Settlement};
+use crate::settlement::{Asset, Balances, Settlement};
 use ledger::{AccountKind, Ledger};
 use std::collections::{BTreeSet, HashMap};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct OpenHold {
-    holder: AccountId,
-    asset: Asset,
-    remaining: u64,
-}
 
 /// Balances of the mapped accounts as the ledger has them, in market units.
 ///
@@ -27,11 +20,41 @@ struct OpenHold {
 /// Accounts and instruments outside the mapping are ignored.
 #[derive(Clone, Debug, Default)]
 pub struct LedgerBalances {
+    amounts: Amounts,
+    /// Holds placed through the bridge and still open, to check each post and release.
+    book: HoldBook,
+}
+
+/// The ledger's amounts: balances net of holds, what is held, and the frozen accounts.
+#[derive(Clone, Debug, Default)]
+struct Amounts {
     balance: HashMap<(AccountId, Asset), u64>,
     held: HashMap<(AccountId, Asset), u64>,
     frozen: BTreeSet<(AccountId, Asset)>,
-    /// Holds placed through the bridge and still open, to check each post and release.
-    holds: HashMap<HoldId, OpenHold>,
+}
+
+impl HoldStore for Amounts {
+    fn available(&self, holder: AccountId, asset: Asset) -> u64 {
+        if self.frozen.contains(&(holder, asset)) {
+            return 0;
+        }
+        get(&self.balance, holder, asset)
+    }
+
+    fn hold(&mut self, holder: AccountId, asset: Asset, amount: u64) {
+        *self.balance.entry((holder, asset)).or_default() -= amount;
+        *self.held.entry((holder, asset)).or_default() += amount;
+    }
+
+    fn release(&mut self, holder: AccountId, asset: Asset, amount: u64) {
+        *self.held.entry((holder, asset)).or_default() -= amount;
+        *self.balance.entry((holder, asset)).or_default() += amount;
+    }
+
+    fn post(&mut self, holder: AccountId, to: AccountId, asset: Asset, amount: u64) {
+        *self.held.entry((holder, asset)).or_default() -= amount;
+        *self.balance.entry((to, asset)).or_default() += amount;
+    }
 }
 
 impl LedgerBalances {
@@ -51,10 +74,11 @@ impl LedgerBalances {
             ) else {
                 continue;
             };
-            out.balance
+            out.amounts
+                .balance
                 .insert((account, asset), market_units(asset, row.balance));
             if row.frozen {
-                out.frozen.insert((account, asset));
+                out.amounts.frozen.insert((account, asset));
             }
         }
         let scales: HashMap<String, u32> = store
@@ -80,25 +104,24 @@ impl LedgerBalances {
                 continue;
             };
             let value = ledger::amount::to_decimal(hold.remaining, scale);
-            *out.held.entry((account, asset)).or_default() += market_units(asset, value);
+            *out.amounts.held.entry((account, asset)).or_default() += market_units(asset, value);
         }
         Ok(out)
     }
 
     /// Takes the amounts of a fresh snapshot, keeping the holds tracked here.
     pub(crate) fn replace_amounts(&mut self, fresh: LedgerBalances) {
-        self.balance = fresh.balance;
-        self.held = fresh.held;
-        self.frozen = fresh.frozen;
+        self.amounts = fresh.amounts;
     }
 
     /// Every mapped account and asset with a balance or an open hold, as
     /// `(account, asset, balance, held)`, sorted: for comparisons in tests and reports.
     pub fn entries(&self) -> Vec<(AccountId, Asset, u64, u64)> {
         let mut keys: Vec<(AccountId, Asset)> = self
+            .amounts
             .balance
             .keys()
-            .chain(self.held.keys())
+            .chain(self.amounts.held.keys())
             .copied()
             .collect();
         keys.sort();
@@ -111,154 +134,45 @@ impl LedgerBalances {
 
     /// The ledger balance (net of holds, regardless of freezes).
     pub fn balance(&self, holder: AccountId, asset: Asset) -> u64 {
-        self.balance.get(&(holder, asset)).copied().unwrap_or(0)
+        get(&self.amounts.balance, holder, asset)
     }
 
     /// What `holder` has in open holds of `asset`.
     pub fn held(&self, holder: AccountId, asset: Asset) -> u64 {
-        self.held.get(&(holder, asset)).copied().unwrap_or(0)
+        get(&self.amounts.held, holder, asset)
+    }
+
+    /// Credits `amount` as if the ledger had it: for tests without a database.
+    #[cfg(test)]
+    pub(crate) fn deposit(&mut self, holder: AccountId, asset: Asset, amount: u64) {
+        *self.amounts.balance.entry((holder, asset)).or_default() += amount;
     }
 
     /// Open holds placed through this bridge.
     pub fn open_holds(&self) -> usize {
-        self.holds.len()
+        self.book.open_holds()
     }
 
-    /// Applies one instruction, checking it against the settlement contract first (the same
-    /// checks as [`crate::LedgerModel`]); on a violation nothing changes.
+    /// Applies one instruction, checking it against the settlement contract first (the checks of
+    /// [`crate::LedgerModel`], over the open holds only); on a violation nothing changes.
     pub fn apply(&mut self, settlement: &Settlement) -> Result<(), ContractViolation> {
-        match *settlement {
-            Settlement::PlaceHold {
-                hold,
-                holder,
-                asset,
-                amount,
-            } => {
-                if self.holds.contains_key(&hold) {
-                    return Err(ContractViolation::DuplicateHold(hold));
-                }
-                if amount == 0 {
-                    return Err(ContractViolation::EmptyHold(hold));
-                }
-                let available = self.available(holder, asset);
-                if available < amount {
-                    return Err(ContractViolation::Insufficient {
-                        holder,
-                        asset,
-                        amount,
-                        available,
-                    });
-                }
-                *self.balance.entry((holder, asset)).or_default() -= amount;
-                *self.held.entry((holder, asset)).or_default() += amount;
-                self.holds.insert(
-                    hold,
-                    OpenHold {
-                        holder,
-                        asset,
-                        remaining: amount,
-                    },
-                );
-            }
-            Settlement::DeliveryVersusPayment {
-                instrument,
-                seller,
-                buyer,
-                quantity_t,
-                rights_hold,
-                cash_fen,
-                cash_hold,
-                cash_to,
-                ..
-            } => {
-                let rights = Asset::Rights(instrument);
-                self.check_post(rights_hold, seller, rights, quantity_t)?;
-                self.check_post(cash_hold, buyer, Asset::CashFen, cash_fen)?;
-                self.post(rights_hold, buyer, quantity_t);
-                self.post(cash_hold, cash_to, cash_fen);
-            }
-            Settlement::ReleaseHold {
-                hold,
-                holder,
-                asset,
-                amount,
-            } => {
-                let open = *self
-                    .holds
-                    .get(&hold)
-                    .ok_or(ContractViolation::UnknownHold(hold))?;
-                if open.holder != holder || open.asset != asset {
-                    return Err(ContractViolation::Mismatch(hold));
-                }
-                if amount == 0 || amount != open.remaining {
-                    return Err(ContractViolation::ReleaseMismatch {
-                        hold,
-                        remaining: open.remaining,
-                        amount,
-                    });
-                }
-                self.holds.remove(&hold);
-                *self.held.entry((holder, asset)).or_default() -= amount;
-                *self.balance.entry((holder, asset)).or_default() += amount;
-            }
-        }
-        Ok(())
-    }
-
-    fn check_post(
-        &self,
-        hold: HoldId,
-        holder: AccountId,
-        asset: Asset,
-        amount: u64,
-    ) -> Result<(), ContractViolation> {
-        let open = self
-            .holds
-            .get(&hold)
-            .ok_or(ContractViolation::UnknownHold(hold))?;
-        if open.holder != holder || open.asset != asset {
-            return Err(ContractViolation::Mismatch(hold));
-        }
-        if amount > open.remaining {
-            return Err(ContractViolation::OverPost {
-                hold,
-                remaining: open.remaining,
-                amount,
-            });
-        }
-        Ok(())
-    }
-
-    fn post(&mut self, hold: HoldId, to: AccountId, amount: u64) {
-        let Some(open) = self.holds.get_mut(&hold) else {
-            return;
-        };
-        open.remaining -= amount;
-        let OpenHold {
-            holder,
-            asset,
-            remaining,
-        } = *open;
-        if remaining == 0 {
-            self.holds.remove(&hold);
-        }
-        *self.held.entry((holder, asset)).or_default() -= amount;
-        *self.balance.entry((to, asset)).or_default() += amount;
+        self.book.apply(&mut self.amounts, settlement)
     }
 }
 
 impl Balances for LedgerBalances {
     fn available(&self, holder: AccountId, asset: Asset) -> u64 {
-        if self.frozen.contains(&(holder, asset)) {
-            return 0;
-        }
-        self.balance(holder, asset)
+        self.amounts.available(holder, asset)
     }
 
     fn position_t(&self, holder: AccountId, instrument: InstrumentId) -> u64 {
         let asset = Asset::Rights(instrument);
         self.balance(holder, asset) + self.held(holder, asset)
     }
+}
+
+fn get(map: &HashMap<(AccountId, Asset), u64>, holder: AccountId, asset: Asset) -> u64 {
+    map.get(&(holder, asset)).copied().unwrap_or(0)
 }
 
 fn asset_of(mapping: &LedgerMapping, code: &str) -> Option<Asset> {
