@@ -27,9 +27,9 @@ use futures_util::Stream;
 use market::auction::{Pricing, UndersubscribedPolicy};
 use market::durable::{CommandTag, MarketCommand};
 use market::{
-    AccountId, AuctionConfig, AuctionId, AuctionKind, AuctionState, BridgeError, CommandOutcome,
-    DurableMarket, InstrumentId, InstrumentSpec, MarketError, OrderId, OrderPrice, OrderRequest,
-    Side, TimeInForce, Timestamp, TransferId, TransferRequest,
+    AccountId, AuctionConfig, AuctionId, AuctionKind, AuctionState, BidId, BridgeError,
+    CommandOutcome, DurableMarket, InstrumentId, InstrumentSpec, MarketError, OrderId, OrderPrice,
+    OrderRequest, Side, TimeInForce, Timestamp, TransferId, TransferRequest,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -59,10 +59,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(post_auction))
         .routes(routes!(get_auction))
         .routes(routes!(post_bid))
+        .routes(routes!(post_withdraw_bid))
         .routes(routes!(post_close_auction))
         .routes(routes!(post_transfer, get_transfers))
         .routes(routes!(post_transfer_decision))
         .routes(routes!(post_freeze))
+        .routes(routes!(post_unfreeze))
         .routes(routes!(stream_market))
 }
 
@@ -371,6 +373,8 @@ pub struct AuctionView {
     /// `open`, `cleared` or `cancelled`.
     pub state: String,
     pub seed_commitment: String,
+    /// Bids submitted so far, withdrawn ones included (all anyone but the bidder sees before
+    /// the result).
     pub bid_count: usize,
     /// Present once cleared: the uniform clearing price.
     #[serde(default, with = "rust_decimal::serde::str_option")]
@@ -1388,6 +1392,46 @@ async fn post_bid(
     .await
 }
 
+/// Withdraw one's own sealed bid before bidding closes (enterprise): its guarantee is released.
+#[utoipa::path(
+    post, path = "/v1/market/auctions/{auction}/bids/{bid}/withdraw", tag = "market",
+    params(
+        ("auction" = u64, Path, description = "Auction id"),
+        ("bid" = u32, Path, description = "Bid id, as answered when the bid was placed"),
+        ("Idempotency-Key" = String, Header, description = "Chosen by the client, reused on retry"),
+    ),
+    responses(
+        (status = 201, body = DoneBody),
+        (status = "4XX", description = "Refused (not your bid, unknown, bidding closed); nothing changed", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+async fn post_withdraw_bid(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    Path((auction, bid)): Path<(u64, u32)>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Enterprise], "withdrawing a bid")?;
+    let service = state.market();
+    let mut guard = service.lock(false).await?;
+    let market = guard
+        .as_mut()
+        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let bidder = own_account(&caller, market).await?;
+    let command = Ok(MarketCommand::WithdrawBid {
+        auction: AuctionId(auction),
+        bidder,
+        bid: BidId(bid),
+        now: now(),
+    });
+    let request = (auction, bid);
+    write(&state, &caller, key, &request, market, command, |_, _| {
+        Ok(DoneBody { done: true })
+    })
+    .await
+}
+
 /// Close and clear an auction with its seed (bureau; the offering enterprise for one-way
 /// bidding): awards settle delivery-versus-payment, everything else is released.
 #[utoipa::path(
@@ -1686,6 +1730,37 @@ async fn post_freeze(
         account,
         now: now(),
     });
+    write(&state, &caller, key, &body, market, command, |_, _| {
+        Ok(DoneBody { done: true })
+    })
+    .await
+}
+
+/// Lift a market freeze (bureau): the enterprise may order, bid and transfer again.
+#[utoipa::path(
+    post, path = "/v1/market/unfreezes", tag = "market",
+    request_body = MarketFreezeBody,
+    params(("Idempotency-Key" = String, Header, description = "Chosen by the client, reused on retry")),
+    responses(
+        (status = 201, body = DoneBody),
+        (status = "4XX", description = "Refused (e.g. not frozen)", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = []))
+)]
+async fn post_unfreeze(
+    State(state): State<AppState>,
+    caller: Caller,
+    key: IdempotencyKey,
+    ApiJson(body): ApiJson<MarketFreezeBody>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Bureau], "unfreezing an account in the market")?;
+    let service = state.market();
+    let mut guard = service.lock(false).await?;
+    let market = guard
+        .as_mut()
+        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let account = account_of(market, &body.enterprise).await?;
+    let command = Ok(MarketCommand::Unfreeze { account });
     write(&state, &caller, key, &body, market, command, |_, _| {
         Ok(DoneBody { done: true })
     })

@@ -324,8 +324,35 @@ async fn every_role_does_its_market_job_and_nothing_more() {
         )
         .await
         .problem(422, "below_reserve_price");
+        // A third bid by A, withdrawn again: B may not withdraw it, A may once, its guarantee
+        // is released (it still counts as submitted; A's own view lists only its live bid).
+        let extra = s
+            .post(
+                "/v1/market/auctions/1/bids",
+                Some(&s.enterprise_a),
+                Some("b5"),
+                &json!({"price": "85.00", "quantity": "10"}),
+            )
+            .await;
+        assert_eq!(extra.status, StatusCode::CREATED, "{}", extra.body);
+        let extra_bid = extra.body["bid"].as_u64().expect("bid id");
+        let withdraw = format!("/v1/market/auctions/1/bids/{extra_bid}/withdraw");
+        let holds_with_extra = open_holds(&s).await;
+        let by_b = s
+            .post(&withdraw, Some(&s.enterprise_b), Some("w1"), &json!({}))
+            .await;
+        assert!(by_b.status.is_client_error(), "{}", by_b.body);
+        let withdrawn = s
+            .post(&withdraw, Some(&s.enterprise_a), Some("w2"), &json!({}))
+            .await;
+        assert_eq!(withdrawn.status, StatusCode::CREATED, "{}", withdrawn.body);
+        assert_eq!(open_holds(&s).await, holds_with_extra - 1);
+        let again = s
+            .post(&withdraw, Some(&s.enterprise_a), Some("w3"), &json!({}))
+            .await;
+        assert!(again.status.is_client_error(), "{}", again.body);
         let sealed = s.get("/v1/market/auctions/1", Some(&s.economist)).await;
-        assert_eq!(sealed.body["bid_count"], 2, "{}", sealed.body);
+        assert_eq!(sealed.body["bid_count"], 3, "{}", sealed.body);
         assert_eq!(
             sealed.body["bids"],
             json!([]),
@@ -445,6 +472,34 @@ async fn every_role_does_its_market_job_and_nothing_more() {
         )
         .await
         .problem(409, "account_frozen");
+        // Unfreeze: A may order again; unfreezing twice is refused.
+        let unfrozen = s
+            .post(
+                "/v1/market/unfreezes",
+                Some(&s.bureau),
+                Some("u1"),
+                &json!({"enterprise": A}),
+            )
+            .await;
+        assert_eq!(unfrozen.status, StatusCode::CREATED, "{}", unfrozen.body);
+        let twice = s
+            .post(
+                "/v1/market/unfreezes",
+                Some(&s.bureau),
+                Some("u2"),
+                &json!({"enterprise": A}),
+            )
+            .await;
+        assert!(twice.status.is_client_error(), "{}", twice.body);
+        let after = s
+            .post(
+                "/v1/market/orders",
+                Some(&s.enterprise_a),
+                Some("o11"),
+                &order("sell", "101.00", "10"),
+            )
+            .await;
+        assert_eq!(after.status, StatusCode::CREATED, "{}", after.body);
 
         // The feed: trade 1 (resumed after Last-Event-ID 0), then the book.
         let response = s

@@ -3,7 +3,7 @@
 
 use crate::common::*;
 
-const ROUTES: [(&str, &str); 26] = [
+const ROUTES: [(&str, &str); 44] = [
     ("/health", "get"),
     ("/metrics", "get"),
     ("/v1/whoami", "get"),
@@ -30,6 +30,24 @@ const ROUTES: [(&str, &str); 26] = [
     ("/v1/policies", "get"),
     ("/v1/scenarios/run", "post"),
     ("/v1/statistics/holdings", "get"),
+    ("/v1/market/auctions", "post"),
+    ("/v1/market/auctions/{auction}", "get"),
+    ("/v1/market/auctions/{auction}/bids", "post"),
+    ("/v1/market/auctions/{auction}/bids/{bid}/withdraw", "post"),
+    ("/v1/market/auctions/{auction}/close", "post"),
+    ("/v1/market/book", "get"),
+    ("/v1/market/daily", "get"),
+    ("/v1/market/freezes", "post"),
+    ("/v1/market/instruments", "get"),
+    ("/v1/market/instruments", "post"),
+    ("/v1/market/orders", "get"),
+    ("/v1/market/orders", "post"),
+    ("/v1/market/orders/cancel", "post"),
+    ("/v1/market/trades", "get"),
+    ("/v1/market/transfers", "get"),
+    ("/v1/market/transfers", "post"),
+    ("/v1/market/transfers/{transfer}/{decision}", "post"),
+    ("/v1/market/unfreezes", "post"),
 ];
 
 #[tokio::test]
