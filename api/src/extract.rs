@@ -137,3 +137,20 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         Ok(IdempotencyKey(text.to_owned()))
     }
 }
+
+/// Where a server-sent-events feed resumes: after the `Last-Event-ID` a reconnecting client
+/// sends, else after `fallback` (the `?after=` query). `what` names the sequence in the error.
+pub fn resume_after(
+    headers: &axum::http::HeaderMap,
+    fallback: u64,
+    what: &str,
+) -> Result<u64, ApiError> {
+    match headers.get("last-event-id") {
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|text| text.trim().parse::<u64>().ok())
+            .ok_or_else(|| ApiError::field("Last-Event-ID", format!("must be a {what}"))),
+        None => Ok(fallback),
+    }
+}

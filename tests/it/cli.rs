@@ -39,8 +39,7 @@ fn demo_runs_the_full_cycle_and_leaves_a_verifiable_ledger() {
             limits: api::Limits::default(),
         };
         let state = api::AppState::open(config).await.expect("serve state");
-        let guard = state.market().lock(false).await.expect("a market");
-        let market = guard.as_ref().expect("the demo's market");
+        let market = state.market().lock(false).await.expect("the demo's market");
         let book = market
             .market()
             .book(market::InstrumentId(1))

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, resume_after};
 use crate::keys::Role;
 use crate::model::{JournalEntryBody, JournalPage, JournalQuery, VerifyBody};
 use crate::state::AppState;
@@ -119,14 +119,7 @@ async fn stream_journal(
     ApiQuery(query): ApiQuery<JournalQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.require(&[Role::Bureau], "following the journal")?;
-    let after = match headers.get("last-event-id") {
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(|text| text.trim().parse::<u64>().ok())
-            .ok_or_else(|| ApiError::field("Last-Event-ID", "must be a journal sequence number"))?,
-        None => query.after,
-    };
+    let after = resume_after(&headers, query.after, "journal sequence number")?;
     let feed = Feed {
         state,
         after,

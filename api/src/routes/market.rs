@@ -39,7 +39,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem, problem_response};
-use crate::extract::{ApiJson, ApiQuery, IdempotencyKey};
+use crate::extract::{ApiJson, ApiQuery, IdempotencyKey, resume_after};
 use crate::idempotency::{self, StoredAnswer};
 use crate::keys::Role;
 use crate::routes::submit::REPLAYED_HEADER;
@@ -680,9 +680,7 @@ async fn post_instrument(
     }
     let service = state.market();
     let mut guard = service.lock(true).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let id = match market
         .mapping()
         .and_then(|m| m.instrument_of(&body.instrument))
@@ -746,19 +744,16 @@ async fn get_instruments(
     _caller: Caller,
 ) -> Result<Json<Vec<InstrumentBody>>, ApiError> {
     let service = state.market();
-    let guard = match service.lock(false).await {
-        Ok(guard) => guard,
+    let market = match service.lock(false).await {
+        Ok(market) => market,
         Err(ApiError::NotFound(_)) => return Ok(Json(Vec::new())),
         Err(e) => return Err(e),
-    };
-    let Some(market) = guard.as_ref() else {
-        return Ok(Json(Vec::new()));
     };
     Ok(Json(
         market
             .market()
             .books()
-            .filter_map(|(id, _)| instrument_body(market, id))
+            .filter_map(|(id, _)| instrument_body(&market, id))
             .collect(),
     ))
 }
@@ -787,9 +782,7 @@ async fn post_order(
     caller.require(&[Role::Enterprise], "placing an order")?;
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let id = instrument_of(market, &body.instrument)?;
     let spec = spec_of(market, id)?;
     let owner = own_account(&caller, market).await?;
@@ -867,9 +860,7 @@ async fn post_cancel(
     caller.require(&[Role::Enterprise], "cancelling an order")?;
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let id = instrument_of(market, &body.instrument)?;
     let spec = spec_of(market, id)?;
     let owner = own_account(&caller, market).await?;
@@ -919,9 +910,7 @@ async fn get_orders(
     caller.require(&[Role::Bureau, Role::Enterprise], "reading orders")?;
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let only = match caller.role() {
         Role::Enterprise => {
             let party = ledger::Party::Enterprise(caller.enterprise().unwrap_or_default().into());
@@ -1002,9 +991,7 @@ async fn get_book(
     }
     let service = state.market();
     let guard = service.lock(false).await?;
-    let market = guard
-        .as_ref()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &*guard;
     let id = instrument_of(market, &query.instrument)?;
     book_body(market, id, levels)
         .map(Json)
@@ -1048,9 +1035,7 @@ async fn get_trades(
     }
     let service = state.market();
     let guard = service.lock(false).await?;
-    let market = guard
-        .as_ref()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &*guard;
     let id = instrument_of(market, &query.instrument)?;
     let book = market
         .market()
@@ -1092,9 +1077,7 @@ async fn get_daily(
 ) -> Result<Json<DailyBody>, ApiError> {
     let service = state.market();
     let guard = service.lock(false).await?;
-    let market = guard
-        .as_ref()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &*guard;
     let id = instrument_of(market, &query.instrument)?;
     let book = market
         .market()
@@ -1250,9 +1233,7 @@ async fn post_auction(
     }
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let id = instrument_of(market, &body.instrument)?;
     let spec = spec_of(market, id)?;
     let (kind, seller) = match caller.role() {
@@ -1319,9 +1300,7 @@ async fn get_auction(
 ) -> Result<Json<AuctionView>, ApiError> {
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let (me, bureau) = viewer(&caller, market);
     let found = market
         .market()
@@ -1351,9 +1330,7 @@ async fn post_bid(
     caller.require(&[Role::Enterprise], "bidding")?;
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let found = market
         .market()
         .auction(AuctionId(auction))
@@ -1415,9 +1392,7 @@ async fn post_withdraw_bid(
     caller.require(&[Role::Enterprise], "withdrawing a bid")?;
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let bidder = own_account(&caller, market).await?;
     let command = Ok(MarketCommand::WithdrawBid {
         auction: AuctionId(auction),
@@ -1458,9 +1433,7 @@ async fn post_close_auction(
         .ok_or_else(|| ApiError::field("seed", "must be 64 hex digits"))?;
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let found = market
         .market()
         .auction(AuctionId(auction))
@@ -1549,9 +1522,7 @@ async fn post_transfer(
     caller.require(&[Role::Enterprise], "proposing a transfer")?;
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let id = instrument_of(market, &body.instrument)?;
     let spec = spec_of(market, id)?;
     let seller = own_account(&caller, market).await?;
@@ -1605,9 +1576,7 @@ async fn get_transfers(
     caller.require(&[Role::Bureau, Role::Enterprise], "reading transfers")?;
     let service = state.market();
     let guard = service.lock(false).await?;
-    let market = guard
-        .as_ref()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &*guard;
     let (me, bureau) = viewer(&caller, market);
     Ok(Json(
         market
@@ -1642,9 +1611,7 @@ async fn post_transfer_decision(
 ) -> Result<Response, ApiError> {
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let id = TransferId(transfer);
     let t = now();
     let command = match decision.as_str() {
@@ -1722,9 +1689,7 @@ async fn post_freeze(
     caller.require(&[Role::Bureau], "freezing an account in the market")?;
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let account = account_of(market, &body.enterprise).await?;
     let command = Ok(MarketCommand::Freeze {
         account,
@@ -1756,9 +1721,7 @@ async fn post_unfreeze(
     caller.require(&[Role::Bureau], "unfreezing an account in the market")?;
     let service = state.market();
     let mut guard = service.lock(false).await?;
-    let market = guard
-        .as_mut()
-        .ok_or_else(|| ApiError::Internal("no market".into()))?;
+    let market = &mut *guard;
     let account = account_of(market, &body.enterprise).await?;
     let command = Ok(MarketCommand::Unfreeze { account });
     write(&state, &caller, key, &body, market, command, |_, _| {
@@ -1798,20 +1761,11 @@ async fn stream_market(
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let after = match headers.get("last-event-id") {
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(|text| text.trim().parse::<u64>().ok())
-            .ok_or_else(|| ApiError::field("Last-Event-ID", "must be a trade sequence number"))?,
-        None => query.after,
-    };
+    let after = resume_after(&headers, query.after, "trade sequence number")?;
     {
         let service = state.market();
         let guard = service.lock(false).await?;
-        let market = guard
-            .as_ref()
-            .ok_or_else(|| ApiError::Internal("no market".into()))?;
+        let market = &*guard;
         instrument_of(market, &query.instrument)?;
     }
     let feed = Feed {
@@ -1855,9 +1809,7 @@ impl Feed {
     async fn poll(&mut self) -> Result<(), ApiError> {
         let service = self.state.market();
         let guard = service.lock(false).await?;
-        let market = guard
-            .as_ref()
-            .ok_or_else(|| ApiError::Internal("no market".into()))?;
+        let market = &*guard;
         let id = instrument_of(market, &self.instrument)?;
         let book = market
             .market()

@@ -9,7 +9,7 @@ use market::durable::{CommandTag, MarketCommand, MarketInit};
 use market::{
     AccountId, BridgeError, CommandOutcome, DurableMarket, InstrumentId, SelfTradePrevention,
 };
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::error::ApiError;
 
@@ -42,11 +42,12 @@ impl MarketService {
     }
 
     /// The market, caught up with the journal. With `create`, a journal that has no market yet
-    /// gets one (the bureau listing the first instrument); otherwise that is a 404.
+    /// gets one (the bureau listing the first instrument); otherwise that is a 404, so a
+    /// caller always holds an open market.
     pub async fn lock(
         &self,
         create: bool,
-    ) -> Result<MutexGuard<'_, Option<DurableMarket>>, ApiError> {
+    ) -> Result<MappedMutexGuard<'_, DurableMarket>, ApiError> {
         let mut guard = self.market.lock().await;
         match guard.as_mut() {
             Some(market) => market.refresh().await.map_err(internal)?,
@@ -87,12 +88,11 @@ impl MarketService {
                 *guard = opened;
             }
         }
-        if guard.is_none() {
-            return Err(ApiError::NotFound(
+        MutexGuard::try_map(guard, Option::as_mut).map_err(|_| {
+            ApiError::NotFound(
                 "no market yet: the bureau lists an instrument for trading first".into(),
-            ));
-        }
-        Ok(guard)
+            )
+        })
     }
 }
 
