@@ -6,6 +6,7 @@
 //! 2 bad command-line usage (from clap); 3 `ledger verify` found problems.
 
 mod cli_ledger;
+mod cli_market;
 mod cli_round;
 mod cli_server;
 mod demo;
@@ -49,6 +50,9 @@ enum Command {
     /// Reallocation rounds: dry-run or commit a round over the pending capacity applications.
     #[command(subcommand)]
     Round(cli_round::RoundCommand),
+    /// Trade from scripts: orders, auctions, transfers and market data, through a running
+    /// `ets serve` with your API key.
+    Market(cli_market::MarketArgs),
     /// Serve the HTTP API (OpenAPI at /openapi.json) on the same database.
     Serve(cli_server::ServeArgs),
     /// Administration: API keys.
@@ -94,6 +98,7 @@ async fn run(command: Command, database_url: &str) -> anyhow::Result<ExitCode> {
         Command::Round(command) => cli_round::run(command, database_url)
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Market(args) => cli_market::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => cli_server::serve(args, database_url)
             .await
             .map(|()| ExitCode::SUCCESS),

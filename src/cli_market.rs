@@ -1,0 +1,500 @@
+//! `ets market …`: the market's operations for scripts, as a client of a running `ets serve`.
+//!
+//! Enterprises trade with their own API key and never see the database, so the CLI goes
+//! through the HTTP API: the same validation, access rules, idempotency and journal as any
+//! other client. Bodies are the API's own request types, so the two cannot drift apart.
+//! Answers are printed as JSON on stdout; a refusal prints the problem's detail (and field) on
+//! stderr and exits with status 1.
+
+use anyhow::{Context, Result, bail};
+use api::routes::market::{
+    AuctionBody, BidBody, CancelBody, CloseAuctionBody, ListInstrumentBody, MarketFreezeBody,
+    OrderBody, OrderType, PricingBody, SideBody, TimeInForceBody, TransferProposalBody,
+};
+use api::routes::submit::REPLAYED_HEADER;
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use rand::RngCore;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+#[derive(Args, Debug)]
+pub struct MarketArgs {
+    /// The API server (`ets serve`) to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "ETS_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    server: String,
+    /// Your API key (from `ets admin create-key`).
+    #[arg(long, global = true, env = "ETS_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Idempotency-Key of a write: run the same command again with the same key to retry it
+    /// safely (the first answer is replayed). Default: a fresh key, printed on stderr.
+    #[arg(long, global = true)]
+    idempotency_key: Option<String>,
+    #[command(subcommand)]
+    command: MarketCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum MarketCommand {
+    /// Instruments listed for trading, with tick, lot and today's price band.
+    Instruments,
+    /// List an instrument for continuous trading (bureau).
+    ListInstrument {
+        /// Ledger instrument code, e.g. `COD.yangtze-cq.2024`.
+        instrument: String,
+        /// Price tick in CNY per tonne.
+        #[arg(long, default_value = "0.01")]
+        tick: Decimal,
+        /// Lot size in tonnes.
+        #[arg(long, default_value_t = 1)]
+        lot: u64,
+        /// Reference price (previous close) in CNY per tonne; the band is ±10% around it.
+        #[arg(long)]
+        previous_close: Decimal,
+        /// Quantities at or above this many tonnes are block trades (default 100,000).
+        #[arg(long)]
+        block_min: Option<u64>,
+    },
+    /// Place an order (enterprise): a limit order with `--price`, a market order without.
+    Order {
+        /// Buy or sell.
+        #[arg(value_enum)]
+        side: SideArg,
+        /// Ledger instrument code.
+        instrument: String,
+        /// Tonnes, a multiple of the lot.
+        quantity: Decimal,
+        /// Limit price in CNY per tonne, a multiple of the tick; omit for a market order.
+        #[arg(long)]
+        price: Option<Decimal>,
+        /// How long the order lives.
+        #[arg(long = "tif", value_enum, default_value_t = TifArg::Day)]
+        time_in_force: TifArg,
+    },
+    /// Cancel one of your resting orders (enterprise).
+    Cancel { instrument: String, order: u64 },
+    /// Your resting orders (enterprise), or every resting order (bureau).
+    Orders {
+        #[arg(long)]
+        instrument: Option<String>,
+    },
+    /// Order book depth.
+    Book {
+        instrument: String,
+        /// Price levels per side.
+        #[arg(long)]
+        levels: Option<usize>,
+    },
+    /// Trades after a sequence number, oldest first (one page).
+    Trades {
+        instrument: String,
+        /// Only trades with a sequence number after this (the cursor).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// The trading day so far: open, high, low, last, volume, VWAP.
+    Daily { instrument: String },
+    /// Sealed-bid auctions: the bureau's reserve sales and enterprises' one-way bidding.
+    #[command(subcommand)]
+    Auction(AuctionCommand),
+    /// Bilateral transfers: propose, then accept, reject, withdraw or veto.
+    #[command(subcommand)]
+    Transfer(TransferCommand),
+    /// Freeze an enterprise in the market: its orders are cancelled, pending transfers vetoed
+    /// (bureau).
+    Freeze { enterprise: String },
+    /// Lift a market freeze (bureau).
+    Unfreeze { enterprise: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuctionCommand {
+    /// Draw a random tie-break seed and print it with its commitment (SHA-256). Publish the
+    /// commitment with `open`; keep the seed secret until `close`. Nothing is sent.
+    Seed,
+    /// Open an auction of the bureau's reserve (bureau) or of your own rights (enterprise).
+    Open {
+        /// The auction's id, chosen by the seller.
+        auction: u64,
+        instrument: String,
+        /// Tonnes offered, a multiple of the lot.
+        #[arg(long)]
+        volume: Decimal,
+        /// CNY per tonne; bids below are refused.
+        #[arg(long)]
+        reserve_price: Decimal,
+        /// Most one bidder may win, in percent of the volume.
+        #[arg(long, default_value_t = 25)]
+        bidder_cap_percent: u64,
+        #[arg(long, value_enum, default_value_t = PricingArg::Uniform)]
+        pricing: PricingArg,
+        /// When bidding closes (RFC 3339, e.g. 2026-12-01T10:00:00Z).
+        #[arg(long)]
+        closes_at: DateTime<Utc>,
+        /// SHA-256 (hex) of the tie-break seed (see `ets market auction seed`).
+        #[arg(long)]
+        seed_commitment: String,
+    },
+    /// An auction: state, awards once cleared, and the bids you may see.
+    Show { auction: u64 },
+    /// Bid in an auction (enterprise); your cash is held as the guarantee.
+    Bid {
+        auction: u64,
+        /// CNY per tonne.
+        #[arg(long)]
+        price: Decimal,
+        /// Tonnes, a multiple of the lot.
+        #[arg(long)]
+        quantity: Decimal,
+    },
+    /// Withdraw one of your bids before the close (enterprise).
+    Withdraw { auction: u64, bid: u32 },
+    /// Close and clear an auction, revealing the seed (the seller).
+    Close {
+        auction: u64,
+        /// The seed (hex, 32 bytes) whose SHA-256 was published at the open.
+        #[arg(long)]
+        seed: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TransferCommand {
+    /// Propose a transfer of your rights to a buyer (enterprise); the rights are held.
+    Propose {
+        instrument: String,
+        /// The buyer's credit code.
+        #[arg(long)]
+        buyer: String,
+        #[arg(long)]
+        quantity: Decimal,
+        /// CNY per tonne.
+        #[arg(long)]
+        price: Decimal,
+        /// When the proposal lapses (RFC 3339).
+        #[arg(long)]
+        expires_at: DateTime<Utc>,
+    },
+    /// Transfers you are party to (enterprise), or all of them (bureau).
+    List,
+    /// Accept a proposal made to you (the buyer): it settles delivery-versus-payment.
+    Accept { transfer: u64 },
+    /// Reject a proposal made to you (the buyer).
+    Reject { transfer: u64 },
+    /// Withdraw your own proposal (the seller).
+    Withdraw { transfer: u64 },
+    /// Veto a pending transfer (bureau).
+    Veto { transfer: u64 },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum SideArg {
+    Buy,
+    Sell,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum TifArg {
+    /// Rests until the end of the trading day.
+    Day,
+    /// Immediate or cancel: what does not fill at once is cancelled.
+    Ioc,
+    /// Fill or kill: fills completely at once, or not at all.
+    Fok,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum PricingArg {
+    /// Every winner pays the clearing price.
+    Uniform,
+    /// Every winner pays its own bid.
+    PayAsBid,
+}
+
+pub async fn run(args: MarketArgs) -> Result<()> {
+    let client = Client::new(&args)?;
+    let answer = match args.command {
+        MarketCommand::Instruments => client.get("/v1/market/instruments", &[]).await?,
+        MarketCommand::ListInstrument {
+            instrument,
+            tick,
+            lot,
+            previous_close,
+            block_min,
+        } => {
+            let body = ListInstrumentBody {
+                instrument,
+                tick,
+                lot_t: lot,
+                previous_close,
+                block_min_t: block_min,
+            };
+            client.post("/v1/market/instruments", &body).await?
+        }
+        MarketCommand::Order {
+            side,
+            instrument,
+            quantity,
+            price,
+            time_in_force,
+        } => {
+            let body = OrderBody {
+                instrument,
+                side: match side {
+                    SideArg::Buy => SideBody::Buy,
+                    SideArg::Sell => SideBody::Sell,
+                },
+                order_type: match price {
+                    Some(_) => OrderType::Limit,
+                    None => OrderType::Market,
+                },
+                price,
+                quantity,
+                time_in_force: match time_in_force {
+                    TifArg::Day => TimeInForceBody::Day,
+                    TifArg::Ioc => TimeInForceBody::Ioc,
+                    TifArg::Fok => TimeInForceBody::Fok,
+                },
+            };
+            client.post("/v1/market/orders", &body).await?
+        }
+        MarketCommand::Cancel { instrument, order } => {
+            let body = CancelBody { instrument, order };
+            client.post("/v1/market/orders/cancel", &body).await?
+        }
+        MarketCommand::Orders { instrument } => {
+            let query: Vec<_> = instrument.map(|i| ("instrument", i)).into_iter().collect();
+            client.get("/v1/market/orders", &query).await?
+        }
+        MarketCommand::Book { instrument, levels } => {
+            let mut query = vec![("instrument", instrument)];
+            query.extend(levels.map(|l| ("levels", l.to_string())));
+            client.get("/v1/market/book", &query).await?
+        }
+        MarketCommand::Trades {
+            instrument,
+            after,
+            limit,
+        } => {
+            let mut query = vec![("instrument", instrument), ("after", after.to_string())];
+            query.extend(limit.map(|l| ("limit", l.to_string())));
+            client.get("/v1/market/trades", &query).await?
+        }
+        MarketCommand::Daily { instrument } => {
+            client
+                .get("/v1/market/daily", &[("instrument", instrument)])
+                .await?
+        }
+        MarketCommand::Auction(command) => auction(&client, command).await?,
+        MarketCommand::Transfer(command) => transfer(&client, command).await?,
+        MarketCommand::Freeze { enterprise } => {
+            let body = MarketFreezeBody { enterprise };
+            client.post("/v1/market/freezes", &body).await?
+        }
+        MarketCommand::Unfreeze { enterprise } => {
+            let body = MarketFreezeBody { enterprise };
+            client.post("/v1/market/unfreezes", &body).await?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}
+
+async fn auction(client: &Client, command: AuctionCommand) -> Result<Value> {
+    Ok(match command {
+        AuctionCommand::Seed => {
+            let mut seed = [0u8; 32];
+            rand::rng().fill_bytes(&mut seed);
+            serde_json::json!({
+                "seed": hex::encode(seed),
+                "seed_commitment": hex::encode(Sha256::digest(seed)),
+            })
+        }
+        AuctionCommand::Open {
+            auction,
+            instrument,
+            volume,
+            reserve_price,
+            bidder_cap_percent,
+            pricing,
+            closes_at,
+            seed_commitment,
+        } => {
+            let body = AuctionBody {
+                auction,
+                instrument,
+                volume,
+                reserve_price,
+                bidder_cap_percent,
+                pricing: match pricing {
+                    PricingArg::Uniform => PricingBody::Uniform,
+                    PricingArg::PayAsBid => PricingBody::PayAsBid,
+                },
+                closes_at,
+                seed_commitment,
+            };
+            client.post("/v1/market/auctions", &body).await?
+        }
+        AuctionCommand::Show { auction } => {
+            client
+                .get(&format!("/v1/market/auctions/{auction}"), &[])
+                .await?
+        }
+        AuctionCommand::Bid {
+            auction,
+            price,
+            quantity,
+        } => {
+            let body = BidBody { price, quantity };
+            client
+                .post(&format!("/v1/market/auctions/{auction}/bids"), &body)
+                .await?
+        }
+        AuctionCommand::Withdraw { auction, bid } => {
+            client
+                .post(
+                    &format!("/v1/market/auctions/{auction}/bids/{bid}/withdraw"),
+                    &serde_json::json!({}),
+                )
+                .await?
+        }
+        AuctionCommand::Close { auction, seed } => {
+            let body = CloseAuctionBody { seed };
+            client
+                .post(&format!("/v1/market/auctions/{auction}/close"), &body)
+                .await?
+        }
+    })
+}
+
+async fn transfer(client: &Client, command: TransferCommand) -> Result<Value> {
+    let (transfer, decision) = match command {
+        TransferCommand::Propose {
+            instrument,
+            buyer,
+            quantity,
+            price,
+            expires_at,
+        } => {
+            let body = TransferProposalBody {
+                instrument,
+                buyer,
+                quantity,
+                price,
+                expires_at,
+            };
+            return client.post("/v1/market/transfers", &body).await;
+        }
+        TransferCommand::List => return client.get("/v1/market/transfers", &[]).await,
+        TransferCommand::Accept { transfer } => (transfer, "accept"),
+        TransferCommand::Reject { transfer } => (transfer, "reject"),
+        TransferCommand::Withdraw { transfer } => (transfer, "withdraw"),
+        TransferCommand::Veto { transfer } => (transfer, "veto"),
+    };
+    client
+        .post(
+            &format!("/v1/market/transfers/{transfer}/{decision}"),
+            &serde_json::json!({}),
+        )
+        .await
+}
+
+/// The HTTP side: bearer key, idempotency key on writes, problem+json turned into an error.
+struct Client {
+    http: reqwest::Client,
+    server: String,
+    api_key: Option<String>,
+    idempotency_key: Option<String>,
+}
+
+impl Client {
+    fn new(args: &MarketArgs) -> Result<Client> {
+        let server = args.server.trim_end_matches('/').to_owned();
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            bail!("--server must be an http:// or https:// URL, got {server:?}");
+        }
+        Ok(Client {
+            http: reqwest::Client::new(),
+            server,
+            api_key: args.api_key.clone(),
+            idempotency_key: args.idempotency_key.clone(),
+        })
+    }
+
+    fn request(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.api_key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value> {
+        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.server), query)
+            .with_context(|| format!("{}{path} is not a valid URL", self.server))?;
+        self.send(self.request(self.http.get(url))).await
+    }
+
+    async fn post(&self, path: &str, body: &impl Serialize) -> Result<Value> {
+        let key = match &self.idempotency_key {
+            Some(key) => key.clone(),
+            None => {
+                let mut bytes = [0u8; 16];
+                rand::rng().fill_bytes(&mut bytes);
+                let key = format!("cli-{}", hex::encode(bytes));
+                eprintln!("idempotency-key: {key} (pass --idempotency-key {key} to retry)");
+                key
+            }
+        };
+        let request = self
+            .http
+            .post(format!("{}{path}", self.server))
+            .header("idempotency-key", key)
+            .json(body);
+        self.send(self.request(request)).await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("reaching the API server at {}", self.server))?;
+        let status = response.status();
+        let replayed = response.headers().contains_key(REPLAYED_HEADER);
+        let bytes = response.bytes().await.context("reading the answer")?;
+        let body: Value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        if replayed {
+            eprintln!("(replayed: the first answer to this idempotency key)");
+        }
+        if status.is_success() {
+            return Ok(body);
+        }
+        bail!("{}", refusal(status, &body))
+    }
+}
+
+/// One line per problem: the status, the detail and the field it names.
+fn refusal(status: reqwest::StatusCode, body: &Value) -> String {
+    let detail = body["detail"].as_str().unwrap_or("no detail given");
+    let mut text = format!("the server refused ({status}): {detail}");
+    if let Some(field) = body["field"].as_str() {
+        text.push_str(&format!(" [field: {field}]"));
+    }
+    for problem in body["errors"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "\n  {}: {}",
+            problem["field"].as_str().unwrap_or("?"),
+            problem["reason"].as_str().unwrap_or("?")
+        ));
+    }
+    text
+}
