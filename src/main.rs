@@ -5,11 +5,13 @@
 //! Exit codes: 0 success; 1 the command failed (bad input, refused request, storage error);
 //! 2 bad command-line usage (from clap); 3 `ledger verify` found problems.
 
+mod cli_api;
 mod cli_ledger;
 mod cli_market;
 mod cli_round;
 mod cli_server;
 mod demo;
+mod http_client;
 
 use std::process::ExitCode;
 
@@ -53,6 +55,8 @@ enum Command {
     /// Trade from scripts: orders, auctions, transfers and market data, through a running
     /// `ets serve` with your API key.
     Market(cli_market::MarketArgs),
+    /// Call any endpoint of a running `ets serve` (GET or POST JSON) with your API key.
+    Api(cli_api::ApiArgs),
     /// Serve the HTTP API (OpenAPI at /openapi.json) on the same database.
     Serve(cli_server::ServeArgs),
     /// Administration: API keys.
@@ -99,6 +103,7 @@ async fn run(command: Command, database_url: &str) -> anyhow::Result<ExitCode> {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Market(args) => cli_market::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Api(args) => cli_api::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Serve(args) => cli_server::serve(args, database_url)
             .await
             .map(|()| ExitCode::SUCCESS),
