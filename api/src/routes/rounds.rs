@@ -16,11 +16,11 @@ use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem, Problem};
+use crate::extract::JsonWithBytes;
 use crate::extract::{ApiQuery, IdempotencyKey, decode_value};
 use crate::idempotency;
+use crate::idempotency::REPLAYED_HEADER;
 use crate::keys::Role;
-use crate::routes::applications::JsonWithBytes;
-use crate::routes::submit::REPLAYED_HEADER;
 use crate::services::rounds::{self as service, RoundSpec, StoredRound};
 use crate::state::AppState;
 

@@ -4,7 +4,7 @@
 //! refusal as problem+json, stored so that a retry answers it again.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use market::durable::{CommandTag, MarketCommand};
 use market::{BridgeError, CommandOutcome, DurableMarket, MarketError};
@@ -13,8 +13,7 @@ use serde::Serialize;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem, problem_response};
 use crate::extract::IdempotencyKey;
-use crate::idempotency::{self, StoredAnswer};
-use crate::routes::submit::REPLAYED_HEADER;
+use crate::idempotency::{self, StoredAnswer, replayed};
 use crate::services::market::{internal, run_tagged};
 use crate::state::AppState;
 
@@ -75,14 +74,8 @@ where
     let Planned { command, context } = plan(market).await?;
     let principal = caller.0.key_id.as_str();
     let fingerprint = fingerprint(request);
-    if let Some(stored) = idempotency::find(state.db(), principal, &key).await? {
-        if stored.fingerprint != fingerprint {
-            return Err(ApiError::IdempotencyMismatch { key });
-        }
-        let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::CONFLICT);
-        let problem: Problem =
-            serde_json::from_str(&stored.body).map_err(|e| ApiError::Internal(e.to_string()))?;
-        return Ok(replayed(problem_response(status, &problem)));
+    if let Some(replay) = idempotency::replay(state.db(), principal, &key, &fingerprint).await? {
+        return Ok(replay);
     }
     let tag = CommandTag {
         key: format!("{principal}:{key}"),
@@ -192,11 +185,4 @@ fn refusal_problem(error: &BridgeError) -> Problem {
         field: field.map(str::to_owned),
         errors: Vec::new(),
     }
-}
-
-fn replayed(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-    response
 }

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::lookup::code_of;
+use super::lookup::{book_of, code_of};
 use super::types::SideBody;
 use super::units::{price, side_body, time_of, tonnes};
 use crate::auth::Caller;
@@ -194,11 +194,7 @@ pub(super) async fn get_trades(
     let service = state.market();
     let guard = service.lock(false).await?;
     let market = &*guard;
-    let id = instrument_of(market, &query.instrument)?;
-    let book = market
-        .market()
-        .book(id)
-        .map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let (_, book) = book_of(market, &query.instrument)?;
     let all = book.trades_after(query.after);
     let has_more = all.len() > limit as usize;
     let trades: Vec<TradeBody> = all
@@ -236,11 +232,7 @@ pub(super) async fn get_daily(
     let service = state.market();
     let guard = service.lock(false).await?;
     let market = &*guard;
-    let id = instrument_of(market, &query.instrument)?;
-    let book = market
-        .market()
-        .book(id)
-        .map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let (_, book) = book_of(market, &query.instrument)?;
     let spec = book.spec();
     let d = book.daily();
     let p = |t: Option<u64>| t.map(|t| price(spec, t));

@@ -2,22 +2,24 @@
 //! caller's market account, and what the caller may see.
 
 use ledger::Party;
-use market::{AccountId, Auction, AuctionId, DurableMarket, InstrumentId, InstrumentSpec};
+use market::{AccountId, Auction, AuctionId, Book, DurableMarket, InstrumentId, InstrumentSpec};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::keys::Role;
 use crate::services::market::{account_of, instrument_of};
 
-pub(super) fn spec_of(
-    market: &DurableMarket,
-    id: InstrumentId,
-) -> Result<InstrumentSpec, ApiError> {
-    market
+/// The market id and order book of a ledger instrument code listed for trading.
+pub(super) fn book_of<'m>(
+    market: &'m DurableMarket,
+    code: &str,
+) -> Result<(InstrumentId, &'m Book), ApiError> {
+    let id = instrument_of(market, code)?;
+    let book = market
         .market()
         .book(id)
-        .map(|b| b.spec().clone())
-        .map_err(|e| ApiError::NotFound(e.to_string()))
+        .map_err(|e| ApiError::NotFound(e.to_string()))?;
+    Ok((id, book))
 }
 
 /// The market id and spec of a ledger instrument code listed for trading.
@@ -25,8 +27,8 @@ pub(super) fn listed(
     market: &DurableMarket,
     code: &str,
 ) -> Result<(InstrumentId, InstrumentSpec), ApiError> {
-    let id = instrument_of(market, code)?;
-    Ok((id, spec_of(market, id)?))
+    let (id, book) = book_of(market, code)?;
+    Ok((id, book.spec().clone()))
 }
 
 pub(super) fn code_of(market: &DurableMarket, id: InstrumentId) -> String {

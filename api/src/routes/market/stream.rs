@@ -13,6 +13,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::data::{book_body, trade_body};
+use super::lookup::book_of;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, resume_after};
@@ -96,11 +97,7 @@ impl Feed {
         let service = self.state.market();
         let guard = service.lock(false).await?;
         let market = &*guard;
-        let id = instrument_of(market, &self.instrument)?;
-        let book = market
-            .market()
-            .book(id)
-            .map_err(|e| ApiError::NotFound(e.to_string()))?;
+        let (id, book) = book_of(market, &self.instrument)?;
         for trade in book.trades_after(self.after).iter().take(500) {
             let body = trade_body(book.spec(), &self.instrument, trade);
             let data = serde_json::to_string(&body).unwrap_or_default();
