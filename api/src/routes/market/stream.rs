@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -17,6 +17,7 @@ use super::lookup::book_of;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, resume_after};
+use crate::routes::{Feed, event_stream};
 use crate::services::market::instrument_of;
 use crate::state::AppState;
 
@@ -55,21 +56,17 @@ pub(super) async fn stream_market(
         let market = &*guard;
         instrument_of(market, &query.instrument)?;
     }
-    let feed = Feed {
+    let feed = MarketFeed {
         state,
         instrument: query.instrument,
         after,
         last_book: None,
         ready: VecDeque::new(),
     };
-    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
-        let event = feed.next().await;
-        Some((Ok(event), feed))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(event_stream(feed))
 }
 
-struct Feed {
+struct MarketFeed {
     state: AppState,
     instrument: String,
     after: u64,
@@ -77,7 +74,7 @@ struct Feed {
     ready: VecDeque<Event>,
 }
 
-impl Feed {
+impl Feed for MarketFeed {
     async fn next(&mut self) -> Event {
         loop {
             if let Some(event) = self.ready.pop_front() {
@@ -92,7 +89,9 @@ impl Feed {
             }
         }
     }
+}
 
+impl MarketFeed {
     async fn poll(&mut self) -> Result<(), ApiError> {
         let service = self.state.market();
         let guard = service.lock(false).await?;
