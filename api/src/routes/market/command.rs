@@ -50,11 +50,13 @@ impl<C> Planned<C> {
     }
 }
 
-/// Runs one market write for `caller`: a stored refusal for this key is answered again; else
-/// `plan` builds the command under the market lock (after resolving what it names, such as the
-/// caller's account), the command runs (or its logged outcome is found) under the key's tag,
-/// and `answer` turns the outcome into the 201 body; a refusal is answered as problem+json and
-/// stored. `request` is what the key's fingerprint is taken of.
+/// Runs one market write for `caller`: under the market lock, `plan` builds the command
+/// (resolving what it names first, such as the instrument and the caller's account, so a
+/// request that names something unknown is refused before anything is kept); then a stored
+/// answer to this key is answered again (`idempotency::replay`), or the command runs (or its
+/// logged outcome is found) under the key's tag and `answer` turns the outcome into the 201
+/// body; a market refusal is answered as problem+json and stored. `request` is what the key's
+/// fingerprint is taken of.
 pub(super) async fn execute<R, C, B>(
     state: &AppState,
     caller: &Caller,
