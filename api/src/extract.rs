@@ -3,9 +3,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -18,32 +18,49 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let json = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| {
-                value
-                    .split(';')
-                    .next()
-                    .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
-            });
-        if !json {
+        let JsonWithBytes(value, _) = JsonWithBytes::from_request(request, state).await?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// A JSON body together with its bytes (for the idempotency fingerprint of a POST that writes
+/// only the API's tables), with the same problem+json refusals as [`ApiJson`].
+pub struct JsonWithBytes<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonWithBytes<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        if media_type(request.headers().get(CONTENT_TYPE)) != "application/json" {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::BodyTooLarge {
-                        limit: state.config().limits.body_bytes,
-                    }
-                } else {
-                    ApiError::BadRequest(format!("could not read the body: {rejection}"))
-                }
-            })?;
-        decode(&bytes).map(ApiJson)
+        let bytes = body_bytes(request, state).await?;
+        Ok(JsonWithBytes(decode(&bytes)?, bytes))
     }
+}
+
+/// The media type of a `Content-Type` header, lower-cased, without parameters.
+pub fn media_type(value: Option<&HeaderValue>) -> String {
+    value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Reads the body under the server's limit, answering 413 as problem+json.
+pub async fn body_bytes(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::BodyTooLarge {
+                    limit: state.config().limits.body_bytes,
+                }
+            } else {
+                ApiError::BadRequest(format!("could not read the body: {rejection}"))
+            }
+        })
 }
 
 /// Decodes `bytes` as JSON, naming the field (`actions[2].amount`) that a type error is about.

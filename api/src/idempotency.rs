@@ -3,10 +3,16 @@
 //! nothing to the ledger, so their answer is kept in `api_idempotency`, by caller and key, to be
 //! replayed the same way: a retry never turns a refusal into a success by accident.
 
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use sqlx::Row;
 
 use crate::db::{Db, on_db};
 use crate::error::ApiError;
+
+/// Set on an answer that repeats the first answer to the same `Idempotency-Key`.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 /// A stored answer to a refused request.
 pub struct StoredAnswer {
@@ -34,6 +40,42 @@ pub async fn find(db: &Db, principal: &str, key: &str) -> Result<Option<StoredAn
         }
     });
     Ok(found)
+}
+
+/// The stored answer to `(principal, key)` if there is one: replayed when the request is the
+/// same (`fingerprint`), refused when the key was used for another request. Every POST checks
+/// this before it writes.
+pub async fn replay(
+    db: &Db,
+    principal: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Option<Response>, ApiError> {
+    match find(db, principal, key).await? {
+        Some(stored) if stored.fingerprint == fingerprint => {
+            let status =
+                StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let media = if status.is_success() {
+                "application/json"
+            } else {
+                crate::error::PROBLEM_JSON
+            };
+            let response = (status, [(CONTENT_TYPE, media)], stored.body).into_response();
+            Ok(Some(replayed(response)))
+        }
+        Some(_) => Err(ApiError::IdempotencyMismatch {
+            key: key.to_owned(),
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Marks `response` as the repeat of the first answer to its key ([`REPLAYED_HEADER`]).
+pub fn replayed(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    response
 }
 
 /// Keeps a refusal; if another process stored one for the same key first, its answer stands.

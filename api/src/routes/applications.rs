@@ -4,13 +4,11 @@
 //! (they read the published round results instead).
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -18,10 +16,9 @@ use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiQuery, IdempotencyKey, decode};
+use crate::extract::{ApiQuery, IdempotencyKey, JsonWithBytes};
 use crate::idempotency::{self, Keyed};
 use crate::keys::Role;
-use crate::routes::submit::REPLAYED_HEADER;
 use crate::services::applications::{self as service, Filing, Status, Stored};
 use crate::state::AppState;
 
@@ -152,78 +149,6 @@ pub(crate) fn out(stored: Stored) -> ApplicationOut {
     }
 }
 
-/// A JSON body together with its bytes (for the idempotency fingerprint), with the same
-/// problem+json refusals as [`crate::extract::ApiJson`].
-pub(crate) struct JsonWithBytes<T>(pub T, pub Bytes);
-
-impl<T: DeserializeOwned> FromRequest<AppState> for JsonWithBytes<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let media = media_type(request.headers().get(CONTENT_TYPE));
-        if media != "application/json" {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        let bytes = body_bytes(request, state).await?;
-        Ok(JsonWithBytes(decode(&bytes)?, bytes))
-    }
-}
-
-/// The media type of a `Content-Type` header, lower-cased, without parameters.
-pub(crate) fn media_type(value: Option<&HeaderValue>) -> String {
-    value
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
-/// Reads the body under the server's limit, answering 413 as problem+json.
-pub(crate) async fn body_bytes(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    Bytes::from_request(request, state)
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::BodyTooLarge {
-                    limit: state.config().limits.body_bytes,
-                }
-            } else {
-                ApiError::BadRequest(format!("could not read the body: {rejection}"))
-            }
-        })
-}
-
-/// The stored answer to `(caller, key)` if there is one: replayed when the request is the same,
-/// refused when the key was used for another request.
-pub(crate) async fn replay_of(
-    state: &AppState,
-    caller: &Caller,
-    key: &str,
-    fingerprint: &str,
-) -> Result<Option<Response>, ApiError> {
-    match idempotency::find(state.db(), &caller.0.key_id, key).await? {
-        Some(stored) if stored.fingerprint == fingerprint => {
-            let status =
-                StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let media = if status.is_success() {
-                "application/json"
-            } else {
-                crate::error::PROBLEM_JSON
-            };
-            let mut response =
-                (status, [(CONTENT_TYPE, media)], stored.body.clone()).into_response();
-            response
-                .headers_mut()
-                .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-            Ok(Some(response))
-        }
-        Some(_) => Err(ApiError::IdempotencyMismatch {
-            key: key.to_owned(),
-        }),
-        None => Ok(None),
-    }
-}
-
 /// Apply for freed capacity (enterprise for itself; bureau on an enterprise's behalf).
 ///
 /// Every problem with the application is listed at once (`errors`), and nothing is stored.
@@ -258,7 +183,9 @@ async fn post_application(
     };
     caller.require_owner(&enterprise, "applying for capacity")?;
     let fingerprint = idempotency::fingerprint("POST", "/v1/applications", &bytes);
-    if let Some(replay) = replay_of(&state, &caller, &key, &fingerprint).await? {
+    if let Some(replay) =
+        idempotency::replay(state.db(), &caller.0.key_id, &key, &fingerprint).await?
+    {
         return Ok(replay);
     }
     let filing = Filing {
@@ -309,7 +236,9 @@ async fn post_application(
     };
     if !service::insert(state.db(), &application, &keyed).await? {
         // A concurrent retry with the same key stored its answer first.
-        if let Some(replay) = replay_of(&state, &caller, &key, &fingerprint).await? {
+        if let Some(replay) =
+            idempotency::replay(state.db(), &caller.0.key_id, &key, &fingerprint).await?
+        {
             return Ok(replay);
         }
     }
@@ -446,7 +375,9 @@ async fn withdraw_application(
 ) -> Result<Response, ApiError> {
     let path = format!("/v1/applications/{id}/withdraw");
     let fingerprint = idempotency::fingerprint("POST", &path, b"");
-    if let Some(replay) = replay_of(&state, &caller, &key, &fingerprint).await? {
+    if let Some(replay) =
+        idempotency::replay(state.db(), &caller.0.key_id, &key, &fingerprint).await?
+    {
         return Ok(replay);
     }
     let mut stored = visible(&state, &caller, &id, "withdrawing an application").await?;
@@ -469,7 +400,9 @@ async fn withdraw_application(
         body: text.clone(),
     };
     if !service::withdraw(state.db(), &id, &updated_at, &keyed).await? {
-        if let Some(replay) = replay_of(&state, &caller, &key, &fingerprint).await? {
+        if let Some(replay) =
+            idempotency::replay(state.db(), &caller.0.key_id, &key, &fingerprint).await?
+        {
             return Ok(replay);
         }
         return Err(ApiError::Conflict(format!(

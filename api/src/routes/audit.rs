@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use futures_util::Stream;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,6 +19,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{ApiQuery, resume_after};
 use crate::keys::Role;
 use crate::model::{JournalEntryBody, JournalPage, JournalQuery, VerifyBody};
+use crate::routes::{Feed, event_stream};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -120,25 +121,21 @@ async fn stream_journal(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     caller.require(&[Role::Bureau], "following the journal")?;
     let after = resume_after(&headers, query.after, "journal sequence number")?;
-    let feed = Feed {
+    let feed = JournalFeed {
         state,
         after,
         ready: VecDeque::new(),
     };
-    let stream = futures_util::stream::unfold(feed, |mut feed| async move {
-        let event = feed.next().await;
-        Some((Ok(event), feed))
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok(event_stream(feed))
 }
 
-struct Feed {
+struct JournalFeed {
     state: AppState,
     after: u64,
     ready: VecDeque<JournalEntryBody>,
 }
 
-impl Feed {
+impl Feed for JournalFeed {
     /// The next entry, waiting for one if the feed has caught up; a read failure becomes an
     /// `error` event and the feed retries after a pause rather than ending the stream.
     async fn next(&mut self) -> Event {
@@ -164,7 +161,9 @@ impl Feed {
             }
         }
     }
+}
 
+impl JournalFeed {
     async fn fetch(&mut self) -> Result<usize, ApiError> {
         let stored = self
             .state

@@ -16,11 +16,11 @@ use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem, Problem};
+use crate::extract::JsonWithBytes;
 use crate::extract::{ApiQuery, IdempotencyKey, decode_value};
 use crate::idempotency;
+use crate::idempotency::replayed;
 use crate::keys::Role;
-use crate::routes::applications::JsonWithBytes;
-use crate::routes::submit::REPLAYED_HEADER;
 use crate::services::rounds::{self as service, RoundSpec, StoredRound};
 use crate::state::AppState;
 
@@ -282,14 +282,12 @@ async fn commit(
     let fingerprint = idempotency::fingerprint("POST", &format!("/v1/rounds/{id}/commit"), &bytes);
     let spec = spec(id, body)?;
     let committed = service::commit(state.ledger(), state.db(), spec, &fingerprint).await?;
-    let mut response = (StatusCode::CREATED, Json(stored_out(&committed.round))).into_response();
-    if committed.replayed {
-        response.headers_mut().insert(
-            REPLAYED_HEADER,
-            axum::http::HeaderValue::from_static("true"),
-        );
-    }
-    Ok(response)
+    let response = (StatusCode::CREATED, Json(stored_out(&committed.round))).into_response();
+    Ok(if committed.replayed {
+        replayed(response)
+    } else {
+        response
+    })
 }
 
 /// A committed round's published result (bureau, economist).

@@ -24,8 +24,8 @@ use utoipa_axum::routes;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::IdempotencyKey;
+use crate::extract::{body_bytes, media_type};
 use crate::keys::Role;
-use crate::routes::applications::{body_bytes, media_type};
 use crate::state::AppState;
 
 /// Largest scenario text accepted over HTTP (larger ones: `ets scenario run` on a file).

@@ -1,19 +1,16 @@
 //! The one path every ledger write takes: check the caller may ask for each action, replay a
 //! stored refusal for a retried key, submit, and answer with the receipt or the problem.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ledger::{Action, LedgerError, Party, Purpose, Request};
 
 use crate::auth::Caller;
-use crate::error::{ApiError, Problem, problem_response};
+use crate::error::{ApiError, problem_response};
 use crate::extract::IdempotencyKey;
-use crate::idempotency::{self, StoredAnswer};
+use crate::idempotency::{self, StoredAnswer, replayed};
 use crate::keys::Role;
 use crate::state::AppState;
-
-/// Set on an answer that repeats the first answer to the same `Idempotency-Key`.
-pub const REPLAYED_HEADER: &str = "idempotent-replayed";
 
 /// Whether field names in problems should point into an `actions` list (the generic batch) or at
 /// the body of a single-action endpoint.
@@ -41,11 +38,8 @@ pub async fn submit(
         actions,
     };
     let fingerprint = hex::encode(ledger::journal::fingerprint(&request));
-    if let Some(stored) = idempotency::find(state.db(), principal, &key).await? {
-        if stored.fingerprint != fingerprint {
-            return Err(ApiError::IdempotencyMismatch { key });
-        }
-        return Ok(replayed(stored_response(&stored)));
+    if let Some(replay) = idempotency::replay(state.db(), principal, &key, &fingerprint).await? {
+        return Ok(replay);
     }
     match state.ledger().submit(request).await {
         Ok(receipt) => {
@@ -83,21 +77,6 @@ fn single_field(field: &str) -> String {
         Some(rest) => rest.strip_prefix('.').unwrap_or("body").to_owned(),
         None => field.to_owned(),
     }
-}
-
-fn stored_response(stored: &StoredAnswer) -> Response {
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    match serde_json::from_str::<Problem>(&stored.body) {
-        Ok(problem) => problem_response(status, &problem),
-        Err(_) => status.into_response(),
-    }
-}
-
-fn replayed(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-    response
 }
 
 /// The access matrix for writes: the bureau may ask for anything; an enterprise may move units
