@@ -2,7 +2,7 @@
 //! caller's API key, an Idempotency-Key on every write, and problem+json turned into an error.
 
 use anyhow::{Context, Result, bail};
-use api::routes::submit::REPLAYED_HEADER;
+use api::idempotency::REPLAYED_HEADER;
 use clap::Args;
 use rand::RngCore;
 use serde::Serialize;
