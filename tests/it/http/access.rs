@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::*;
+use super::common::*;
 
 /// Who asks, method, path, body, expected status and problem code.
 type Case<'a> = (Who, &'a str, &'a str, Option<Value>, u16, &'a str);
@@ -271,7 +271,7 @@ async fn every_refusal_in_the_access_matrix() {
 
 #[tokio::test]
 async fn a_key_over_its_rate_gets_429() {
-    let server = sqlite_server(api::Limits {
+    let server = sqlite_server(Flags {
         rate_per_second: 1,
         rate_burst: 3,
         ..limits()
