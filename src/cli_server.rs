@@ -91,6 +91,13 @@ pub enum AdminCommand {
         #[arg(long, default_value = "cli")]
         label: String,
     },
+    /// Revoke an API key: every server refuses it within its key-cache time
+    /// (`ets serve --key-cache-seconds`, 30 s by default).
+    RevokeKey {
+        /// The key itself (`ets_…`) or its public id (16 hex digits, printed by `create-key`
+        /// on stderr and answered by `GET /v1/whoami`).
+        key_or_id: String,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -142,10 +149,32 @@ pub async fn admin(command: AdminCommand, database_url: &str) -> Result<()> {
             }
             let key = api::create_key(database_url, role, enterprise.as_deref(), &label).await?;
             println!("{key}");
-            eprintln!("keep this key: it is shown once. Send it as `Authorization: Bearer <key>`.");
+            eprintln!(
+                "keep this key: it is shown once. Send it as `Authorization: Bearer <key>`. Its id (to revoke it): {}",
+                key_id(&key)
+            );
+            Ok(())
+        }
+        AdminCommand::RevokeKey { key_or_id } => {
+            let id = if key_or_id.starts_with(api::keys::KEY_PREFIX) {
+                key_id(&key_or_id)
+            } else if key_or_id.len() == 16 && key_or_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                key_or_id.to_ascii_lowercase()
+            } else {
+                bail!("{key_or_id:?} is neither a key (`ets_…`) nor a key id (16 hex digits)");
+            };
+            if !api::revoke_key(database_url, &id).await? {
+                bail!("no live key with id {id} (unknown, or already revoked)");
+            }
+            eprintln!("revoked key {id}");
             Ok(())
         }
     }
+}
+
+/// A key's public id: the first 16 hex digits of its SHA-256.
+fn key_id(key: &str) -> String {
+    api::keys::hash_key(key)[..16].to_owned()
 }
 
 #[cfg(test)]

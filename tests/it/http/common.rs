@@ -30,6 +30,7 @@ pub struct Flags {
     pub rate_burst: u32,
     pub scenario_runs: u32,
     pub scenario_seconds: f64,
+    pub key_cache_seconds: u64,
 }
 
 impl Default for Flags {
@@ -41,6 +42,7 @@ impl Default for Flags {
             rate_burst: 10_000,
             scenario_runs: 2,
             scenario_seconds: 20.0,
+            key_cache_seconds: 30,
         }
     }
 }
@@ -58,6 +60,8 @@ impl Flags {
             self.scenario_runs.to_string(),
             "--scenario-seconds".into(),
             self.scenario_seconds.to_string(),
+            "--key-cache-seconds".into(),
+            self.key_cache_seconds.to_string(),
         ]
     }
 }
@@ -135,6 +139,16 @@ pub async fn spawn_serve(url: &str, flags: &Flags) -> Process {
         addr,
         stderr,
     }
+}
+
+/// Runs `ets` with `args` on the database `url`.
+pub async fn ets(url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ets"))
+        .env("ETS_DATABASE_URL", url)
+        .args(args)
+        .output()
+        .await
+        .expect("run ets")
 }
 
 /// Runs `ets admin create-key` on `url` and returns the printed key.
