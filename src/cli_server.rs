@@ -205,14 +205,17 @@ mod tests {
 
     #[test]
     fn bad_limits_are_refused_by_name() {
-        for bad in [
-            ["serve", "--scenario-seconds", "0"],
-            ["serve", "--scenario-seconds", "-1"],
-            ["serve", "--rate-burst", "0"],
-            ["serve", "--body-limit", "0"],
+        for (bad, flag) in [
+            ("--scenario-seconds=0", "--scenario-seconds"),
+            ("--scenario-seconds=-1", "--scenario-seconds"),
+            ("--scenario-seconds=inf", "--scenario-seconds"),
+            ("--rate-burst=0", "--rate-burst"),
+            ("--body-limit=0", "--body-limit"),
         ] {
-            let error = Serve::try_parse_from(bad).err().expect("refused");
-            assert!(error.to_string().contains(bad[1]), "{error}");
+            let error = Serve::try_parse_from(["serve", bad])
+                .err()
+                .expect("refused");
+            assert!(error.to_string().contains(flag), "{bad}: {error}");
         }
     }
 }
