@@ -1,13 +1,79 @@
 //! `ets serve` and `ets admin …`: the HTTP API and its keys.
 
+use std::io::Write;
+use std::time::Duration;
+
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
+/// `ets serve`: where to listen and the limits the server enforces. Every limit can also be set
+/// with the environment variable named in its help.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Once listening, the first line on stdout is `listening on ADDR` \
+    (the bound address, so `--bind 127.0.0.1:0` picks a free port). Stops on Ctrl-C or SIGTERM."
+)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    /// Address to listen on; port 0 picks a free port (printed on the first line of stdout).
+    #[arg(long, env = "ETS_BIND", default_value = "127.0.0.1:8080")]
     bind: std::net::SocketAddr,
+    /// Largest request body in bytes; larger bodies get 413 before any parsing.
+    #[arg(long, env = "ETS_BODY_LIMIT", default_value_t = 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
+    body_limit: u64,
+    /// Sustained requests per second per API key (a token bucket; over it: 429 with Retry-After).
+    #[arg(long, env = "ETS_RATE_PER_SECOND", default_value_t = 200,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    rate_per_second: u32,
+    /// Requests a key may send at once above the sustained rate (the bucket's size).
+    #[arg(long, env = "ETS_RATE_BURST", default_value_t = 400,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    rate_burst: u32,
+    /// Largest `limit` of a journal page.
+    #[arg(long, env = "ETS_PAGE_MAX", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    page_max: u32,
+    /// Seconds a looked-up API key is trusted before it is read again: a revoked key stops
+    /// working on every server process within this time.
+    #[arg(long, env = "ETS_KEY_CACHE_SECONDS", default_value_t = 30)]
+    key_cache_seconds: u64,
+    /// Scenarios this process runs at once (`POST /v1/scenarios/run`); more get 503 with
+    /// Retry-After.
+    #[arg(long, env = "ETS_SCENARIO_RUNS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    scenario_runs: u32,
+    /// Seconds a scenario may run over HTTP (fractions allowed) before it is answered 422; its run
+    /// slot stays taken until the engine stops.
+    #[arg(long, env = "ETS_SCENARIO_SECONDS", default_value_t = 20.0, value_parser = positive_seconds)]
+    scenario_seconds: f64,
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 {
+        Ok(seconds)
+    } else {
+        Err(format!(
+            "{text} s is out of range: more than 0 and at most 86400"
+        ))
+    }
+}
+
+impl ServeArgs {
+    fn limits(&self) -> api::Limits {
+        api::Limits {
+            // Bounded to 1 GiB by the parser, so this fits in usize on every supported target.
+            body_bytes: usize::try_from(self.body_limit).unwrap_or(usize::MAX),
+            rate_per_second: self.rate_per_second,
+            rate_burst: self.rate_burst,
+            page_max: self.page_max,
+            key_cache_ttl: Duration::from_secs(self.key_cache_seconds),
+            scenario_runs: self.scenario_runs as usize,
+            scenario_time: Duration::from_secs_f64(self.scenario_seconds),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -25,6 +91,13 @@ pub enum AdminCommand {
         #[arg(long, default_value = "cli")]
         label: String,
     },
+    /// Revoke an API key: every server refuses it within its key-cache time
+    /// (`ets serve --key-cache-seconds`, 30 s by default).
+    RevokeKey {
+        /// The key itself (`ets_…`) or its public id (16 hex digits, printed by `create-key`
+        /// on stderr and answered by `GET /v1/whoami`).
+        key_or_id: String,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -38,13 +111,25 @@ pub async fn serve(args: ServeArgs, database_url: &str) -> Result<()> {
     let config = api::Config {
         bind: args.bind,
         database_url: database_url.to_owned(),
-        ..api::Config::default()
+        limits: args.limits(),
     };
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("binding {}", args.bind))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let state = api::AppState::open(config)
+        .await
+        .with_context(|| format!("opening the ledger at {database_url}"))?;
+    // The machine-readable first line: scripts and tests read the address from it.
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "listening on {addr}").context("writing to stdout")?;
+    stdout.flush().context("writing to stdout")?;
     eprintln!(
-        "serving the ETS API on http://{} (database {database_url}); OpenAPI at /openapi.json",
-        args.bind
+        "serving the ETS API on http://{addr} (database {database_url}); OpenAPI at /openapi.json"
     );
-    api::serve(config).await.context("running the API server")
+    api::serve_on(listener, state, api::shutdown_signal())
+        .await
+        .context("running the API server")
 }
 
 pub async fn admin(command: AdminCommand, database_url: &str) -> Result<()> {
@@ -64,8 +149,73 @@ pub async fn admin(command: AdminCommand, database_url: &str) -> Result<()> {
             }
             let key = api::create_key(database_url, role, enterprise.as_deref(), &label).await?;
             println!("{key}");
-            eprintln!("keep this key: it is shown once. Send it as `Authorization: Bearer <key>`.");
+            eprintln!(
+                "keep this key: it is shown once. Send it as `Authorization: Bearer <key>`. Its id (to revoke it): {}",
+                key_id(&key)
+            );
             Ok(())
+        }
+        AdminCommand::RevokeKey { key_or_id } => {
+            let id = if key_or_id.starts_with(api::keys::KEY_PREFIX) {
+                key_id(&key_or_id)
+            } else if key_or_id.len() == 16 && key_or_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                key_or_id.to_ascii_lowercase()
+            } else {
+                bail!("{key_or_id:?} is neither a key (`ets_…`) nor a key id (16 hex digits)");
+            };
+            if !api::revoke_key(database_url, &id).await? {
+                bail!("no live key with id {id} (unknown, or already revoked)");
+            }
+            eprintln!("revoked key {id}");
+            Ok(())
+        }
+    }
+}
+
+/// A key's public id: the first 16 hex digits of its SHA-256.
+fn key_id(key: &str) -> String {
+    api::keys::hash_key(key)[..16].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: super::ServeArgs,
+    }
+
+    /// The flags' defaults are the library's: `ets serve` without flags enforces `Limits::default()`.
+    #[test]
+    fn serve_defaults_are_the_library_limits() {
+        let serve = Serve::try_parse_from(["serve"]).expect("no flags needed");
+        let limits = serve.args.limits();
+        let default = api::Limits::default();
+        assert_eq!(limits.body_bytes, default.body_bytes);
+        assert_eq!(limits.rate_per_second, default.rate_per_second);
+        assert_eq!(limits.rate_burst, default.rate_burst);
+        assert_eq!(limits.page_max, default.page_max);
+        assert_eq!(limits.key_cache_ttl, default.key_cache_ttl);
+        assert_eq!(limits.scenario_runs, default.scenario_runs);
+        assert_eq!(limits.scenario_time, default.scenario_time);
+        assert_eq!(serve.args.bind, api::Config::default().bind);
+    }
+
+    #[test]
+    fn bad_limits_are_refused_by_name() {
+        for (bad, flag) in [
+            ("--scenario-seconds=0", "--scenario-seconds"),
+            ("--scenario-seconds=-1", "--scenario-seconds"),
+            ("--scenario-seconds=inf", "--scenario-seconds"),
+            ("--rate-burst=0", "--rate-burst"),
+            ("--body-limit=0", "--body-limit"),
+        ] {
+            let error = Serve::try_parse_from(["serve", bad])
+                .err()
+                .expect("refused");
+            assert!(error.to_string().contains(flag), "{bad}: {error}");
         }
     }
 }

@@ -26,6 +26,11 @@ pub struct Limits {
     /// How long a looked-up API key is trusted before it is read again (so a revocation takes
     /// effect within this time on every server process).
     pub key_cache_ttl: Duration,
+    /// Scenarios one server process runs at once; more get 503 with `Retry-After`.
+    pub scenario_runs: usize,
+    /// Longest a scenario may run over HTTP before it is answered 422 (the engine's thread keeps
+    /// its run slot until it actually stops).
+    pub scenario_time: Duration,
 }
 
 impl Default for Limits {
@@ -36,6 +41,8 @@ impl Default for Limits {
             rate_burst: 400,
             page_max: 1_000,
             key_cache_ttl: Duration::from_secs(30),
+            scenario_runs: 2,
+            scenario_time: Duration::from_secs(20),
         }
     }
 }

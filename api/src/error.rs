@@ -161,7 +161,8 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         let status = self.status();
-        let detail = if status.is_server_error() {
+        // A busy server says so (our own words, no internals: retry after `Retry-After`).
+        let detail = if status.is_server_error() && !matches!(self, ApiError::Busy(_)) {
             // Faults are logged where they are answered; the client gets no storage internals.
             "the server failed to answer; nothing was written if the request was refused".to_owned()
         } else {
@@ -187,7 +188,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.problem();
         let status = self.status();
-        if status.is_server_error() {
+        if let ApiError::Busy(_) = self {
+            tracing::warn!(error = %self, "request refused: busy");
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = problem_response(status, &problem);

@@ -159,9 +159,27 @@ pub async fn serve_on(
         .map_err(ServeError::Serve)
 }
 
-async fn shutdown_signal() {
-    // If the signal handler cannot be installed the server simply runs until killed.
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM: the signal to stop serving gracefully. If a
+/// handler cannot be installed the server simply runs until killed.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
     }
 }

@@ -34,8 +34,8 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus exposition text.
-    pub fn render(&self, head_seq: Option<u64>) -> String {
+    /// The Prometheus exposition text; `scenario_runs` is how many scenario runs hold a slot.
+    pub fn render(&self, head_seq: Option<u64>, scenario_runs: usize) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -80,6 +80,12 @@ impl Metrics {
             "ets_ledger_replays_total {}",
             self.replayed.load(Ordering::Relaxed)
         );
+        let _ = writeln!(
+            out,
+            "# HELP ets_scenario_runs_active Scenario runs holding a run slot (engine still running)."
+        );
+        let _ = writeln!(out, "# TYPE ets_scenario_runs_active gauge");
+        let _ = writeln!(out, "ets_scenario_runs_active {scenario_runs}");
         if let Some(seq) = head_seq {
             let _ = writeln!(
                 out,

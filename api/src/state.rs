@@ -26,6 +26,7 @@ struct Inner {
     metrics: Metrics,
     scales: Scales,
     market: crate::services::market::MarketService,
+    scenario_runs: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -42,6 +43,7 @@ impl AppState {
     ) -> Result<AppState, crate::error::ApiError> {
         let db = Db::open(&config.database_url).await?;
         let market = crate::services::market::MarketService::new(ledger.clone());
+        let scenario_runs = Arc::new(tokio::sync::Semaphore::new(config.limits.scenario_runs));
         Ok(AppState {
             inner: Arc::new(Inner {
                 keys: KeyCache::new(config.limits.key_cache_ttl),
@@ -52,6 +54,7 @@ impl AppState {
                 metrics: Metrics::default(),
                 scales: Scales::default(),
                 market,
+                scenario_runs,
             }),
         })
     }
@@ -87,5 +90,18 @@ impl AppState {
     /// The market, projected from the journal (see `services::market`).
     pub fn market(&self) -> &crate::services::market::MarketService {
         &self.inner.market
+    }
+
+    /// Scenario runs holding a slot now.
+    pub fn scenario_runs_active(&self) -> usize {
+        self.config()
+            .limits
+            .scenario_runs
+            .saturating_sub(self.inner.scenario_runs.available_permits())
+    }
+
+    /// The scenario run slots (`Limits::scenario_runs`): a run holds one until its engine stops.
+    pub(crate) fn scenario_runs(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.inner.scenario_runs
     }
 }

@@ -1,6 +1,9 @@
 //! The README's path for a newcomer: the demo on the embedded SQLite default, then the ledger
-//! commands on the database it leaves.
+//! commands and `ets serve` on the database it leaves.
 
+use serde_json::Value;
+
+use crate::http::common::{Flags, create_key, spawn_serve};
 use crate::{ets, text};
 
 #[test]
@@ -29,27 +32,9 @@ fn demo_runs_the_full_cycle_and_leaves_a_verifiable_ledger() {
         );
     }
 
-    // `ets serve` on the demo database shows the book and the trades: its market service
-    // replays the market's command log from the journal.
+    // `ets admin create-key` and `ets serve` open the demo's database and serve its world.
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(async {
-        let config = api::Config {
-            bind: "127.0.0.1:0".parse().expect("addr"),
-            database_url: url.clone(),
-            limits: api::Limits::default(),
-        };
-        let state = api::AppState::open(config).await.expect("serve state");
-        let market = state.market().lock(false).await.expect("the demo's market");
-        let book = market
-            .market()
-            .book(market::InstrumentId(1))
-            .expect("the allowance book");
-        assert!(book.live_orders() > 0, "resting orders on the book");
-        assert!(!book.trades_after(0).is_empty(), "the day's trades");
-        let auctions: Vec<_> = market.market().auctions().collect();
-        assert_eq!(auctions.len(), 1);
-        assert_eq!(auctions[0].state(), market::AuctionState::Cleared);
-    });
+    runtime.block_on(the_demo_world_over_http(&url));
 
     let verify = ets(&url, &["ledger", "verify", "--json"]);
     assert!(verify.status.success(), "{}", text(&verify));
@@ -143,4 +128,90 @@ fn bad_requests_are_refused_by_name_and_change_nothing() {
 
     let malformed = ets(&url, &["ledger", "balances", "--owner"]);
     assert_eq!(malformed.status.code(), Some(2), "bad usage exits 2");
+}
+
+/// The demo's database behind a real `ets serve`: the journal verifies, the reallocation round is
+/// in the journal (and its id is taken), the reserve auction is cleared, the allowance book and the
+/// day's trades are there, and the anonymised holdings statistics cover the demo's districts.
+async fn the_demo_world_over_http(url: &str) {
+    let server = spawn_serve(url, &Flags::default()).await;
+    let (bureau, economist) = tokio::join!(
+        create_key(url, "bureau", None, "demo-bureau"),
+        create_key(url, "economist", None, "demo-economist"),
+    );
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::new();
+    let get = |path: &str, key: &str| {
+        let request = client.get(format!("{base}{path}")).bearer_auth(key);
+        async move {
+            let response = request.send().await.expect("send");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+
+    let verify = get("/v1/verify", &bureau).await;
+    assert_eq!(verify["ok"], true, "{verify}");
+
+    // The round the demo committed is in the journal, and the API will not commit its id again.
+    let mut after = 0;
+    let mut round_entry = None;
+    while round_entry.is_none() {
+        let page = get(&format!("/v1/journal?after={after}&limit=1000"), &bureau).await;
+        round_entry = page["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .find(|e| e["idempotency_key"] == "reallocation-round/2025-R1")
+            .cloned();
+        match page["next_after"].as_u64() {
+            Some(next) if page["has_more"] == true => after = next,
+            _ => break,
+        }
+    }
+    let round_entry = round_entry.expect("the demo's round 2025-R1 in the journal");
+    assert!(
+        round_entry["actions"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["type"] == "allocate")),
+        "{round_entry}"
+    );
+    let again = client
+        .post(format!("{base}/v1/rounds/2025-R1/commit"))
+        .bearer_auth(&bureau)
+        .header("idempotency-key", "demo-round-again")
+        .json(&serde_json::json!({"policy_id": "chongqing-2020-r1"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(again.status().as_u16(), 409, "the demo's round id is taken");
+
+    // The market the demo ran: a cleared reserve auction, a book with resting orders, trades.
+    let auction = get("/v1/market/auctions/202512", &bureau).await;
+    assert_eq!(auction["state"], "cleared", "{auction}");
+    let book = get("/v1/market/book?instrument=CEA.2025", &economist).await;
+    let resting = |side: &str| book[side].as_array().map_or(0, Vec::len);
+    assert!(resting("bids") + resting("asks") > 0, "{book}");
+    let trades = get("/v1/market/trades?instrument=CEA.2025", &economist).await;
+    assert!(
+        trades["trades"].as_array().is_some_and(|t| !t.is_empty()),
+        "{trades}"
+    );
+
+    // Anonymised holdings by district: published cells with holders, nobody named.
+    let stats = get("/v1/statistics/holdings?by=district", &economist).await;
+    let cells = stats["cells"].as_array().expect("cells");
+    assert!(
+        cells
+            .iter()
+            .any(|c| c["suppressed"] == false && c["holders"].as_u64().unwrap_or(0) >= 3),
+        "{stats}"
+    );
+    assert!(
+        !stats.to_string().contains("91500"),
+        "no credit code in the statistics"
+    );
+    drop(server);
 }

@@ -1,7 +1,9 @@
 //! Whole-system tests: the real `ets` binary, real databases (an SQLite file; a throwaway
 //! PostgreSQL server when `ETS_TEST_PG_URL` is set, as `scripts/test` does), real processes.
+//! `http/` drives the HTTP API end to end against `ets serve` processes.
 
 mod cli;
+mod http;
 mod two_processes;
 
 use std::process::{Command, Output};

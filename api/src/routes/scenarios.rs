@@ -2,12 +2,12 @@
 //! (or, with `Accept: text/csv`, the tidy long CSV). Nothing is written anywhere.
 //!
 //! Bounded: the body is at most [`SCENARIO_BYTES_MAX`] (and the server's body limit), at most
-//! [`SCENARIO_RUNS_MAX`] scenarios run at once per process (more get 503 with `Retry-After`), and
-//! a run that takes longer than [`SCENARIO_SECONDS_MAX`] is answered 422 (run it with
-//! `ets scenario run` instead). The engine runs on the blocking pool, never on the async workers.
+//! `Limits::scenario_runs` scenarios run at once per process (more get 503 with `Retry-After`),
+//! and a run that takes longer than `Limits::scenario_time` is answered 422 (run it with
+//! `ets scenario run` instead); a run answered 422 keeps its slot until the engine stops. The
+//! engine runs on the blocking pool, never on the async workers.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use scenarios::output::{LONG_HEADER, Manifest, write_long_rows};
 use scenarios::{RunOptions, ScenarioError, TextFormat};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,13 +29,6 @@ use crate::state::AppState;
 
 /// Largest scenario text accepted over HTTP (larger ones: `ets scenario run` on a file).
 pub const SCENARIO_BYTES_MAX: usize = 512 * 1024;
-/// Scenarios one server process runs at once.
-pub const SCENARIO_RUNS_MAX: usize = 2;
-/// Longest a scenario may run over HTTP.
-pub const SCENARIO_SECONDS_MAX: u64 = 20;
-
-static RUNS: Semaphore = Semaphore::const_new(SCENARIO_RUNS_MAX);
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(run_scenario))
 }
@@ -101,11 +93,15 @@ async fn run_scenario(
     }
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::field("body", "a scenario is UTF-8 text"))?;
-    let permit = RUNS.try_acquire().map_err(|_| {
-        ApiError::Busy(format!(
-            "{SCENARIO_RUNS_MAX} scenarios are already running on this server; retry shortly"
-        ))
-    })?;
+    let limits = &state.config().limits;
+    let (runs_max, time_limit) = (limits.scenario_runs, limits.scenario_time);
+    let permit = Arc::clone(state.scenario_runs())
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::Busy(format!(
+                "{runs_max} scenarios are already running on this server; retry shortly"
+            ))
+        })?;
     let run = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         // The CLI's defaults, firm-year detail included, so the API answers exactly what
@@ -115,17 +111,13 @@ async fn run_scenario(
         let manifest = Manifest::new("run", &scenario, Some(&result));
         Ok::<_, ScenarioError>((manifest, Arc::new(result)))
     });
-    let (manifest, result) = match tokio::time::timeout(
-        Duration::from_secs(SCENARIO_SECONDS_MAX),
-        run,
-    )
-    .await
-    {
+    let (manifest, result) = match tokio::time::timeout(time_limit, run).await {
         Err(_) => {
             return Err(ApiError::field(
                 "body",
                 format!(
-                    "the scenario ran longer than the API's {SCENARIO_SECONDS_MAX} s limit; run it with `ets scenario run`"
+                    "the scenario ran longer than the API's {} s limit; run it with `ets scenario run`",
+                    time_limit.as_secs_f64()
                 ),
             ));
         }

@@ -34,7 +34,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let head = state.ledger().store().head().await.ok().map(|(seq, _)| seq);
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics().render(head),
+        state.metrics().render(head, state.scenario_runs_active()),
     )
 }
 

@@ -1,18 +1,24 @@
-//! A load generator against the API server on loopback, in the manner of `wrk`: many keep-alive
-//! connections, each sending one request and reading its answer before the next (closed loop),
-//! through a minimal HTTP/1.1 client so that the generator costs far less CPU than the server.
+//! A load generator against a real `ets serve` process on loopback, in the manner of `wrk`: many
+//! keep-alive connections, each sending one request and reading its answer before the next (closed
+//! loop), through a minimal HTTP/1.1 client so that the generator costs far less CPU than the
+//! server.
 //!
-//! The server runs in this process on its own runtime (`--server-threads`), on a fresh SQLite file
-//! (WAL, `synchronous=FULL`: every acknowledged transfer is durable), or any server at `--url`
-//! with `--key` (an enterprise key for `--from`). Phases:
+//! The bench starts the release `ets` binary found next to its own executable (or `--server-bin`)
+//! as `ets serve --bind 127.0.0.1:0` on a fresh SQLite file (WAL, `synchronous=FULL`: every
+//! acknowledged transfer is durable) or on `--database-url`, reads the bound address from the
+//! server's first line, makes its keys with `ets admin create-key`, sets up a register over HTTP,
+//! and then drives the phases from this process:
 //! - `health`: `GET /health`, no authentication or database;
 //! - `reads`: `GET /v1/accounts?owner=…` with an enterprise key: auth, rate limiter, one SQL read;
 //! - `transfers`: `POST /v1/transfers`, each with a new `Idempotency-Key`, acknowledged after the
 //!   ledger's group commit.
 //!
-//! Run: `cargo run --release -p bench-api -- --help`.
+//! Run: `cargo build --release -p ets -p bench-api && target/release/bench-api --help`.
 
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,7 +34,9 @@ const B: &str = "91500104MA5U0002XP";
 const COD: &str = "COD.yangtze-cq.2024";
 
 #[derive(Parser, Debug)]
-#[command(about = "HTTP API load: small reads/s and durable transfers/s on loopback")]
+#[command(
+    about = "HTTP API load against an `ets serve` process: small reads/s and durable transfers/s on loopback"
+)]
 struct Args {
     /// Seconds per phase.
     #[arg(long, default_value_t = 5)]
@@ -39,12 +47,33 @@ struct Args {
     /// Concurrent connections for the transfer phase (group commit needs many in flight).
     #[arg(long, default_value_t = 512)]
     write_connections: usize,
-    /// Worker threads of the in-process server's runtime.
+    /// Worker threads of the server's runtime (`TOKIO_WORKER_THREADS` of the server process).
     #[arg(long, default_value_t = 2)]
     server_threads: usize,
     /// Worker threads of the load generator's runtime.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// The `ets` binary to serve with; by default the `ets` next to this bench's executable
+    /// (`cargo build --release -p ets` puts it there).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Serve this database instead of a fresh SQLite file (it must not hold the bench's register
+    /// yet, e.g. a new PostgreSQL database).
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+/// The server process; killed when dropped.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 struct Target {
@@ -54,61 +83,78 @@ struct Target {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    let bin = match &args.server_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the bench's directory")?
+            .join(format!("ets{}", std::env::consts::EXE_SUFFIX)),
+    };
+    if !bin.is_file() {
+        bail!(
+            "no server binary at {}: run `cargo build --release -p ets` first, or pass --server-bin",
+            bin.display()
+        );
+    }
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let server = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.server_threads)
-        .enable_all()
-        .build()?;
-    let target = server.block_on(start_server(url))?;
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let server = spawn_server(&bin, &url, args.server_threads)?;
+    let bureau = create_key(&bin, &url, &["--role", "bureau"])?;
+    let key = create_key(&bin, &url, &["--role", "enterprise", "--enterprise", A])?;
     let client = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.client_threads)
         .enable_all()
         .build()?;
+    let target = client.block_on(setup(server.addr, &bureau, key))?;
     let seconds = Duration::from_secs(args.seconds);
+    let server_pid = server.child.id();
     println!(
-        "bench-api: {} s per phase, server threads {}, client threads {}, profile {}, load average {}",
+        "bench-api: {} s per phase, server `{}` (pid {server_pid}, {} threads, {}), client threads {}, load average {}",
         args.seconds,
+        bin.display(),
         args.server_threads,
+        url.split(':').next().unwrap_or("?"),
         args.client_threads,
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
         std::fs::read_to_string("/proc/loadavg")
             .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
             .unwrap_or_else(|_| "?".into())
     );
     println!(
-        "| phase | connections | requests | errors | req/s | mean latency | process CPU µs/request |"
+        "| phase | connections | requests | errors | req/s | mean latency | server CPU µs/request | generator CPU µs/request |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (phase, connections) in [
         ("health", args.read_connections),
         ("reads", args.read_connections),
         ("transfers", args.write_connections),
     ] {
-        let cpu_before = process_cpu_seconds();
+        let server_before = cpu_seconds(&format!("/proc/{server_pid}/stat"));
+        let client_before = cpu_seconds("/proc/self/stat");
         let result = client.block_on(run_phase(&target, phase, connections, seconds))?;
-        let cpu = process_cpu_seconds() - cpu_before;
+        let server_cpu = cpu_seconds(&format!("/proc/{server_pid}/stat")) - server_before;
+        let client_cpu = cpu_seconds("/proc/self/stat") - client_before;
+        let requests = (result.ok + result.errors).max(1) as f64;
         println!(
-            "| {phase} | {connections} | {} | {} | {:.0} | {:.2} ms | {:.1} |",
+            "| {phase} | {connections} | {} | {} | {:.0} | {:.2} ms | {:.1} | {:.1} |",
             result.ok,
             result.errors,
             result.ok as f64 / result.elapsed.as_secs_f64(),
             result.latency_ms,
-            cpu * 1e6 / (result.ok + result.errors).max(1) as f64
+            server_cpu * 1e6 / requests,
+            client_cpu * 1e6 / requests,
         );
     }
     drop(server);
     Ok(())
 }
 
-/// User plus system CPU time of this process (server and generator together), from
-/// `/proc/self/stat`; 0 where that is not available.
-fn process_cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+/// User plus system CPU time of a process from its `/proc/PID/stat`; 0 where that is not
+/// available.
+fn cpu_seconds(stat_path: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(stat_path) else {
         return 0.0;
     };
     // Fields after the command name (which may hold spaces) start at field 3.
@@ -126,23 +172,60 @@ fn process_cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-async fn start_server(url: String) -> Result<Target> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let config = api::Config {
-        bind: addr,
-        database_url: url.clone(),
-        limits: api::Limits {
-            // The bench measures the server, not the limiter's refusals.
-            rate_per_second: 10_000_000,
-            rate_burst: 10_000_000,
-            ..api::Limits::default()
-        },
+/// `ets serve --bind 127.0.0.1:0` on `url`, with a rate limit the bench never meets (it measures
+/// the server, not the limiter's refusals); waits for its `listening on ADDR` line.
+fn spawn_server(bin: &PathBuf, url: &str, threads: usize) -> Result<ServerProcess> {
+    let mut child = Command::new(bin)
+        .env("ETS_DATABASE_URL", url)
+        .env("TOKIO_WORKER_THREADS", threads.to_string())
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--rate-per-second",
+            "10000000",
+            "--rate-burst",
+            "10000000",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    let mut server = ServerProcess {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
     };
-    let state = api::AppState::open(config).await.context("open")?;
-    tokio::spawn(api::serve_on(listener, state, std::future::pending()));
-    let bureau = api::create_key(&url, api::Role::Bureau, None, "bench").await?;
-    let key = api::create_key(&url, api::Role::Enterprise, Some(A), "bench-a").await?;
+    server.addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .with_context(|| format!("the server's first line {line:?}"))?
+        .parse()
+        .context("the server's address")?;
+    Ok(server)
+}
+
+/// `ets admin create-key …` on `url`: the key it prints.
+fn create_key(bin: &PathBuf, url: &str, args: &[&str]) -> Result<String> {
+    let output = Command::new(bin)
+        .env("ETS_DATABASE_URL", url)
+        .args(["admin", "create-key", "--label", "bench"])
+        .args(args)
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "ets admin create-key: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// The register the phases use, by the bureau over HTTP.
+async fn setup(addr: SocketAddr, bureau: &str, key: String) -> Result<Target> {
     let setup = json!({"actions": [
         {"type": "define_region", "region": {"code": "yangtze-cq", "name": "Yangtze", "kind": "basin"}},
         {"type": "define_instrument", "instrument": {"code": COD, "kind": "discharge_right", "pollutant": "COD", "region": "yangtze-cq",
@@ -156,7 +239,7 @@ async fn start_server(url: String) -> Result<Target> {
         .request(
             "POST",
             "/v1/requests",
-            &bureau,
+            bureau,
             Some("setup"),
             Some(&setup.to_string()),
         )

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::common::*;
+use super::common::*;
 
 fn deposit(enterprise: &str, amount: &str) -> Value {
     json!({"type": "deposit", "instrument": CNY, "enterprise": enterprise, "amount": amount})
@@ -18,8 +18,8 @@ fn deposit(enterprise: &str, amount: &str) -> Value {
 
 async fn open_holds(server: &Server) -> usize {
     server
-        .state
         .ledger()
+        .await
         .store()
         .holds()
         .await
@@ -531,7 +531,7 @@ async fn every_role_does_its_market_job_and_nothing_more() {
         assert!(field("event:").iter().any(|e| e == "book"), "{text}");
 
         // Another server process on the same database serves the same market.
-        let other = start(s.url.clone(), None, limits()).await;
+        let other = s.another_process().await;
         let here = s
             .get(
                 &format!("/v1/market/book?instrument={COD}"),

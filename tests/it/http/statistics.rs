@@ -1,7 +1,7 @@
 //! Anonymised aggregates: economists see holdings by district or sector, never a cell that
 //! identifies an enterprise.
 
-use crate::common::*;
+use super::common::*;
 
 #[tokio::test]
 async fn small_cells_are_suppressed_and_enterprises_are_refused() {

@@ -1,7 +1,7 @@
 //! The OpenAPI document: generated from the handlers, served at /openapi.json, and identical to
 //! the checked-in `api/openapi.json` (regenerate with `UPDATE_OPENAPI=1 cargo test -p api`).
 
-use crate::common::*;
+use super::common::*;
 
 const ROUTES: [(&str, &str); 44] = [
     ("/health", "get"),
@@ -82,7 +82,7 @@ async fn openapi_is_served_lists_every_route_and_matches_the_checked_in_copy() {
     assert!(spec["components"]["schemas"]["Problem"].is_object());
 
     let generated = api::openapi().to_pretty_json().expect("json");
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/api/openapi.json");
     if std::env::var("UPDATE_OPENAPI").as_deref() == Ok("1") {
         std::fs::write(path, format!("{generated}\n")).expect("write openapi.json");
     }

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::common::*;
+use super::common::*;
 
 fn dec(value: &Value) -> Decimal {
     value
@@ -489,8 +489,8 @@ async fn a_bad_round_lists_every_problem_and_writes_nothing() {
             }],
         };
         server
-            .state
             .ledger()
+            .await
             .submit(outside)
             .await
             .expect("a round posted outside the API");
@@ -540,8 +540,7 @@ async fn an_interrupted_commit_is_finished_with_the_stored_request() {
             application_ids: None,
             inline: Vec::new(),
         };
-        let state = &server.state;
-        let plan = api::services::rounds::plan(state.ledger(), state.db(), spec)
+        let plan = api::services::rounds::plan(server.ledger().await, server.db().await, spec)
             .await
             .expect("plan");
         let fingerprint = api::idempotency::fingerprint(
@@ -553,7 +552,7 @@ async fn an_interrupted_commit_is_finished_with_the_stored_request() {
                       VALUES ($1, $2, 'committing', $3, $4, $5, NULL, '2026-11-28T00:00:00Z', NULL)";
         let request = serde_json::to_string(&plan.request).expect("request");
         let result = serde_json::to_string(&plan.allocation).expect("result");
-        match state.db() {
+        match server.db().await {
             api::db::Db::Sqlite(pool) => {
                 sqlx::query(insert)
                     .bind("R-crash")

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::*;
+use super::common::*;
 
 /// Who asks, method, path, body, expected status and problem code.
 type Case<'a> = (Who, &'a str, &'a str, Option<Value>, u16, &'a str);
@@ -271,7 +271,7 @@ async fn every_refusal_in_the_access_matrix() {
 
 #[tokio::test]
 async fn a_key_over_its_rate_gets_429() {
-    let server = sqlite_server(api::Limits {
+    let server = sqlite_server(Flags {
         rate_per_second: 1,
         rate_burst: 3,
         ..limits()
@@ -297,23 +297,84 @@ async fn a_key_over_its_rate_gets_429() {
     );
 }
 
+/// Keys from the command line: their rules, and a revoked key refused over HTTP on every backend
+/// (the servers read keys afresh: `--key-cache-seconds 0`).
 #[tokio::test]
 async fn revoked_keys_and_key_rules() {
-    let dir = tempfile::tempdir().expect("dir");
-    let url = format!("sqlite://{}", dir.path().join("keys.db").display());
-    assert!(matches!(
-        api::create_key(&url, api::Role::Enterprise, None, "x").await,
-        Err(api::keys::KeyError::MissingEnterprise)
-    ));
-    assert!(matches!(
-        api::create_key(&url, api::Role::Bureau, Some(A), "x").await,
-        Err(api::keys::KeyError::UnexpectedEnterprise { .. })
-    ));
-    let key = api::create_key(&url, api::Role::Economist, None, "econ")
-        .await
-        .expect("key");
-    assert!(key.starts_with("ets_") && key.len() == 52, "{key}");
-    let id = &api::keys::hash_key(&key)[..16];
-    assert!(api::revoke_key(&url, id).await.expect("revoke"));
-    assert!(!api::revoke_key(&url, id).await.expect("revoke again"));
+    let mut backends = vec![{
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("ets.db").display());
+        (url, Some(dir))
+    }];
+    if let Some(url) = postgres_database().await {
+        backends.push((url, None));
+    }
+    for (url, dir) in backends {
+        let flags = Flags {
+            key_cache_seconds: 0,
+            ..Flags::default()
+        };
+        let server = start(url.clone(), dir, flags).await;
+        for (args, needle) in [
+            (
+                vec!["admin", "create-key", "--role", "enterprise"],
+                "needs --enterprise",
+            ),
+            (
+                vec!["admin", "create-key", "--role", "bureau", "--enterprise", A],
+                "only enterprise keys are bound to a credit code",
+            ),
+            (
+                vec!["admin", "create-key", "--role", "economist", "--label", ""],
+                "label must not be empty",
+            ),
+            (vec!["admin", "revoke-key", "nonsense"], "neither a key"),
+            (
+                vec!["admin", "revoke-key", "0123456789abcdef"],
+                "no live key with id 0123456789abcdef",
+            ),
+        ] {
+            let output = ets(&url, &args).await;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+            assert!(stderr.contains(needle), "{args:?}: {stderr}");
+            assert!(output.stdout.is_empty(), "no key printed: {args:?}");
+        }
+
+        let key = create_key(&url, "economist", None, "to-revoke").await;
+        assert!(key.starts_with("ets_") && key.len() == 52, "{key}");
+        let whoami = server.get("/v1/whoami", Some(&key)).await;
+        assert_eq!(whoami.status, 200, "{}", whoami.body);
+        let id = whoami.body["key_id"].as_str().expect("key_id").to_owned();
+        let revoked = ets(&url, &["admin", "revoke-key", &key]).await;
+        assert!(
+            revoked.status.success(),
+            "{}",
+            String::from_utf8_lossy(&revoked.stderr)
+        );
+        server
+            .get("/v1/whoami", Some(&key))
+            .await
+            .problem(401, "unknown_api_key");
+        server
+            .post(
+                "/v1/scenarios/run",
+                Some(&key),
+                Some("after-revoke"),
+                &json!({}),
+            )
+            .await
+            .problem(401, "unknown_api_key");
+        // By id, a second time: nothing left to revoke.
+        let again = ets(&url, &["admin", "revoke-key", &id]).await;
+        assert_eq!(again.status.code(), Some(1));
+        // The other keys still work.
+        assert_eq!(
+            server
+                .get("/v1/whoami", Some(&server.economist))
+                .await
+                .status,
+            200
+        );
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::common::*;
+use super::common::*;
 
 /// Reads the feed until `count` events have arrived, returning their ids.
 async fn read_ids(mut response: reqwest::Response, count: usize) -> Vec<u64> {

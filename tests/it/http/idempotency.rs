@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::common::*;
+use super::common::*;
 
 #[tokio::test]
 async fn retries_replay_the_first_answer() {

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::common::*;
+use super::common::*;
 
 #[tokio::test]
 async fn bureau_enterprise_and_economist_do_their_jobs() {
@@ -183,15 +183,15 @@ async fn bureau_enterprise_and_economist_do_their_jobs() {
     }
 }
 
-/// Two server processes' worth of state on one PostgreSQL database: each has its own ledger
-/// handle and writer, and the ledger's lock keeps the chain whole.
+/// Two `ets serve` processes on one PostgreSQL database: each has its own ledger handle and
+/// writer, and the ledger's lock keeps the chain whole.
 #[tokio::test]
 async fn two_servers_share_one_postgres() {
     let Some(url) = postgres_database().await else {
         return;
     };
-    let first = start(url.clone(), None, limits()).await;
-    let second = start(url, None, limits()).await;
+    let first = start(url, None, limits()).await;
+    let second = first.another_process().await;
     first.setup().await;
     first.issue(COD, A, "1000").await;
     let mut tasks = Vec::new();

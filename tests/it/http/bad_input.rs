@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::common::*;
+use super::common::*;
 
 #[tokio::test]
 async fn bad_input_is_refused_with_the_field_and_nothing_is_written() {
