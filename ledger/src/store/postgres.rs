@@ -238,27 +238,32 @@ impl Backend for PgStore {
             .created()
             .map(|(_, i)| i64::from(i.scale))
             .collect();
-        sqlx::query("INSERT INTO instruments (code, scale, record) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])")
-            .bind(instruments.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
-            .bind(&scales)
-            .bind(instruments.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
-            .execute(&mut **tx)
-            .await?;
+        // Tables a batch did not touch cost no round trip (most batches define nothing).
+        if !instruments.is_empty() {
+            sqlx::query("INSERT INTO instruments (code, scale, record) SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[])")
+                .bind(instruments.iter().map(|r| r.0.as_str()).collect::<Vec<_>>())
+                .bind(&scales)
+                .bind(instruments.iter().map(|r| r.1.as_str()).collect::<Vec<_>>())
+                .execute(&mut **tx)
+                .await?;
+        }
 
         let reductions: Vec<_> = book.reductions.created().map(|(_, r)| r).collect();
-        sqlx::query(
-            "INSERT INTO reductions (id, enterprise, instrument, units, measure, evidence, seq)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])",
-        )
-        .bind(reductions.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
-        .bind(reductions.iter().map(|r| r.enterprise.as_str()).collect::<Vec<_>>())
-        .bind(reductions.iter().map(|r| r.instrument.as_str()).collect::<Vec<_>>())
-        .bind(reductions.iter().map(|r| r.units).collect::<Vec<_>>())
-        .bind(reductions.iter().map(|r| rows::measure(r.measure)).collect::<Vec<_>>())
-        .bind(reductions.iter().map(|r| r.evidence.as_str()).collect::<Vec<_>>())
-        .bind(reductions.iter().map(|r| r.seq as i64).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
+        if !reductions.is_empty() {
+            sqlx::query(
+                "INSERT INTO reductions (id, enterprise, instrument, units, measure, evidence, seq)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[])",
+            )
+            .bind(reductions.iter().map(|r| r.id.as_str()).collect::<Vec<_>>())
+            .bind(reductions.iter().map(|r| r.enterprise.as_str()).collect::<Vec<_>>())
+            .bind(reductions.iter().map(|r| r.instrument.as_str()).collect::<Vec<_>>())
+            .bind(reductions.iter().map(|r| r.units).collect::<Vec<_>>())
+            .bind(reductions.iter().map(|r| rows::measure(r.measure)).collect::<Vec<_>>())
+            .bind(reductions.iter().map(|r| r.evidence.as_str()).collect::<Vec<_>>())
+            .bind(reductions.iter().map(|r| r.seq as i64).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+        }
 
         let accounts: Vec<_> = book.accounts.changed().map(|(_, a)| a).collect();
         sqlx::query(
