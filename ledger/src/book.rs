@@ -107,6 +107,11 @@ impl<V: Clone> Table<V> {
             .filter(|(key, _)| !self.loaded.contains(*key))
     }
 
+    /// Whether `key` is a row this batch created (changed, and not in storage).
+    pub fn is_created(&self, key: &str) -> bool {
+        self.dirty.contains(key) && !self.loaded.contains(key)
+    }
+
     /// Marks every row as written: after a commit, the next batch starts clean.
     pub fn settle(&mut self) {
         self.loaded.extend(

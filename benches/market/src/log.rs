@@ -90,7 +90,27 @@ pub async fn measure(
 ) -> Result<Row, Box<dyn std::error::Error>> {
     let mut market = open(url).await?;
     let stream = orders(n, 0x0d0e_5eed);
+    let server = postmaster(url).await;
+    let server_before = server.map_or(0.0, server_cpu_seconds);
+    let stats_before = market.ledger().writer_stats();
+    let cpu_before = cpu_seconds(std::process::id());
     let (entries, seconds) = run_batches(&mut market, &stream, batch).await?;
+    let cpu = cpu_seconds(std::process::id()) - cpu_before;
+    let server_cpu = server.map(|pid| server_cpu_seconds(pid) - server_before);
+    let stats = market.ledger().writer_stats();
+    eprintln!(
+        "  writer: {} batches, read {:.2} s, apply {:.2} s, wait {:.2} s, write {:.2} s, commit {:.2} s; process CPU {:.2} s{}",
+        stats.batches - stats_before.batches,
+        (stats.read - stats_before.read).as_secs_f64(),
+        (stats.apply - stats_before.apply).as_secs_f64(),
+        (stats.wait - stats_before.wait).as_secs_f64(),
+        (stats.write - stats_before.write).as_secs_f64(),
+        (stats.commit - stats_before.commit).as_secs_f64(),
+        cpu,
+        server_cpu.map_or(String::new(), |s| format!(
+            ", PostgreSQL server CPU {s:.2} s"
+        )),
+    );
     let report = ledger::verify(market.ledger().store()).await?;
     if !report.is_ok() {
         return Err(format!("{backend}: verify failed: {:?}", report.problems).into());
@@ -130,9 +150,15 @@ pub fn run(quick: bool) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
         let single_n = if quick { 1_000 } else { 5_000 };
         let grouped_n = if quick { 20_000 } else { 200_000 };
         let dir = tempfile::tempdir()?;
-        let modes = [1_usize, 256, 2_048, 8_192];
+        // `--batches=256,2048` runs only those rows (1 = one at a time); `--postgres-only`
+        // skips SQLite. For profiling one backend or one size.
+        let modes: Vec<usize> = std::env::args()
+            .find_map(|a| a.strip_prefix("--batches=").map(str::to_owned))
+            .map(|list| list.split(',').filter_map(|b| b.parse().ok()).collect())
+            .unwrap_or_else(|| vec![1, 256, 2_048, 8_192]);
+        let sqlite = !std::env::args().any(|a| a == "--postgres-only");
         let mut rows = Vec::new();
-        for (i, &batch) in modes.iter().enumerate() {
+        for (i, &batch) in modes.iter().enumerate().filter(|_| sqlite) {
             let url = format!("sqlite://{}", dir.path().join(format!("m{i}.db")).display());
             let n = if batch == 1 { single_n } else { grouped_n };
             rows.push(measure("SQLite", &url, batch, n).await?);
@@ -146,4 +172,63 @@ pub fn run(quick: bool) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
         }
         Ok(rows)
     })
+}
+
+/// User + system CPU seconds of a process (`/proc/<pid>/stat`, clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces) start at field 3 (state).
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The PostgreSQL postmaster behind `url`, when it runs on this machine.
+async fn postmaster(url: &str) -> Option<u32> {
+    use sqlx::Connection;
+    if !url.starts_with("postgres") {
+        return None;
+    }
+    let mut conn = sqlx::PgConnection::connect(url).await.ok()?;
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await
+        .ok()?;
+    parent(u32::try_from(pid).ok()?)
+}
+
+/// CPU seconds of the postmaster and every live child (the backends, the WAL writer…); a
+/// backend that exits in between is not counted.
+fn server_cpu_seconds(postmaster: u32) -> f64 {
+    let mut total = cpu_seconds(postmaster);
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            if let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+                && parent(pid) == Some(postmaster)
+            {
+                total += cpu_seconds(pid);
+            }
+        }
+    }
+    total
 }
