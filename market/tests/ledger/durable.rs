@@ -791,13 +791,7 @@ async fn a_lost_race_after_a_checkpoint_replays_only_the_tail() {
             let side = if i % 2 == 0 { Side::Sell } else { Side::Buy };
             run_ok(
                 &mut a,
-                order(
-                    1 + i % 4,
-                    side,
-                    10_000 + 50 - i as u64 * 11,
-                    1,
-                    at(i as i64),
-                ),
+                order(1 + i % 4, side, 10_000 + 50 - i * 11, 1, at(i as i64)),
             )
             .await;
         }
