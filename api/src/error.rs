@@ -293,6 +293,7 @@ fn ledger_field(error: &LedgerError) -> Option<String> {
         LedgerError::UnknownHold { .. }
         | LedgerError::HoldNotOpen { .. }
         | LedgerError::HoldExpired { .. } => ".hold",
+        LedgerError::InvalidField { field, .. } if field == "note" => ".note",
         _ => "",
     };
     Some(format!("actions[{index}]{inner}"))

@@ -14,7 +14,9 @@ use crate::keys::Role;
 
 /// A generic atomic batch: every action succeeds or none does, recorded as one journal entry.
 /// Each action is an object tagged by `type`, as the ledger documents them (`transfer`,
-/// `place_hold`, `surrender`, `issue`, `define_instrument`, …).
+/// `place_hold`, `surrender`, `issue`, `define_instrument`, …). `annotate` (`{"type":
+/// "annotate", "note": "…"}`, 1 to 1024 characters) records a note and changes nothing; like
+/// every action but transfer, place_hold and surrender it needs a bureau key.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {

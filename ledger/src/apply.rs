@@ -10,7 +10,7 @@ use crate::book::{Book, Hold, HoldState, Reduction};
 use crate::enterprise::ClassificationLists;
 use crate::error::LedgerError;
 use crate::instrument::{Instrument, InstrumentKind, validate_code};
-use crate::request::{ACTIONS_MAX, Action, Party, Purpose, Request};
+use crate::request::{ACTIONS_MAX, Action, NOTE_LEN_MAX, Party, Purpose, Request};
 
 /// Why a posting was made: with the journal entry it belongs to, this is each unit's provenance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -135,6 +135,31 @@ pub fn check_request_shape(request: &Request) -> Result<(), LedgerError> {
         }),
         _ => Ok(()),
     }
+}
+
+/// An annotation's note: not blank, at most [`NOTE_LEN_MAX`] characters, no control characters
+/// but newline and tab.
+pub fn check_note(note: &str) -> Result<(), LedgerError> {
+    let chars = note.chars().count();
+    if note.trim().is_empty() {
+        return Err(invalid("note", "must not be blank".into()));
+    }
+    if chars > NOTE_LEN_MAX {
+        return Err(invalid(
+            "note",
+            format!("has {chars} characters, more than the {NOTE_LEN_MAX} allowed"),
+        ));
+    }
+    if let Some(c) = note
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
+        return Err(invalid(
+            "note",
+            format!("contains the control character {c:?}"),
+        ));
+    }
+    Ok(())
 }
 
 struct Machine<'a> {
@@ -295,6 +320,7 @@ impl Machine<'_> {
                 self.release(held, HoldState::Voided, PostingCode::HoldVoid)
             }
             Action::ExpireHolds {} => self.expire_holds(),
+            Action::Annotate { note } => check_note(note),
             Action::Surrender {
                 instrument,
                 enterprise,

@@ -138,6 +138,7 @@ impl Needs {
                 self.holds.insert(hold.clone());
             }
             Action::ExpireHolds {} => self.expired_holds_at = Some(now),
+            Action::Annotate { .. } => {}
             Action::Surrender {
                 instrument: i,
                 enterprise,

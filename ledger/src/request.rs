@@ -12,6 +12,8 @@ use crate::instrument::{Instrument, Pollutant, Region};
 pub const ACTIONS_MAX: usize = 100_000;
 /// Idempotency keys are at most this long.
 pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 128;
+/// An [`Action::Annotate`] note is at most this many characters.
+pub const NOTE_LEN_MAX: usize = 1_024;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,6 +170,13 @@ pub enum Action {
     },
     /// Returns every hold past its expiry to its holder.
     ExpireHolds {},
+    /// Records a note in the journal and changes nothing else: no balance, hold or record.
+    /// For entries whose meaning is all in the request (a market command that settles nothing,
+    /// a bureau remark). 1 to [`NOTE_LEN_MAX`] characters, not blank, no control characters
+    /// other than newline and tab. Bureau only.
+    Annotate {
+        note: String,
+    },
     /// Year-end compliance: units leave the enterprise for the surrender account.
     Surrender {
         instrument: String,
@@ -220,6 +229,7 @@ impl Action {
             Action::PostHold { .. } => "post_hold",
             Action::VoidHold { .. } => "void_hold",
             Action::ExpireHolds { .. } => "expire_holds",
+            Action::Annotate { .. } => "annotate",
             Action::Surrender { .. } => "surrender",
             Action::Cancel { .. } => "cancel",
             Action::Freeze { .. } => "freeze",

@@ -54,6 +54,10 @@ enum Op {
     VoidHold {
         hold: usize,
     },
+    /// A note: changes no balance; refused when blank or too long.
+    Annotate {
+        note: Note,
+    },
     /// Resend an earlier request under its key, unchanged.
     Retry {
         op: usize,
@@ -73,6 +77,23 @@ enum Amount {
     Zero,
     Negative,
     TooPrecise,
+}
+
+/// Notes as the caller writes them, including the invalid ones.
+#[derive(Debug, Clone, Copy)]
+enum Note {
+    /// Valid: this many characters (1..=NOTE_LEN_MAX).
+    Chars(usize),
+    Blank,
+    TooLong,
+}
+
+fn note() -> impl Strategy<Value = Note> {
+    prop_oneof![
+        4 => (1..=ledger::request::NOTE_LEN_MAX).prop_map(Note::Chars),
+        1 => Just(Note::Blank),
+        1 => Just(Note::TooLong),
+    ]
 }
 
 fn amount() -> impl Strategy<Value = Amount> {
@@ -95,6 +116,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (holder.clone(), instrument.clone(), 1_i64..300).prop_map(|(from, instrument, units)| Op::PlaceHold { from, instrument, units }),
         2 => (0..40_usize, holder.clone(), 1_i64..300).prop_map(|(hold, to, units)| Op::PostHold { hold, to, units }),
         1 => (0..40_usize).prop_map(|hold| Op::VoidHold { hold }),
+        1 => note().prop_map(|note| Op::Annotate { note }),
         2 => (0..40_usize).prop_map(|op| Op::Retry { op }),
         1 => (0..40_usize, 1_i64..50).prop_map(|(op, units)| Op::Reuse { op, units }),
         1 => Just(Op::Reopen),
@@ -245,6 +267,7 @@ impl Model {
                 }
                 None => false,
             },
+            Op::Annotate { note } => matches!(note, Note::Chars(_)),
             Op::Retry { .. } | Op::Reuse { .. } | Op::Reopen => {
                 unreachable!("handled by the driver")
             }
@@ -353,6 +376,13 @@ fn request(
                 .get(hold)
                 .cloned()
                 .unwrap_or_else(|| format!("missing-{hold}")),
+        },
+        Op::Annotate { note } => Action::Annotate {
+            note: match note {
+                Note::Chars(n) => "注".repeat(n),
+                Note::Blank => " \t\n".into(),
+                Note::TooLong => "n".repeat(ledger::request::NOTE_LEN_MAX + 1),
+            },
         },
         Op::Retry { .. } | Op::Reuse { .. } | Op::Reopen => unreachable!("handled by the driver"),
     };

@@ -285,6 +285,64 @@ async fn holds_post_partially_void_and_expire() {
 }
 
 #[tokio::test]
+async fn an_annotation_records_its_note_and_changes_nothing() {
+    for (url, _dir) in databases().await {
+        let clock = TestClock::new(start_time());
+        let ledger = open(&url, &clock).await;
+        let deposit = Action::Deposit {
+            instrument: CNY.into(),
+            enterprise: A.into(),
+            amount: q("100.00"),
+        };
+        let hold = Action::PlaceHold {
+            hold: "short".into(),
+            instrument: CNY.into(),
+            from: ent(A),
+            amount: q("40"),
+            expires_at: clock.now() + Duration::minutes(1),
+        };
+        ledger
+            .submit(req("fund", vec![deposit, hold]))
+            .await
+            .unwrap();
+        clock.advance(Duration::minutes(5));
+        let balances = ledger.store().balances(None).await.unwrap();
+        let holds = ledger.store().holds().await.unwrap();
+        // Exactly at the limit, multi-byte, with newline and tab: accepted.
+        let note = format!("{}\n\t", "排".repeat(ledger::request::NOTE_LEN_MAX - 2));
+        let receipt = ledger
+            .submit(req("note", vec![Action::Annotate { note: note.clone() }]))
+            .await
+            .unwrap();
+        assert!(receipt.postings.is_empty(), "{url}: {:?}", receipt.postings);
+        // Unlike `expire_holds`, the note leaves the expired hold open and every balance as it was.
+        assert_eq!(
+            ledger.store().balances(None).await.unwrap(),
+            balances,
+            "{url}"
+        );
+        assert_eq!(ledger.store().holds().await.unwrap(), holds, "{url}");
+        let page = ledger.store().journal(receipt.seq - 1, 1).await.unwrap();
+        let entry: ledger::journal::Entry = serde_json::from_str(&page[0].body).unwrap();
+        assert_eq!(
+            entry.request.actions,
+            vec![Action::Annotate { note: note.clone() }]
+        );
+        // A retry is answered with the first receipt.
+        let again = ledger
+            .submit(req("note", vec![Action::Annotate { note }]))
+            .await
+            .unwrap();
+        assert!(again.replayed && again.seq == receipt.seq, "{url}");
+        assert_verified(&ledger).await;
+        // A reopened ledger (verification replays every entry) agrees.
+        drop(ledger);
+        let reopened = open(&url, &clock).await;
+        assert_verified(&reopened).await;
+    }
+}
+
+#[tokio::test]
 async fn a_retry_returns_the_first_outcome_and_a_changed_request_is_refused() {
     for (url, _dir) in databases().await {
         let clock = TestClock::new(start_time());
@@ -426,7 +484,42 @@ async fn bad_input_is_refused_with_a_named_error_and_changes_nothing() {
                 |e| matches!(e, LedgerError::WrongInstrumentKind { .. }),
                 "settlement cash",
             ),
+            (
+                "blank note",
+                vec![Action::Annotate {
+                    note: " \n ".into(),
+                }],
+                |e| matches!(e, LedgerError::InvalidField { field, .. } if field == "note"),
+                "invalid note: must not be blank",
+            ),
+            (
+                "note too long",
+                vec![Action::Annotate {
+                    note: "排".repeat(ledger::request::NOTE_LEN_MAX + 1),
+                }],
+                |e| matches!(e, LedgerError::InvalidField { field, .. } if field == "note"),
+                "has 1025 characters, more than the 1024 allowed",
+            ),
+            (
+                "control character in a note",
+                vec![Action::Annotate {
+                    note: "bell \u{7}".into(),
+                }],
+                |e| matches!(e, LedgerError::InvalidField { field, .. } if field == "note"),
+                "control character",
+            ),
             // All or nothing: the first action alone would succeed.
+            (
+                "note with a failing action",
+                vec![
+                    Action::Annotate {
+                        note: "fine".into(),
+                    },
+                    transfer(COD, A, B, "100.001"),
+                ],
+                |e| matches!(e, LedgerError::InsufficientBalance { .. }),
+                "action 1 (transfer)",
+            ),
             (
                 "second action fails",
                 vec![transfer(COD, A, B, "60"), transfer(COD, A, B, "60")],

@@ -33,7 +33,9 @@ pub struct FreezeReport {
     pub vetoed_transfers: Vec<TransferId>,
 }
 
-#[derive(Debug, Default)]
+/// `Clone` is a deep copy (books, orders, tapes, auctions): the durable market keeps one as
+/// its checkpoint.
+#[derive(Clone, Debug, Default)]
 pub struct Market {
     books: BTreeMap<InstrumentId, Book>,
     rules: AccountRules,

@@ -81,6 +81,8 @@ fn single_field(field: &str) -> String {
 
 /// The access matrix for writes: the bureau may ask for anything; an enterprise may move units
 /// out of its own accounts only (transfer, place a hold, surrender); an economist writes nothing.
+/// Everything else, `annotate` included (a note in the journal is the bureau's record), is
+/// bureau-only.
 fn authorize(caller: &Caller, actions: &[Action], shape: Shape) -> Result<(), ApiError> {
     match caller.role() {
         Role::Bureau => Ok(()),

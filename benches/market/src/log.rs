@@ -14,9 +14,9 @@ use market::{
 };
 use std::time::Instant;
 
-const RIGHTS: InstrumentId = InstrumentId(1);
+pub const RIGHTS: InstrumentId = InstrumentId(1);
 
-async fn open(url: &str) -> Result<DurableMarket, Box<dyn std::error::Error>> {
+pub async fn open(url: &str) -> Result<DurableMarket, Box<dyn std::error::Error>> {
     let ledger = Ledger::open(url, LedgerOptions::default()).await?;
     seed(&ledger).await?;
     let init = MarketInit {

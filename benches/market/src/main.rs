@@ -16,11 +16,15 @@
 //!   `ETS_TEST_PG_URL` is set, e.g. under `scripts/with-postgres`), one at a time and with group
 //!   commit; see [`durable`].
 //!
+//! * `--rebuild`: rebuild of the durable market's projection after a lost race with a large
+//!   journal (100k resting orders), full replay against the checkpoint; see [`rebuild`].
+//!
 //! `--quick` runs a tenth of the operations.
 
 mod baseline;
 mod durable;
 mod log;
+mod rebuild;
 mod workload;
 
 use market::auction::{ClearingRules, Pricing, UndersubscribedPolicy, clear};
@@ -34,6 +38,33 @@ const REPEATS: usize = 7;
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let log = std::env::args().any(|a| a == "--log");
+    if std::env::args().any(|a| a == "--rebuild") {
+        match rebuild::run(quick) {
+            Ok(rows) => {
+                println!(
+                    "| backend | what | from entry | entries replayed | wall ms | process CPU ms |"
+                );
+                println!("|---|---|---|---|---|---|");
+                let opt = |v: Option<u64>| v.map_or("–".to_owned(), |v| v.to_string());
+                for r in rows {
+                    println!(
+                        "| {} | {} | {} | {} | {:.1} | {:.0} |",
+                        r.backend,
+                        r.what,
+                        opt(r.from_entry),
+                        opt(r.entries_replayed),
+                        r.wall_ms,
+                        r.cpu_ms
+                    );
+                }
+            }
+            Err(error) => {
+                eprintln!("bench-market --rebuild: {error}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     if std::env::args().any(|a| a == "--durable") || log {
         let rows = if log {
             log::run(quick)

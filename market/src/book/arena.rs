@@ -27,7 +27,7 @@ pub(crate) struct Node {
     pub hold_remaining: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Arena {
     nodes: Vec<Node>,
     free_head: Option<u32>,

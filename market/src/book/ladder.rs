@@ -23,7 +23,7 @@ const EMPTY: Level = Level {
     orders: 0,
 };
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Ladder {
     pub levels: Vec<Level>,
     occupied: Vec<u64>,

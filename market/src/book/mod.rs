@@ -120,6 +120,7 @@ struct Admission {
     hold_amount: u64,
 }
 
+#[derive(Clone)]
 pub struct Book {
     spec: InstrumentSpec,
     previous_close_ticks: u64,

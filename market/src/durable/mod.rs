@@ -14,9 +14,17 @@
 //! * **Optimistic concurrency**: two processes at the same point both try `market/<n>`; the
 //!   ledger refuses the second (same key, different request) or answers it with the first
 //!   receipt (identical request, hence identical state). The loser rebuilds its projection
-//!   from the journal, catches up and retries its commands. A ledger refusal of a settlement
+//!   from its checkpoint, catches up and retries its commands. A ledger refusal of a settlement
 //!   (another writer moved funds underneath) does the same, then retries one command per
 //!   request, so only the command the ledger refuses is refused.
+//! * **Checkpoints**: after a catch-up (the projection is then exactly the replay of the
+//!   journal through its cursor) the handle keeps a deep copy of the projection once the
+//!   replay distance since the last copy is large enough to amortise it
+//!   ([`DurableMarket::set_checkpoint_every`]); a rebuild restores the copy and replays only
+//!   the entries after it. In memory only: opening a handle replays the whole journal.
+//!   [`DurableMarket::verify_projection`] checks a projection against a full replay.
+//! * An entry whose commands settle nothing carries one `annotate` action ([`CARRIER_NOTE`];
+//!   the ledger refuses empty requests); older journals' `expire_holds` carriers still replay.
 //! * During replay a logged command that the engine refuses, or whose settlements differ from
 //!   the logged actions, is [`BridgeError::Corrupt`], never skipped.
 
@@ -54,7 +62,16 @@ pub struct MarketInit {
     pub transfer_grace: Duration,
 }
 
+/// The least replay distance (journal entries + market commands) between two checkpoints of
+/// the projection by default: see [`DurableMarket::set_checkpoint_every`].
+pub const CHECKPOINT_EVERY: u64 = 256;
+/// The replay distance before a new checkpoint is also at least the market's open holds divided
+/// by this (open holds track resting orders, bids and transfers: a proxy for the copy's cost),
+/// so the copy is amortised over the commands replayed since, whatever the size of the books.
+const CHECKPOINT_SIZE_DIVISOR: u64 = 4;
+
 /// A non-market entry not yet folded into the balances view.
+#[derive(Clone)]
 struct Pending {
     seq: u64,
     actions: Vec<Action>,
@@ -62,6 +79,9 @@ struct Pending {
 }
 
 /// The projection: engine, mapping, balances view and where in the journal it stands.
+/// `Clone` is the checkpoint: a deep copy, taken only when the projection is exactly the replay
+/// of the journal through `cursor` (after a catch-up, nothing pending, no uncommitted batch).
+#[derive(Clone)]
 struct State {
     market: Market,
     mapping: Option<LedgerMapping>,
@@ -108,6 +128,34 @@ fn initialised(mapping: &Option<LedgerMapping>) -> Result<&LedgerMapping, Bridge
     mapping
         .as_ref()
         .ok_or_else(|| BridgeError::InvalidMapping("the market is not initialised".into()))
+}
+
+/// Replays the journal entries after `state.cursor` (through `until` when given) into
+/// `state`; returns how many were read.
+async fn replay_journal(
+    ledger: &Ledger,
+    state: &mut State,
+    until: Option<u64>,
+) -> Result<u64, BridgeError> {
+    let mut replayed = 0;
+    'pages: loop {
+        let page = ledger.store().journal(state.cursor, PAGE).await?;
+        let full = page.len() == PAGE as usize;
+        for stored in &page {
+            if until.is_some_and(|until| stored.seq > until) {
+                break 'pages;
+            }
+            DurableMarket::replay_entry(state, stored)?;
+            state.cursor = stored.seq;
+            replayed += 1;
+        }
+        if !full {
+            break;
+        }
+    }
+    let cursor = state.cursor;
+    state.flush_pending(cursor);
+    Ok(replayed)
 }
 
 impl State {
@@ -164,6 +212,48 @@ impl State {
         }
         self.next += 1;
         Ok((outcome, actions))
+    }
+
+    /// A stable text form of the whole market state (books, resting orders, tapes, day
+    /// statistics, rules, auctions, transfers, open holds, next command number): two
+    /// projections of the same log have the same digest.
+    fn digest(&self) -> String {
+        let market = &self.market;
+        let mut text = format!(
+            "next={} day_end={} mapping={:?} rules={:?}\n",
+            self.next,
+            self.trading_day_end,
+            self.mapping,
+            market.rules()
+        );
+        for (id, book) in market.books() {
+            text += &format!(
+                "book {id}: band={:?} close={} daily={:?} depth={:?}\n bids={:?}\n asks={:?}\n tape={:?}\n",
+                book.band(),
+                book.previous_close_ticks(),
+                book.daily(),
+                book.depth(usize::MAX),
+                book.resting_orders(crate::ids::Side::Buy),
+                book.resting_orders(crate::ids::Side::Sell),
+                book.trades_after(0),
+            );
+        }
+        for auction in market.auctions() {
+            text += &format!(
+                "auction {:?} {:?} commitment={} bids={} record={:?} deadline={:?}\n",
+                auction.config(),
+                auction.state(),
+                auction.seed_commitment_hex(),
+                auction.bid_count(),
+                auction.record(),
+                self.auction_deadlines.get(&auction.config().id),
+            );
+        }
+        for transfer in market.transfers() {
+            text += &format!("transfer {transfer:?}\n");
+        }
+        text += &format!("open holds {}\n", self.overlay.open_holds());
+        text
     }
 
     fn hold_expiry(&self, hold: HoldId) -> Result<DateTime<Utc>, BridgeError> {
@@ -440,6 +530,35 @@ pub struct DurableMarket {
     actions_max: usize,
     entries_written: u64,
     rebuilds: u64,
+    /// The projection as of journal entry `checkpoint.cursor`: a lost race or a failed
+    /// batch restores it and replays only the entries after it.
+    checkpoint: Option<Box<State>>,
+    /// Least replay distance between checkpoints (0: none; every rebuild replays the whole
+    /// journal).
+    checkpoint_every: u64,
+    stats: ReplayStats,
+}
+
+/// What replaying the journal has cost this handle: for tests, benches and metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Journal entries read and replayed (catch-ups and rebuilds; not the handle's own
+    /// entries, which it folds from their receipts).
+    pub entries_replayed: u64,
+    /// Checkpoints of the projection taken.
+    pub checkpoints_taken: u64,
+    /// Rebuilds that started from a checkpoint instead of the journal's beginning.
+    pub restored_from_checkpoint: u64,
+    /// The last rebuild: the journal entry it started after (0: the beginning) and how many
+    /// entries it replayed.
+    pub last_rebuild: Option<RebuildStats>,
+}
+
+/// One rebuild of the projection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RebuildStats {
+    pub from_entry: u64,
+    pub entries_replayed: u64,
 }
 
 /// Per-command answers of [`DurableMarket::execute`].
@@ -456,6 +575,9 @@ impl DurableMarket {
             actions_max: ledger::request::ACTIONS_MAX,
             entries_written: 0,
             rebuilds: 0,
+            checkpoint: None,
+            checkpoint_every: CHECKPOINT_EVERY,
+            stats: ReplayStats::default(),
         };
         me.catch_up().await?;
         if me.state.mapping.is_none() {
@@ -487,6 +609,9 @@ impl DurableMarket {
             actions_max: ledger::request::ACTIONS_MAX,
             entries_written: 0,
             rebuilds: 0,
+            checkpoint: None,
+            checkpoint_every: CHECKPOINT_EVERY,
+            stats: ReplayStats::default(),
         };
         me.catch_up().await?;
         me.state.mapping()?;
@@ -497,6 +622,85 @@ impl DurableMarket {
     /// the split).
     pub fn set_actions_max(&mut self, actions_max: usize) {
         self.actions_max = actions_max.clamp(1, ledger::request::ACTIONS_MAX);
+    }
+
+    /// The checkpoint policy: after a catch-up, the projection is copied (a deep clone of the
+    /// engine, balances view and holds; its cost grows with the books, see
+    /// `benches/market/RESULTS.md`) once its replay distance from the last checkpoint (journal
+    /// entries + market commands since) is at least `distance`, and at least a quarter of the
+    /// market's open holds. A rebuild (after a lost race or a refused batch) restores the copy
+    /// and replays only the entries after it. 0: no checkpoints, every rebuild replays the
+    /// whole journal. Default [`CHECKPOINT_EVERY`].
+    pub fn set_checkpoint_every(&mut self, distance: u64) {
+        self.checkpoint_every = distance;
+        if distance == 0 {
+            self.checkpoint = None;
+        }
+    }
+
+    /// Journal entry of the checkpoint a rebuild would start from (`None`: the beginning).
+    pub fn checkpoint_cursor(&self) -> Option<u64> {
+        self.checkpoint.as_ref().map(|c| c.cursor)
+    }
+
+    /// Checkpoints the projection now, whatever the policy (after catching up): for benches
+    /// and tests.
+    pub async fn checkpoint_now(&mut self) -> Result<(), BridgeError> {
+        self.refresh().await?;
+        self.take_checkpoint();
+        Ok(())
+    }
+
+    fn take_checkpoint(&mut self) {
+        self.checkpoint = Some(Box::new(self.state.clone()));
+        self.stats.checkpoints_taken += 1;
+    }
+
+    /// After a catch-up: a new checkpoint once the projection is far enough past the last one.
+    fn maybe_checkpoint(&mut self) {
+        if self.checkpoint_every == 0 {
+            return;
+        }
+        let (cursor, next) = self
+            .checkpoint
+            .as_ref()
+            .map_or((0, 0), |c| (c.cursor, c.next));
+        let distance =
+            self.state.cursor.saturating_sub(cursor) + self.state.next.saturating_sub(next);
+        let size = self.state.overlay.open_holds() as u64 / CHECKPOINT_SIZE_DIVISOR;
+        if distance >= self.checkpoint_every.max(size) {
+            self.take_checkpoint();
+        }
+    }
+
+    pub fn replay_stats(&self) -> ReplayStats {
+        self.stats
+    }
+
+    /// Replays the whole journal into a fresh projection, ignoring the checkpoint, up to this
+    /// handle's position, and checks that it equals this handle's projection (digest): the
+    /// `verify` of the market. Returns the entries replayed; a difference is
+    /// [`BridgeError::Corrupt`]. Leaves this handle as it was. Call it after a successful
+    /// `refresh` or `execute` (a handle that has just lost a race is ahead of the journal until
+    /// its next call).
+    pub async fn verify_projection(&self) -> Result<u64, BridgeError> {
+        let mut fresh = State::default();
+        let replayed = replay_journal(&self.ledger, &mut fresh, Some(self.state.cursor)).await?;
+        let (mine, full) = (self.state.digest(), fresh.digest());
+        if mine != full {
+            return Err(BridgeError::Corrupt(format!(
+                "the projection at journal entry {} differs from a full replay of the journal",
+                self.state.cursor
+            )));
+        }
+        Ok(replayed)
+    }
+
+    /// Throws the projection and its checkpoint away and replays the whole journal.
+    pub async fn rebuild_from_scratch(&mut self) -> Result<(), BridgeError> {
+        self.checkpoint = None;
+        self.stale = true;
+        self.refresh().await
     }
 
     pub fn ledger(&self) -> &Ledger {
@@ -562,46 +766,54 @@ impl DurableMarket {
         if self.stale {
             self.rebuild().await
         } else {
-            self.catch_up().await
+            self.catch_up().await.map(drop)
         }
     }
 
-    /// Throws the projection away and replays the whole journal.
+    /// Throws the projection away and replays the journal: from the checkpoint when there is
+    /// one, from the beginning otherwise.
     async fn rebuild(&mut self) -> Result<(), BridgeError> {
-        self.state = State::default();
+        self.state = match &self.checkpoint {
+            Some(checkpoint) => {
+                self.stats.restored_from_checkpoint += 1;
+                State::clone(checkpoint)
+            }
+            None => State::default(),
+        };
         self.rebuilds += 1;
         self.stale = false;
-        self.catch_up().await
-    }
-
-    async fn catch_up(&mut self) -> Result<(), BridgeError> {
-        loop {
-            let page = self.ledger.store().journal(self.state.cursor, PAGE).await?;
-            let Some(last) = page.last().map(|e| e.seq) else {
-                break;
-            };
-            for stored in &page {
-                if let Err(error) = self.replay_entry(stored) {
-                    self.stale = true;
-                    return Err(error);
-                }
-            }
-            self.state.cursor = last;
-            if page.len() < PAGE as usize {
-                break;
-            }
-        }
-        let cursor = self.state.cursor;
-        self.state.flush_pending(cursor);
+        let from_entry = self.state.cursor;
+        let entries_replayed = self.catch_up().await?;
+        self.stats.last_rebuild = Some(RebuildStats {
+            from_entry,
+            entries_replayed,
+        });
         Ok(())
     }
 
-    fn replay_entry(&mut self, stored: &StoredEntry) -> Result<(), BridgeError> {
+    /// Replays the entries after the cursor; returns how many. On an error the projection is
+    /// stale.
+    async fn catch_up(&mut self) -> Result<u64, BridgeError> {
+        match replay_journal(&self.ledger, &mut self.state, None).await {
+            Ok(entries) => {
+                self.stats.entries_replayed += entries;
+                self.maybe_checkpoint();
+                Ok(entries)
+            }
+            Err(error) => {
+                self.stale = true;
+                Err(error)
+            }
+        }
+    }
+
+    /// Replays one journal entry (does not move the cursor): a market entry through the
+    /// engine, checked against its logged actions; any other entry is kept pending.
+    fn replay_entry(state: &mut State, stored: &StoredEntry) -> Result<(), BridgeError> {
         let corrupt =
             |why: String| BridgeError::Corrupt(format!("journal entry {}: {why}", stored.seq));
         let entry: Entry = serde_json::from_str(&stored.body)
             .map_err(|e| corrupt(format!("unreadable body: {e}")))?;
-        let state = &mut self.state;
         if !stored.idempotency_key.starts_with(KEY_PREFIX) {
             state.pending.push(Pending {
                 seq: stored.seq,
@@ -652,10 +864,12 @@ impl DurableMarket {
                 }
             }
         }
-        if actions.is_empty() {
-            actions = carrier();
-        }
-        if actions != entry.request.actions {
+        let matches = if actions.is_empty() {
+            is_carrier(&entry.request.actions)
+        } else {
+            actions == entry.request.actions
+        };
+        if !matches {
             return Err(corrupt(
                 "the replayed commands' settlements differ from the logged actions".into(),
             ));
@@ -847,50 +1061,27 @@ impl DurableMarket {
     /// statistics, rules, auctions, transfers, open holds, next command number): two
     /// projections of the same log have the same digest.
     pub fn digest(&self) -> String {
-        let market = &self.state.market;
-        let mut text = format!(
-            "next={} day_end={} mapping={:?} rules={:?}\n",
-            self.state.next,
-            self.state.trading_day_end,
-            self.state.mapping,
-            market.rules()
-        );
-        for (id, book) in market.books() {
-            text += &format!(
-                "book {id}: band={:?} close={} daily={:?} depth={:?}\n bids={:?}\n asks={:?}\n tape={:?}\n",
-                book.band(),
-                book.previous_close_ticks(),
-                book.daily(),
-                book.depth(usize::MAX),
-                book.resting_orders(crate::ids::Side::Buy),
-                book.resting_orders(crate::ids::Side::Sell),
-                book.trades_after(0),
-            );
-        }
-        for auction in market.auctions() {
-            text += &format!(
-                "auction {:?} {:?} commitment={} bids={} record={:?} deadline={:?}\n",
-                auction.config(),
-                auction.state(),
-                auction.seed_commitment_hex(),
-                auction.bid_count(),
-                auction.record(),
-                self.state.auction_deadlines.get(&auction.config().id),
-            );
-        }
-        for transfer in market.transfers() {
-            text += &format!("transfer {transfer:?}\n");
-        }
-        text += &format!("open holds {}\n", self.state.overlay.open_holds());
-        text
+        self.state.digest()
     }
 }
 
+/// The note of [`carrier`].
+pub const CARRIER_NOTE: &str = "market commands with no settlement";
+
 /// The actions of an entry whose commands settle nothing (a mapping, a listing, a killed
-/// fill-or-kill…): the ledger refuses an empty request, and returning expired holds is the one
-/// action with no new effect of its own.
+/// fill-or-kill…): the ledger refuses an empty request, so it carries one `annotate`, which
+/// changes nothing.
 fn carrier() -> Vec<Action> {
-    vec![Action::ExpireHolds {}]
+    vec![Action::Annotate {
+        note: CARRIER_NOTE.into(),
+    }]
+}
+
+/// Whether `logged` are the actions of an entry that settles nothing: today's [`carrier`], or
+/// the `expire_holds` that entries written before the ledger had `annotate` carry (that one may
+/// have returned expired holds; its postings are folded like any other entry's).
+fn is_carrier(logged: &[Action]) -> bool {
+    logged == carrier().as_slice() || matches!(logged, [Action::ExpireHolds {}])
 }
 
 /// Accepted commands that go into one market entry.
