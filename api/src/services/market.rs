@@ -118,39 +118,13 @@ pub fn instrument_of(market: &DurableMarket, code: &str) -> Result<InstrumentId,
         .ok_or_else(|| ApiError::NotFound(format!("instrument {code:?} is not listed for trading")))
 }
 
-/// The market account of an enterprise (mapping it on first use: the mapping is a logged
-/// command, so every process assigns the same id).
-pub async fn account_of(
-    market: &mut DurableMarket,
-    credit_code: &str,
-) -> Result<AccountId, ApiError> {
-    let party = Party::Enterprise(credit_code.to_owned());
-    for _ in 0..4 {
-        let mapping = market
-            .mapping()
-            .ok_or_else(|| ApiError::Internal("market without mapping".into()))?;
-        if let Some(account) = mapping.account_of(&party) {
-            return Ok(account);
-        }
-        let next = mapping.accounts().map(|(a, _)| a.0 + 1).max().unwrap_or(1);
-        match market
-            .execute_one(MarketCommand::MapAccount {
-                account: AccountId(next),
-                party: party.clone(),
-            })
-            .await
-        {
-            Ok(_) => {}
-            Err(BridgeError::InvalidMapping(why)) if why.contains("not a registered") => {
-                return Err(ApiError::NotFound(format!(
-                    "enterprise {credit_code} is not registered"
-                )));
-            }
-            Err(error) if error.is_refusal() => {}
-            Err(error) => return Err(internal(error)),
-        }
-    }
-    Err(ApiError::Internal(format!("could not map {credit_code}")))
+/// The market account of an enterprise, or the id it will get: a new account is mapped by the
+/// command it is for, in the same journal entry, and only if that command is accepted
+/// (`DurableMarket::account_for`; [`run_tagged`] runs the two together).
+pub fn account_of(market: &mut DurableMarket, credit_code: &str) -> Result<AccountId, ApiError> {
+    market
+        .account_for(&Party::Enterprise(credit_code.to_owned()))
+        .map_err(internal)
 }
 
 /// The credit code (or `reserve`) of a market account.
@@ -181,12 +155,9 @@ pub async fn run_tagged(
         }
         return Ok((Ok(outcome.clone()), true));
     }
-    let mut outcomes = market
-        .execute_tagged(std::slice::from_ref(&command), &[Some(tag)])
+    let outcome = market
+        .execute_with_accounts(command, Some(tag))
         .await
         .map_err(internal)?;
-    let outcome = outcomes
-        .pop()
-        .unwrap_or_else(|| Err(BridgeError::Corrupt("no answer".into())));
     Ok((outcome, false))
 }

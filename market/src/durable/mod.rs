@@ -42,7 +42,7 @@ use crate::rules::AccountRules;
 use crate::settlement::{Asset, HoldId, Settlement};
 use chrono::{DateTime, Duration, Utc};
 use ledger::journal::{Entry, StoredEntry};
-use ledger::{Action, Ledger, LedgerError, Posting, Receipt, Request};
+use ledger::{Action, Ledger, LedgerError, Party, Posting, Receipt, Request};
 use std::collections::BTreeMap;
 
 /// Journal entries read per page while catching up.
@@ -537,6 +537,8 @@ pub struct DurableMarket {
     /// journal).
     checkpoint_every: u64,
     stats: ReplayStats,
+    /// New accounts to map together with the next command ([`DurableMarket::account_for`]).
+    deferred: Vec<MarketCommand>,
 }
 
 /// What replaying the journal has cost this handle: for tests, benches and metrics.
@@ -578,6 +580,7 @@ impl DurableMarket {
             checkpoint: None,
             checkpoint_every: CHECKPOINT_EVERY,
             stats: ReplayStats::default(),
+            deferred: Vec::new(),
         };
         me.catch_up().await?;
         if me.state.mapping.is_none() {
@@ -612,6 +615,7 @@ impl DurableMarket {
             checkpoint: None,
             checkpoint_every: CHECKPOINT_EVERY,
             stats: ReplayStats::default(),
+            deferred: Vec::new(),
         };
         me.catch_up().await?;
         me.state.mapping()?;
@@ -897,7 +901,17 @@ impl DurableMarket {
     /// (refusals change nothing). An `Err` means the ledger could not be reached or the log is
     /// corrupt: the projection is rebuilt on the next call.
     pub async fn execute(&mut self, commands: &[MarketCommand]) -> Result<Outcomes, BridgeError> {
-        self.execute_inner(commands, &[], true).await
+        self.run_and_log(commands, &[], true, false).await
+    }
+
+    /// Runs `commands` all or nothing, in one entry: the first refusal is answered for its
+    /// command (the others answer "not run") and nothing is logged.
+    async fn execute_group(
+        &mut self,
+        commands: &[MarketCommand],
+        tags: &[Option<CommandTag>],
+    ) -> Result<Outcomes, BridgeError> {
+        self.run_and_log(commands, tags, true, true).await
     }
 
     /// [`DurableMarket::execute`] with a client tag per command (`tags[i]` for
@@ -908,7 +922,72 @@ impl DurableMarket {
         commands: &[MarketCommand],
         tags: &[Option<CommandTag>],
     ) -> Result<Outcomes, BridgeError> {
-        self.execute_inner(commands, tags, true).await
+        self.run_and_log(commands, tags, true, false).await
+    }
+
+    /// The market account of `party`, or the id it will get: a new account is mapped by the
+    /// next [`DurableMarket::execute_with_accounts`], in the same entry as its command and only
+    /// if that command is accepted, so a party's refused first command logs nothing.
+    pub fn account_for(&mut self, party: &Party) -> Result<AccountId, BridgeError> {
+        let mapping = self.state.mapping()?;
+        if let Some(account) = mapping.account_of(party) {
+            return Ok(account);
+        }
+        let mut next = mapping.accounts().map(|(a, _)| a.0 + 1).max().unwrap_or(1);
+        for deferred in &self.deferred {
+            if let MarketCommand::MapAccount { account, party: p } = deferred {
+                if p == party {
+                    return Ok(*account);
+                }
+                next = next.max(account.0 + 1);
+            }
+        }
+        self.deferred.push(MarketCommand::MapAccount {
+            account: AccountId(next),
+            party: party.clone(),
+        });
+        Ok(AccountId(next))
+    }
+
+    /// Forgets the accounts [`DurableMarket::account_for`] promised (the command was not run).
+    pub fn drop_new_accounts(&mut self) {
+        self.deferred.clear();
+    }
+
+    /// Runs `command` (tagged) after mapping the accounts [`DurableMarket::account_for`]
+    /// promised, all or nothing: one entry with the mappings and the command, or, if any of
+    /// them is refused, that refusal and nothing logged.
+    pub async fn execute_with_accounts(
+        &mut self,
+        command: MarketCommand,
+        tag: Option<CommandTag>,
+    ) -> Result<Result<CommandOutcome, BridgeError>, BridgeError> {
+        let mut commands = std::mem::take(&mut self.deferred);
+        let group = !commands.is_empty();
+        let mut tags = vec![None; commands.len()];
+        commands.push(command);
+        tags.push(tag);
+        let outcomes = if group {
+            let outcomes = self.execute_group(&commands, &tags).await?;
+            if self.stale {
+                // Refused: the projection must not keep the mappings the engine ran.
+                self.refresh().await?;
+            }
+            outcomes
+        } else {
+            self.run_and_log(&commands, &tags, true, false).await?
+        };
+        // The group's refusal (a mapping's or the command's), else the command's answer.
+        let mut outcomes = outcomes.into_iter();
+        let own = outcomes.next_back();
+        for outcome in outcomes {
+            if let Err(error) = outcome
+                && (error.is_refusal() || matches!(error, BridgeError::Settlement { .. }))
+            {
+                return Ok(Err(error));
+            }
+        }
+        Ok(own.unwrap_or_else(|| Err(BridgeError::Corrupt("no answer for the command".into()))))
     }
 
     /// The fingerprint and first outcome of the command logged with client tag `key`.
@@ -923,14 +1002,17 @@ impl DurableMarket {
         &mut self,
         commands: &[MarketCommand],
     ) -> Result<Outcomes, BridgeError> {
-        self.execute_inner(commands, &[], false).await
+        self.run_and_log(commands, &[], false, false).await
     }
 
-    async fn execute_inner(
+    /// The engine and the log: runs the commands, logs the accepted ones, retries lost races.
+    /// With `group`, all or nothing: a refusal stops the group, one entry or none.
+    async fn run_and_log(
         &mut self,
         commands: &[MarketCommand],
         tags: &[Option<CommandTag>],
         mut catch_up: bool,
+        group: bool,
     ) -> Result<Outcomes, BridgeError> {
         let mut results: Vec<Option<Result<CommandOutcome, BridgeError>>> =
             (0..commands.len()).map(|_| None).collect();
@@ -961,7 +1043,9 @@ impl DurableMarket {
                 match self.state.run(&commands[i], tag) {
                     Ok((outcome, actions)) => {
                         let fits = chunks.last().is_some_and(|c| {
-                            !one_by_one && c.actions.len() + actions.len() <= self.actions_max
+                            group
+                                || !one_by_one
+                                    && c.actions.len() + actions.len() <= self.actions_max
                         });
                         if !fits {
                             chunks.push(Chunk {
@@ -975,7 +1059,15 @@ impl DurableMarket {
                             chunk.actions.extend(actions);
                         }
                     }
-                    Err(error) if error.is_refusal() => results[i] = Some(Err(error)),
+                    Err(error) if error.is_refusal() => {
+                        results[i] = Some(Err(error));
+                        if group {
+                            // The engine ran the group's earlier commands: forget them.
+                            self.stale = true;
+                            chunks.clear();
+                            break;
+                        }
+                    }
                     Err(error) => {
                         self.stale = true;
                         return Err(error);
@@ -1021,7 +1113,7 @@ impl DurableMarket {
                         error if !error.is_refusal() => {
                             return Err(BridgeError::Ledger(error));
                         }
-                        source if one_by_one && retry.len() == 1 => {
+                        source if one_by_one && (group || retry.len() == 1) => {
                             // Refused alone, against a fresh view: this command is refused.
                             results[retry[0]] = Some(Err(BridgeError::Settlement { key, source }));
                             todo = Vec::new();

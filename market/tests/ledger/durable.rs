@@ -946,3 +946,96 @@ proptest! {
         runtime.block_on(checkpoint_case(&steps, every_a, every_b))?;
     }
 }
+
+/// A party's first command maps its account in the same entry, and only if it is accepted: a
+/// refused first command (or an unregistered party) logs nothing and maps nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_account_is_mapped_only_with_an_accepted_first_command() {
+    for (url, _dir) in databases().await {
+        let (mut m, clock) = new_market(&url).await;
+        let code = credit_code(ENTERPRISES + 1);
+        m.ledger()
+            .submit(req(
+                "a fifth enterprise",
+                vec![
+                    Action::RegisterEnterprise {
+                        enterprise: enterprise_input(&code, ENTERPRISES + 1),
+                    },
+                    Action::Deposit {
+                        instrument: CNY.into(),
+                        enterprise: code.clone(),
+                        amount: q(CASH_FEN, 2),
+                    },
+                ],
+            ))
+            .await
+            .expect("registered");
+        m.refresh().await.expect("caught up");
+        let party = Party::Enterprise(code);
+        let head = m.ledger().store().head().await.expect("head").0;
+        let logged = m.commands_logged();
+
+        // Outside the ±10% band: refused, and the promised account is not mapped.
+        let account = m.account_for(&party).expect("an id");
+        assert_eq!(account, AccountId(ENTERPRISES + 1));
+        let refused = m
+            .execute_with_accounts(order(account.0, Side::Buy, CLOSE_TICKS * 2, 1, at(1)), None)
+            .await
+            .expect("answered");
+        assert!(
+            matches!(refused, Err(ref e) if e.is_refusal()),
+            "{url}: {refused:?}"
+        );
+        assert_eq!(
+            m.ledger().store().head().await.expect("head").0,
+            head,
+            "{url}"
+        );
+        assert_eq!(m.commands_logged(), logged, "{url}: nothing logged");
+        assert_eq!(m.mapping().and_then(|map| map.account_of(&party)), None);
+
+        // An unregistered party: its mapping is refused, and the command with it.
+        let stranger = Party::Enterprise(credit_code(ENTERPRISES + 2));
+        let id = m.account_for(&stranger).expect("an id");
+        let refused = m
+            .execute_with_accounts(order(id.0, Side::Buy, CLOSE_TICKS, 1, at(1)), None)
+            .await
+            .expect("answered");
+        assert!(
+            matches!(refused, Err(market::BridgeError::InvalidMapping(ref why)) if why.contains("not a registered")),
+            "{url}: {refused:?}"
+        );
+        assert_eq!(
+            m.ledger().store().head().await.expect("head").0,
+            head,
+            "{url}"
+        );
+
+        // Accepted: one entry with the mapping and the order.
+        let account = m.account_for(&party).expect("an id");
+        let placed = m
+            .execute_with_accounts(order(account.0, Side::Buy, CLOSE_TICKS, 1, at(2)), None)
+            .await
+            .expect("answered");
+        assert!(placed.is_ok(), "{url}: {placed:?}");
+        assert_eq!(m.ledger().store().head().await.expect("head").0, head + 1);
+        let last = market_log(m.ledger()).await.pop().expect("an entry");
+        assert!(
+            matches!(
+                last.commands.as_slice(),
+                [
+                    MarketCommand::MapAccount { .. },
+                    MarketCommand::SubmitOrder { .. }
+                ]
+            ),
+            "{url}: {:?}",
+            last.commands
+        );
+        assert_eq!(
+            m.mapping().and_then(|map| map.account_of(&party)),
+            Some(account)
+        );
+        let fresh = reopen(&url, &clock).await;
+        assert_eq!(fresh.digest(), m.digest(), "{url}");
+    }
+}

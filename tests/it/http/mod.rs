@@ -7,6 +7,7 @@
 
 mod access;
 mod bad_input;
+mod cli_client;
 pub mod common;
 mod idempotency;
 mod jobs;

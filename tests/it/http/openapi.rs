@@ -1,5 +1,5 @@
 //! The OpenAPI document: generated from the handlers, served at /openapi.json, and identical to
-//! the checked-in `api/openapi.json` (regenerate with `UPDATE_OPENAPI=1 cargo test -p api`).
+//! the checked-in `api/openapi.json` (regenerate with `UPDATE_OPENAPI=1 cargo test -p ets --test it http::openapi`).
 
 use super::common::*;
 

@@ -19,7 +19,9 @@ use utoipa::ToSchema;
 
 use super::bids::BidView;
 use super::command::{Open, Planned, execute};
-use super::lookup::{auction_of, auction_spec, code_of, listed, own_account, viewer};
+use super::lookup::{
+    auction_of, auction_spec, code_of, known_account, listed, own_account, viewer,
+};
 use super::units::{now, price, time_of, tonnes};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -284,7 +286,7 @@ pub(super) async fn post_auction(
             let (id, spec) = listed(market, &body.instrument)?;
             let offer = match caller.role() {
                 Role::Bureau => (AuctionKind::Primary, BUREAU_ACCOUNT),
-                _ => (AuctionKind::OneWay, own_account(&caller, market).await?),
+                _ => (AuctionKind::OneWay, own_account(&caller, market)?),
             };
             let command = open_command(&body, id, &spec, offer, commitment);
             Ok(Planned::checked(command, viewer(&caller, market)))
@@ -347,7 +349,7 @@ pub(super) async fn post_close_auction(
         Open::Existing,
         async |market| {
             let seller = auction_of(market, auction)?.config().seller;
-            if caller.role() == Role::Enterprise && own_account(&caller, market).await? != seller {
+            if caller.role() == Role::Enterprise && known_account(&caller, market) != Some(seller) {
                 return Err(ApiError::forbidden(
                     "only the bureau, or the enterprise offering a one-way session, closes it",
                 ));

@@ -74,7 +74,7 @@ pub(super) async fn post_bid(
         Open::Existing,
         async |market| {
             let spec = auction_spec(auction_of(market, auction)?)?;
-            let bidder = own_account(&caller, market).await?;
+            let bidder = own_account(&caller, market)?;
             let command = (|| {
                 Ok(MarketCommand::SubmitBid {
                     auction: AuctionId(auction),
@@ -127,7 +127,7 @@ pub(super) async fn post_withdraw_bid(
         async |market| {
             let command = MarketCommand::WithdrawBid {
                 auction: AuctionId(auction),
-                bidder: own_account(&caller, market).await?,
+                bidder: own_account(&caller, market)?,
                 bid: BidId(bid),
                 now: now(),
             };

@@ -73,7 +73,29 @@ where
     let service = state.market();
     let mut guard = service.lock(open == Open::OrCreate).await?;
     let market = &mut *guard;
-    let Planned { command, context } = plan(market).await?;
+    let answered = match plan(market).await {
+        Ok(planned) => run(state, caller, key, request, market, planned, answer).await,
+        Err(error) => Err(error),
+    };
+    // New accounts the plan named are mapped only with an accepted command.
+    market.drop_new_accounts();
+    answered
+}
+
+/// [`execute`] after planning: the idempotency replay, the run, the answer.
+async fn run<R, C, B>(
+    state: &AppState,
+    caller: &Caller,
+    key: String,
+    request: &R,
+    market: &mut DurableMarket,
+    Planned { command, context }: Planned<C>,
+    answer: impl FnOnce(&DurableMarket, CommandOutcome, C) -> Result<B, ApiError>,
+) -> Result<Response, ApiError>
+where
+    R: Serialize,
+    B: Serialize,
+{
     let principal = caller.0.key_id.as_str();
     let fingerprint = fingerprint(request);
     if let Some(replay) = idempotency::replay(state.db(), principal, &key, &fingerprint).await? {
@@ -168,6 +190,9 @@ fn refusal(error: &BridgeError) -> (StatusCode, &'static str, Option<&'static st
             }
             _ => (conflict, "market_refused", None),
         },
+        BridgeError::InvalidMapping(why) if why.contains("not a registered enterprise") => {
+            (StatusCode::NOT_FOUND, "unknown_enterprise", None)
+        }
         BridgeError::UnmappedAccount(_) | BridgeError::UnmappedInstrument(_) => {
             (StatusCode::NOT_FOUND, "not_found", None)
         }

@@ -46,8 +46,9 @@ pub(super) fn auction_of(market: &DurableMarket, auction: u64) -> Result<&Auctio
         .ok_or_else(|| ApiError::NotFound(format!("auction {auction}")))
 }
 
-/// The enterprise caller's market account (mapped on first use).
-pub(super) async fn own_account(
+/// The enterprise caller's market account (a new one is mapped with the command it is for,
+/// and only if that command is accepted: see `DurableMarket::account_for`).
+pub(super) fn own_account(
     caller: &Caller,
     market: &mut DurableMarket,
 ) -> Result<AccountId, ApiError> {
@@ -55,11 +56,11 @@ pub(super) async fn own_account(
         .enterprise()
         .ok_or_else(|| ApiError::forbidden("this needs an enterprise key"))?
         .to_owned();
-    account_of(market, &code).await
+    account_of(market, &code)
 }
 
 /// The enterprise caller's market account if it has one yet (reads map nothing).
-fn known_account(caller: &Caller, market: &DurableMarket) -> Option<AccountId> {
+pub(super) fn known_account(caller: &Caller, market: &DurableMarket) -> Option<AccountId> {
     let party = Party::Enterprise(caller.enterprise().unwrap_or_default().into());
     market.mapping().and_then(|m| m.account_of(&party))
 }

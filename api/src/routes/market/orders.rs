@@ -163,7 +163,7 @@ pub(super) async fn post_order(
         Open::Existing,
         async |market| {
             let (id, spec) = listed(market, &body.instrument)?;
-            let owner = own_account(&caller, market).await?;
+            let owner = own_account(&caller, market)?;
             Ok(Planned::checked(
                 order_command(&body, id, &spec, owner),
                 spec,
@@ -209,7 +209,7 @@ pub(super) async fn post_cancel(
         Open::Existing,
         async |market| {
             let (id, spec) = listed(market, &body.instrument)?;
-            let owner = own_account(&caller, market).await?;
+            let owner = own_account(&caller, market)?;
             let command = MarketCommand::CancelOrder {
                 instrument: id,
                 order: OrderId(body.order),

@@ -40,7 +40,7 @@ async fn oversee(
         body,
         Open::Existing,
         async |market| {
-            let account = account_of(market, &body.enterprise).await?;
+            let account = account_of(market, &body.enterprise)?;
             Ok(Planned::new(command(account), ()))
         },
         |_, _, ()| Ok(DoneBody { done: true }),

@@ -110,8 +110,8 @@ pub(super) async fn post_transfer(
         Open::Existing,
         async |market| {
             let (id, spec) = listed(market, &body.instrument)?;
-            let seller = own_account(&caller, market).await?;
-            let buyer = account_of(market, &body.buyer).await?;
+            let seller = own_account(&caller, market)?;
+            let buyer = account_of(market, &body.buyer)?;
             let command = (|| {
                 Ok(MarketCommand::ProposeTransfer {
                     request: TransferRequest {
@@ -218,7 +218,7 @@ pub(super) async fn post_transfer_decision(
                 }
                 "accept" | "reject" | "withdraw" => {
                     caller.require(&[Role::Enterprise], "deciding a transfer")?;
-                    let me = own_account(&caller, market).await?;
+                    let me = own_account(&caller, market)?;
                     match decision.as_str() {
                         "accept" => MarketCommand::AcceptTransfer {
                             transfer: id,
