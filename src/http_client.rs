@@ -43,7 +43,10 @@ impl Client {
             bail!("--server must be an http:// or https:// URL, got {server:?}");
         }
         Ok(Client {
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .build()
+                .context("setting up the HTTP client")?,
             server,
             api_key: args.api_key.clone(),
             idempotency_key: args.idempotency_key.clone(),
@@ -104,7 +107,10 @@ impl Client {
 
 /// One line per problem: the status, the detail and the field it names.
 fn refusal(status: reqwest::StatusCode, body: &Value) -> String {
-    let detail = body["detail"].as_str().unwrap_or("no detail given");
+    let detail = match body {
+        Value::String(text) if !text.trim().is_empty() => text.trim(),
+        _ => body["detail"].as_str().unwrap_or("no detail given"),
+    };
     let mut text = format!("the server refused ({status}): {detail}");
     if let Some(field) = body["field"].as_str() {
         text.push_str(&format!(" [field: {field}]"));

@@ -173,7 +173,8 @@ pub enum Action {
     /// Records a note in the journal and changes nothing else: no balance, hold or record.
     /// For entries whose meaning is all in the request (a market command that settles nothing,
     /// a bureau remark). 1 to [`NOTE_LEN_MAX`] characters, not blank, no control characters
-    /// other than newline and tab. Bureau only.
+    /// other than newline and tab. The ledger lets any actor record one (the durable market
+    /// does, as `market`); the HTTP API accepts it from bureau keys only.
     Annotate {
         note: String,
     },

@@ -155,9 +155,15 @@ pub async fn run_tagged(
         }
         return Ok((Ok(outcome.clone()), true));
     }
-    let outcome = market
-        .execute_with_accounts(command, Some(tag))
-        .await
-        .map_err(internal)?;
+    let outcome = match market.execute_with_accounts(command, Some(tag)).await {
+        Ok(outcome) => outcome,
+        // Another process mapped the planned account ids: the caller plans again.
+        Err(BridgeError::AccountsTaken(what)) => {
+            return Err(ApiError::Busy(format!(
+                "market account {what} was taken by another server meanwhile; retry"
+            )));
+        }
+        Err(error) => return Err(internal(error)),
+    };
     Ok((outcome, false))
 }

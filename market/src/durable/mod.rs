@@ -681,13 +681,12 @@ impl DurableMarket {
         self.stats
     }
 
-    /// Replays the whole journal into a fresh projection, ignoring the checkpoint, up to this
-    /// handle's position, and checks that it equals this handle's projection (digest): the
-    /// `verify` of the market. Returns the entries replayed; a difference is
-    /// [`BridgeError::Corrupt`]. Leaves this handle as it was. Call it after a successful
-    /// `refresh` or `execute` (a handle that has just lost a race is ahead of the journal until
-    /// its next call).
-    pub async fn verify_projection(&self) -> Result<u64, BridgeError> {
+    /// Catches up, then replays the whole journal into a fresh projection, ignoring the
+    /// checkpoint, up to this handle's position, and checks that it equals this handle's
+    /// projection (digest): the `verify` of the market. Returns the entries replayed; a
+    /// difference is [`BridgeError::Corrupt`].
+    pub async fn verify_projection(&mut self) -> Result<u64, BridgeError> {
+        self.refresh().await?;
         let mut fresh = State::default();
         let replayed = replay_journal(&self.ledger, &mut fresh, Some(self.state.cursor)).await?;
         let (mine, full) = (self.state.digest(), fresh.digest());
@@ -969,9 +968,11 @@ impl DurableMarket {
         tags.push(tag);
         let outcomes = if group {
             let outcomes = self.execute_group(&commands, &tags).await?;
-            if self.stale {
-                // Refused: the projection must not keep the mappings the engine ran.
-                self.refresh().await?;
+            if self.stale
+                && let Err(error) = self.refresh().await
+            {
+                // The answer stands; the next call rebuilds.
+                tracing::warn!(target: "market::durable", "refresh after a refused group: {error}");
             }
             outcomes
         } else {
@@ -982,7 +983,7 @@ impl DurableMarket {
         let own = outcomes.next_back();
         for outcome in outcomes {
             if let Err(error) = outcome
-                && (error.is_refusal() || matches!(error, BridgeError::Settlement { .. }))
+                && error.is_answer()
             {
                 return Ok(Err(error));
             }
@@ -1003,6 +1004,54 @@ impl DurableMarket {
         commands: &[MarketCommand],
     ) -> Result<Outcomes, BridgeError> {
         self.run_and_log(commands, &[], false, false).await
+    }
+
+    /// Before each attempt at a group, against the caught-up projection: if a tagged command
+    /// of the group is already logged, the whole group was (all or nothing), so every answer
+    /// comes from the log (`true`: done); a mapping already in place is dropped from `todo`;
+    /// an account id or party another writer mapped differently is [`BridgeError::AccountsTaken`].
+    fn settle_group(
+        &self,
+        commands: &[MarketCommand],
+        tags: &[Option<CommandTag>],
+        results: &mut [Option<Result<CommandOutcome, BridgeError>>],
+        todo: &mut Vec<usize>,
+    ) -> Result<bool, BridgeError> {
+        let logged = |i: usize| {
+            tags.get(i)
+                .and_then(Option::as_ref)
+                .and_then(|tag| self.state.tagged.get(&tag.key))
+                .map(|(_, outcome)| outcome.clone())
+        };
+        if todo.iter().any(|&i| logged(i).is_some()) {
+            for &i in todo.iter() {
+                results[i] = Some(Ok(logged(i).unwrap_or(CommandOutcome::Done)));
+            }
+            todo.clear();
+            return Ok(true);
+        }
+        let mapping = self.state.mapping()?;
+        let mut taken = None;
+        todo.retain(|&i| match &commands[i] {
+            MarketCommand::MapAccount { account, party } => {
+                let by_party = mapping.account_of(party);
+                let by_id = mapping.party(*account).ok();
+                if by_party == Some(*account) {
+                    results[i] = Some(Ok(CommandOutcome::Done));
+                    false
+                } else {
+                    if by_party.is_some() || by_id.is_some() {
+                        taken = Some(format!("{account} for {party}"));
+                    }
+                    true
+                }
+            }
+            _ => true,
+        });
+        match taken {
+            Some(what) => Err(BridgeError::AccountsTaken(what)),
+            None => Ok(false),
+        }
     }
 
     /// The engine and the log: runs the commands, logs the accepted ones, retries lost races.
@@ -1028,6 +1077,9 @@ impl DurableMarket {
                 self.refresh().await?;
             }
             catch_up = true;
+            if group && self.settle_group(commands, tags, &mut results, &mut todo)? {
+                break;
+            }
             let based_on = self.state.cursor;
             // Run the commands; group the accepted ones into entries.
             let mut chunks: Vec<Chunk> = Vec::new();
@@ -1063,7 +1115,7 @@ impl DurableMarket {
                         results[i] = Some(Err(error));
                         if group {
                             // The engine ran the group's earlier commands: forget them.
-                            self.stale = true;
+                            self.stale |= !chunks.is_empty();
                             chunks.clear();
                             break;
                         }
@@ -1075,6 +1127,10 @@ impl DurableMarket {
                 }
             }
             todo.clear();
+            // Until every entry is committed the engine is ahead of the journal (also if this
+            // future is dropped while it waits for the ledger).
+            let ahead = !chunks.is_empty();
+            self.stale |= ahead;
             // Submit the entries in order, stopping at the first that is not committed (a
             // later one would be logged on top of a state the journal does not have).
             let mut receipts: Vec<Receipt> = Vec::new();
@@ -1098,7 +1154,13 @@ impl DurableMarket {
             }
             self.state.overlay.clear_delta();
             match failed {
-                None => self.fast_forward(&receipts),
+                None => {
+                    // All committed (a refused group's engine run stays stale).
+                    if ahead {
+                        self.stale = false;
+                    }
+                    self.fast_forward(&receipts);
+                }
                 Some((k, error, key)) => {
                     // The engine ran commands the journal does not have.
                     self.stale = true;

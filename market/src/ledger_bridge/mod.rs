@@ -72,6 +72,10 @@ pub enum BridgeError {
     /// The market log in the journal cannot be replayed (durable market).
     #[error("market log corrupt: {0}")]
     Corrupt(String),
+    /// The new account ids planned for a command were mapped differently by another writer
+    /// meanwhile: nothing was logged; plan the command again.
+    #[error("market account {0} was mapped by another writer meanwhile; plan again")]
+    AccountsTaken(String),
     /// Other writers kept winning the race for the next market entry.
     #[error("gave up after {attempts} attempts under contention from other writers")]
     Contention { attempts: usize },
@@ -87,6 +91,12 @@ impl BridgeError {
                 | BridgeError::UnmappedAccount(_)
                 | BridgeError::UnmappedInstrument(_)
         )
+    }
+
+    /// True when the caller gets this as the command's answer: a refusal by the market's
+    /// rules or by the ledger's (as opposed to a failure to reach or replay the log).
+    pub fn is_answer(&self) -> bool {
+        self.is_refusal() || matches!(self, BridgeError::Settlement { .. })
     }
 }
 

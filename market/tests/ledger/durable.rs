@@ -8,7 +8,7 @@ use chrono::Duration;
 use ledger::journal::Entry;
 use ledger::{Action, Ledger, Party};
 use market::auction::{Pricing, UndersubscribedPolicy};
-use market::durable::LogRecord;
+use market::durable::{CommandTag, LogRecord};
 use market::{
     AccountId, Asset, AuctionConfig, AuctionId, AuctionKind, BridgeError, CommandOutcome,
     DurableMarket, InstrumentSpec, LedgerBalances, MarketCommand, MarketError, MarketInit,
@@ -910,7 +910,7 @@ async fn checkpoint_case(
         a.refresh().await.expect("refresh a");
         b.refresh().await.expect("refresh b");
         prop_assert_eq!(a.digest(), b.digest(), "{}", url);
-        for m in [&a, &b] {
+        for m in [&mut a, &mut b] {
             let replayed = m.verify_projection().await;
             prop_assert!(replayed.is_ok(), "{}: {:?}", url, replayed.err());
             // A rebuild that found a checkpoint replayed from it, not from the beginning.
@@ -953,25 +953,7 @@ proptest! {
 async fn a_new_account_is_mapped_only_with_an_accepted_first_command() {
     for (url, _dir) in databases().await {
         let (mut m, clock) = new_market(&url).await;
-        let code = credit_code(ENTERPRISES + 1);
-        m.ledger()
-            .submit(req(
-                "a fifth enterprise",
-                vec![
-                    Action::RegisterEnterprise {
-                        enterprise: enterprise_input(&code, ENTERPRISES + 1),
-                    },
-                    Action::Deposit {
-                        instrument: CNY.into(),
-                        enterprise: code.clone(),
-                        amount: q(CASH_FEN, 2),
-                    },
-                ],
-            ))
-            .await
-            .expect("registered");
-        m.refresh().await.expect("caught up");
-        let party = Party::Enterprise(code);
+        let party = register(&mut m, ENTERPRISES + 1).await;
         let head = m.ledger().store().head().await.expect("head").0;
         let logged = m.commands_logged();
 
@@ -1037,5 +1019,89 @@ async fn a_new_account_is_mapped_only_with_an_accepted_first_command() {
         );
         let fresh = reopen(&url, &clock).await;
         assert_eq!(fresh.digest(), m.digest(), "{url}");
+    }
+}
+
+/// Registers and funds enterprise `n` (not yet in the market) and catches `m` up.
+async fn register(m: &mut DurableMarket, n: u64) -> Party {
+    let code = credit_code(n);
+    m.ledger()
+        .submit(req(
+            &format!("register {n}"),
+            vec![
+                Action::RegisterEnterprise {
+                    enterprise: enterprise_input(&code, n),
+                },
+                Action::Deposit {
+                    instrument: CNY.into(),
+                    enterprise: code.clone(),
+                    amount: q(CASH_FEN, 2),
+                },
+            ],
+        ))
+        .await
+        .expect("registered");
+    m.refresh().await.expect("caught up");
+    Party::Enterprise(code)
+}
+
+/// Two processes promise the same new account id: the second learns it was taken and logs
+/// nothing, then plans again; a retry of a logged first command (same tag) on another process
+/// answers from the log instead of mapping again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_first_commands_never_share_an_account_and_a_retry_answers_from_the_log() {
+    for (url, _dir) in databases().await {
+        let (mut a, clock) = new_market(&url).await;
+        let p = register(&mut a, ENTERPRISES + 1).await;
+        let q_party = register(&mut a, ENTERPRISES + 2).await;
+        let mut b = reopen(&url, &clock).await;
+        let buy =
+            |account: AccountId, minute| order(account.0, Side::Buy, CLOSE_TICKS, 1, at(minute));
+        let tag = |key: &str| CommandTag {
+            key: key.into(),
+            fingerprint: "f".into(),
+        };
+
+        let for_p = a.account_for(&p).expect("an id");
+        let for_q = b.account_for(&q_party).expect("an id");
+        assert_eq!(for_p, for_q, "both promise the next id");
+        let placed = b
+            .execute_with_accounts(buy(for_q, 1), Some(tag("q-1")))
+            .await
+            .expect("answered");
+        assert!(placed.is_ok(), "{url}: {placed:?}");
+        let head = a.ledger().store().head().await.expect("head").0;
+        let taken = a
+            .execute_with_accounts(buy(for_p, 1), Some(tag("p-1")))
+            .await;
+        assert!(
+            matches!(taken, Err(market::BridgeError::AccountsTaken(_))),
+            "{url}: {taken:?}"
+        );
+        assert_eq!(
+            a.ledger().store().head().await.expect("head").0,
+            head,
+            "{url}"
+        );
+        let for_p = a.account_for(&p).expect("a new id");
+        assert_ne!(for_p, for_q);
+        let placed = a
+            .execute_with_accounts(buy(for_p, 2), Some(tag("p-1")))
+            .await
+            .expect("answered");
+        assert!(placed.is_ok(), "{url}: {placed:?}");
+
+        // b retries p's command under p's tag, with the id it would promise: the log answers.
+        let head = a.ledger().store().head().await.expect("head").0;
+        let again = b.account_for(&p).expect("an id");
+        let retried = b
+            .execute_with_accounts(buy(again, 2), Some(tag("p-1")))
+            .await
+            .expect("answered");
+        assert_eq!(retried.ok(), placed.ok(), "{url}");
+        assert_eq!(b.ledger().store().head().await.expect("head").0, head);
+        b.refresh().await.expect("caught up");
+        assert_eq!(a.digest(), b.digest(), "{url}");
+        assert_eq!(b.verify_projection().await.expect("verify"), b.cursor());
     }
 }

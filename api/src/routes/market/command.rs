@@ -73,11 +73,14 @@ where
     let service = state.market();
     let mut guard = service.lock(open == Open::OrCreate).await?;
     let market = &mut *guard;
+    // A new account is promised by the plan and mapped only with an accepted command (if
+    // another server maps its id first, the answer is a 503 to retry, and the retry plans
+    // again); a promise left by a request cancelled half-way is void.
+    market.drop_new_accounts();
     let answered = match plan(market).await {
         Ok(planned) => run(state, caller, key, request, market, planned, answer).await,
         Err(error) => Err(error),
     };
-    // New accounts the plan named are mapped only with an accepted command.
     market.drop_new_accounts();
     answered
 }
@@ -119,7 +122,7 @@ where
                 response
             })
         }
-        Err(error) if error.is_refusal() || matches!(error, BridgeError::Settlement { .. }) => {
+        Err(error) if error.is_answer() => {
             let problem = refusal_problem(&error);
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
             let stored = StoredAnswer {
