@@ -158,9 +158,9 @@ pub async fn run_tagged(
     let outcome = match market.execute_with_accounts(command, Some(tag)).await {
         Ok(outcome) => outcome,
         // Another process mapped the planned account ids: the caller plans again.
-        Err(BridgeError::AccountsTaken(what)) => {
+        Err(BridgeError::IdsTaken(what)) => {
             return Err(ApiError::Busy(format!(
-                "market account {what} was taken by another server meanwhile; retry"
+                "market id {what} was taken by another server meanwhile; retry"
             )));
         }
         Err(error) => return Err(internal(error)),

@@ -35,7 +35,7 @@ pub use command::{CommandOutcome, CommandTag, KEY_PREFIX, LOG_VERSION, LogRecord
 pub use view::{JournalView, Overlay, View};
 
 use crate::error::MarketError;
-use crate::ids::{AccountId, AuctionId};
+use crate::ids::{AccountId, AuctionId, InstrumentId};
 use crate::ledger_bridge::{BridgeError, LedgerMapping};
 use crate::market::Market;
 use crate::rules::AccountRules;
@@ -948,7 +948,39 @@ impl DurableMarket {
         Ok(AccountId(next))
     }
 
-    /// Forgets the accounts [`DurableMarket::account_for`] promised (the command was not run).
+    /// The market id of ledger instrument `code`, or the id it will get, mapped like a new
+    /// account ([`DurableMarket::account_for`]): with the next command, only if accepted.
+    pub fn instrument_for(&mut self, code: &str) -> Result<InstrumentId, BridgeError> {
+        let mapping = self.state.mapping()?;
+        if let Some(instrument) = mapping.instrument_of(code) {
+            return Ok(instrument);
+        }
+        let mut next = mapping
+            .instruments()
+            .map(|(i, _)| i.0 + 1)
+            .max()
+            .unwrap_or(1);
+        for deferred in &self.deferred {
+            if let MarketCommand::MapInstrument {
+                instrument,
+                code: c,
+            } = deferred
+            {
+                if c == code {
+                    return Ok(*instrument);
+                }
+                next = next.max(instrument.0 + 1);
+            }
+        }
+        self.deferred.push(MarketCommand::MapInstrument {
+            instrument: InstrumentId(next),
+            code: code.to_owned(),
+        });
+        Ok(InstrumentId(next))
+    }
+
+    /// Forgets the ids [`DurableMarket::account_for`] and [`DurableMarket::instrument_for`]
+    /// promised (the command was not run).
     pub fn drop_new_accounts(&mut self) {
         self.deferred.clear();
     }
@@ -1009,7 +1041,7 @@ impl DurableMarket {
     /// Before each attempt at a group, against the caught-up projection: if a tagged command
     /// of the group is already logged, the whole group was (all or nothing), so every answer
     /// comes from the log (`true`: done); a mapping already in place is dropped from `todo`;
-    /// an account id or party another writer mapped differently is [`BridgeError::AccountsTaken`].
+    /// an id, party or code another writer mapped differently is [`BridgeError::IdsTaken`].
     fn settle_group(
         &self,
         commands: &[MarketCommand],
@@ -1046,10 +1078,23 @@ impl DurableMarket {
                     true
                 }
             }
+            MarketCommand::MapInstrument { instrument, code } => {
+                let by_code = mapping.instrument_of(code);
+                let by_id = mapping.instrument_code(*instrument).ok();
+                if by_code == Some(*instrument) {
+                    results[i] = Some(Ok(CommandOutcome::Done));
+                    false
+                } else {
+                    if by_code.is_some() || by_id.is_some() {
+                        taken = Some(format!("{instrument} for {code}"));
+                    }
+                    true
+                }
+            }
             _ => true,
         });
         match taken {
-            Some(what) => Err(BridgeError::AccountsTaken(what)),
+            Some(what) => Err(BridgeError::IdsTaken(what)),
             None => Ok(false),
         }
     }

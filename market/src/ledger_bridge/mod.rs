@@ -72,10 +72,10 @@ pub enum BridgeError {
     /// The market log in the journal cannot be replayed (durable market).
     #[error("market log corrupt: {0}")]
     Corrupt(String),
-    /// The new account ids planned for a command were mapped differently by another writer
-    /// meanwhile: nothing was logged; plan the command again.
-    #[error("market account {0} was mapped by another writer meanwhile; plan again")]
-    AccountsTaken(String),
+    /// The new account or instrument ids planned for a command were mapped differently by
+    /// another writer meanwhile: nothing was logged; plan the command again.
+    #[error("market id {0} was mapped by another writer meanwhile; plan again")]
+    IdsTaken(String),
     /// Other writers kept winning the race for the next market entry.
     #[error("gave up after {attempts} attempts under contention from other writers")]
     Contention { attempts: usize },

@@ -1075,7 +1075,7 @@ async fn racing_first_commands_never_share_an_account_and_a_retry_answers_from_t
             .execute_with_accounts(buy(for_p, 1), Some(tag("p-1")))
             .await;
         assert!(
-            matches!(taken, Err(market::BridgeError::AccountsTaken(_))),
+            matches!(taken, Err(market::BridgeError::IdsTaken(_))),
             "{url}: {taken:?}"
         );
         assert_eq!(

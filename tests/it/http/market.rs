@@ -587,3 +587,80 @@ async fn read_some(mut response: reqwest::Response, until: &str) -> String {
     }
     text
 }
+
+/// A refused first use writes nothing: a listing the market refuses maps no instrument, and an
+/// enterprise's refused first order maps no account; its first accepted order is one entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_first_use_writes_nothing() {
+    for s in servers().await {
+        s.setup().await;
+        let funded = s
+            .post(
+                "/v1/requests",
+                Some(&s.bureau),
+                Some("fund"),
+                &json!({"actions": [deposit(B, "100000.00")]}),
+            )
+            .await;
+        assert_eq!(funded.status, StatusCode::CREATED, "{}", funded.body);
+        let listing =
+            json!({"instrument": COD, "tick": "0.01", "lot_t": 10, "previous_close": "100.00"});
+        let listed = s
+            .post(
+                "/v1/market/instruments",
+                Some(&s.bureau),
+                Some("l1"),
+                &listing,
+            )
+            .await;
+        assert_eq!(listed.status, StatusCode::CREATED, "{}", listed.body);
+
+        let head = s.head().await;
+        for (key, instrument, close) in [
+            ("l2", CNY, "80.00"),
+            ("l3", "NOPE.2024", "80.00"),
+            ("l4", CEA, "80.005"),
+        ] {
+            let refused = s
+                .post(
+                    "/v1/market/instruments",
+                    Some(&s.bureau),
+                    Some(key),
+                    &json!({"instrument": instrument, "tick": "0.01", "lot_t": 1, "previous_close": close}),
+                )
+                .await;
+            assert!(
+                refused.status.is_client_error(),
+                "{instrument}: {} {}",
+                refused.status,
+                refused.body
+            );
+            assert!(refused.body["field"].is_string(), "{}", refused.body);
+        }
+        // B's first order, outside the ±10% band: refused by the engine, no account mapped.
+        s.post(
+            "/v1/market/orders",
+            Some(&s.enterprise_b),
+            Some("b1"),
+            &order("buy", "150.00", "10"),
+        )
+        .await
+        .problem(422, "outside_band");
+        assert_eq!(s.head().await, head, "refused first uses write nothing");
+
+        let placed = s
+            .post(
+                "/v1/market/orders",
+                Some(&s.enterprise_b),
+                Some("b2"),
+                &order("buy", "100.00", "10"),
+            )
+            .await;
+        assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
+        assert_eq!(
+            s.head().await,
+            head + 1,
+            "the mapping and the order: one entry"
+        );
+    }
+}

@@ -196,6 +196,15 @@ fn refusal(error: &BridgeError) -> (StatusCode, &'static str, Option<&'static st
         BridgeError::InvalidMapping(why) if why.contains("not a registered enterprise") => {
             (StatusCode::NOT_FOUND, "unknown_enterprise", None)
         }
+        BridgeError::InvalidMapping(why)
+            if why.contains("right or allowance") || why.contains("ledger instrument") =>
+        {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                Some("instrument"),
+            )
+        }
         BridgeError::UnmappedAccount(_) | BridgeError::UnmappedInstrument(_) => {
             (StatusCode::NOT_FOUND, "not_found", None)
         }

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use market::durable::MarketCommand;
-use market::{BridgeError, DurableMarket, InstrumentId, InstrumentSpec, MarketError};
+use market::{DurableMarket, InstrumentId, InstrumentSpec, MarketError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -78,34 +78,6 @@ fn instrument_body(market: &DurableMarket, id: InstrumentId) -> Option<Instrumen
     })
 }
 
-/// The market id of a ledger instrument code, mapped on first use (the mapping is a logged
-/// command, so every process assigns the same id).
-async fn map_instrument(market: &mut DurableMarket, code: &str) -> Result<InstrumentId, ApiError> {
-    if let Some(id) = market.mapping().and_then(|m| m.instrument_of(code)) {
-        return Ok(id);
-    }
-    let next = market
-        .mapping()
-        .map(|m| m.instruments().map(|(i, _)| i.0 + 1).max().unwrap_or(1))
-        .unwrap_or(1);
-    let id = InstrumentId(next);
-    match market
-        .execute_one(MarketCommand::MapInstrument {
-            instrument: id,
-            code: code.to_owned(),
-        })
-        .await
-    {
-        Ok(_) => Ok(id),
-        Err(BridgeError::InvalidMapping(why)) => Err(ApiError::field("instrument", why)),
-        Err(error) if error.is_refusal() => market
-            .mapping()
-            .and_then(|m| m.instrument_of(code))
-            .ok_or_else(|| ApiError::field("instrument", error.to_string())),
-        Err(error) => Err(internal(error)),
-    }
-}
-
 fn list_command(
     body: &ListInstrumentBody,
     id: InstrumentId,
@@ -155,7 +127,8 @@ pub(super) async fn post_instrument(
         &body,
         Open::OrCreate,
         async |market| {
-            let id = map_instrument(market, &body.instrument).await?;
+            // A new instrument's id is mapped with the listing, only if it is accepted.
+            let id = market.instrument_for(&body.instrument).map_err(internal)?;
             Ok(Planned::checked(list_command(&body, id, tick_fen), id))
         },
         |market, _, id| {
