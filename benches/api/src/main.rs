@@ -131,11 +131,11 @@ fn main() -> Result<()> {
         ("reads", args.read_connections),
         ("transfers", args.write_connections),
     ] {
-        let server_before = cpu_seconds(&format!("/proc/{server_pid}/stat"));
-        let client_before = cpu_seconds("/proc/self/stat");
+        let server_before = bench_support::cpu_seconds(Some(server_pid));
+        let client_before = bench_support::cpu_seconds(None);
         let result = client.block_on(run_phase(&target, phase, connections, seconds))?;
-        let server_cpu = cpu_seconds(&format!("/proc/{server_pid}/stat")) - server_before;
-        let client_cpu = cpu_seconds("/proc/self/stat") - client_before;
+        let server_cpu = bench_support::cpu_seconds(Some(server_pid)) - server_before;
+        let client_cpu = bench_support::cpu_seconds(None) - client_before;
         let requests = (result.ok + result.errors).max(1) as f64;
         println!(
             "| {phase} | {connections} | {} | {} | {:.0} | {:.2} ms | {:.1} | {:.1} |",
@@ -149,27 +149,6 @@ fn main() -> Result<()> {
     }
     drop(server);
     Ok(())
-}
-
-/// User plus system CPU time of a process from its `/proc/PID/stat`; 0 where that is not
-/// available.
-fn cpu_seconds(stat_path: &str) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(stat_path) else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at field 3.
-    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15, i.e. indices 11 and 12 after the name; 100 ticks/s.
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// `ets serve --bind 127.0.0.1:0` on `url`, with a rate limit the bench never meets (it measures

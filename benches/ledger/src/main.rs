@@ -149,17 +149,7 @@ fn machine() -> String {
 
 /// CPU time (user + system) this process has used so far.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime and stime are the 12th and
-    // 13th, in clock ticks (100 per second on Linux).
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let ticks: u64 = after
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|t| t.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
+    Duration::from_secs_f64(bench_support::cpu_seconds(None))
 }
 
 fn measured(

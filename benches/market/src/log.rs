@@ -93,9 +93,9 @@ pub async fn measure(
     let server = postmaster(url).await;
     let server_before = server.map_or(0.0, server_cpu_seconds);
     let stats_before = market.ledger().writer_stats();
-    let cpu_before = cpu_seconds(std::process::id());
+    let cpu_before = bench_support::cpu_seconds(None);
     let (entries, seconds) = run_batches(&mut market, &stream, batch).await?;
-    let cpu = cpu_seconds(std::process::id()) - cpu_before;
+    let cpu = bench_support::cpu_seconds(None) - cpu_before;
     let server_cpu = server.map(|pid| server_cpu_seconds(pid) - server_before);
     let stats = market.ledger().writer_stats();
     eprintln!(
@@ -174,32 +174,6 @@ pub fn run(quick: bool) -> Result<Vec<Row>, Box<dyn std::error::Error>> {
     })
 }
 
-/// User + system CPU seconds of a process (`/proc/<pid>/stat`, clock ticks of 1/100 s).
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    // Fields after the command name (which may hold spaces) start at field 3 (state).
-    let Some((_, rest)) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 (1-based), i.e. 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-fn parent(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(')')?;
-    rest.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// The PostgreSQL postmaster behind `url`, when it runs on this machine.
 async fn postmaster(url: &str) -> Option<u32> {
     use sqlx::Connection;
@@ -211,22 +185,22 @@ async fn postmaster(url: &str) -> Option<u32> {
         .fetch_one(&mut conn)
         .await
         .ok()?;
-    parent(u32::try_from(pid).ok()?)
+    bench_support::parent(u32::try_from(pid).ok()?)
 }
 
 /// CPU seconds of the postmaster and every live child (the backends, the WAL writer…); a
 /// backend that exits in between is not counted.
 fn server_cpu_seconds(postmaster: u32) -> f64 {
-    let mut total = cpu_seconds(postmaster);
+    let mut total = bench_support::cpu_seconds(Some(postmaster));
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for entry in dir.flatten() {
             if let Some(pid) = entry
                 .file_name()
                 .to_str()
                 .and_then(|n| n.parse::<u32>().ok())
-                && parent(pid) == Some(postmaster)
+                && bench_support::parent(pid) == Some(postmaster)
             {
-                total += cpu_seconds(pid);
+                total += bench_support::cpu_seconds(Some(pid));
             }
         }
     }

@@ -66,28 +66,16 @@ fn resting(count: usize) -> Vec<OrderRequest> {
         .collect()
 }
 
-fn process_cpu_ms() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is 14th, stime 15th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-        .sum();
-    ticks as f64 * 10.0
-}
-
 struct Clock(Instant, f64);
 
 impl Clock {
     fn start() -> Self {
-        Clock(Instant::now(), process_cpu_ms())
+        Clock(Instant::now(), bench_support::cpu_seconds(None) * 1e3)
     }
     fn stop(&self) -> (f64, f64) {
         (
             self.0.elapsed().as_secs_f64() * 1e3,
-            process_cpu_ms() - self.1,
+            bench_support::cpu_seconds(None) * 1e3 - self.1,
         )
     }
 }

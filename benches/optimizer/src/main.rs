@@ -227,22 +227,6 @@ fn synthetic(n: usize, min_share_share: f64, seed: u64) -> Round {
     }
 }
 
-/// CPU time of this process so far (user + system), from `/proc/self/stat`; the VM is shared, so
-/// wall time alone overstates our cost when other jobs compete for the two cores.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // Fields 14 and 15 of the full line (utime, stime) are 11 and 12 after the command name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -281,7 +265,7 @@ fn main() {
     for &n in &sizes {
         let round = synthetic(n, min_share, 42);
         let started = Instant::now();
-        let cpu = cpu_seconds();
+        let cpu = bench_support::cpu_seconds(None);
         let (ours, ours_phases) = allocate_timed(&round, &Options::default());
         let ours = match ours {
             Ok(a) => a,
@@ -291,7 +275,7 @@ fn main() {
             }
         };
         let ours_s = started.elapsed().as_secs_f64();
-        let ours_cpu = cpu_seconds() - cpu;
+        let ours_cpu = bench_support::cpu_seconds(None) - cpu;
         phase_rows.push(phase_row(n, "ours", &ours_phases));
         let methods: Vec<String> = ours
             .tiers
@@ -300,7 +284,7 @@ fn main() {
             .collect();
         let (naive_s, diff) = if n <= naive_max {
             let started = Instant::now();
-            let cpu = cpu_seconds();
+            let cpu = bench_support::cpu_seconds(None);
             let (naive, naive_phases) = allocate_timed(
                 &round,
                 &Options {
@@ -310,7 +294,7 @@ fn main() {
             );
             phase_rows.push(phase_row(n, "naive", &naive_phases));
             let seconds = started.elapsed().as_secs_f64();
-            let naive_cpu = cpu_seconds() - cpu;
+            let naive_cpu = bench_support::cpu_seconds(None) - cpu;
             match naive {
                 Ok(naive) => {
                     if std::env::args().any(|a| a == "--verbose") {
