@@ -155,7 +155,7 @@ pub async fn run_tagged(
         }
         return Ok((Ok(outcome.clone()), true));
     }
-    let outcome = match market.execute_with_accounts(command, Some(tag)).await {
+    let outcome = match market.execute_with_new_ids(command, Some(tag)).await {
         Ok(outcome) => outcome,
         // Another process mapped the planned account ids: the caller plans again.
         Err(BridgeError::IdsTaken(what)) => {

@@ -537,7 +537,7 @@ pub struct DurableMarket {
     /// journal).
     checkpoint_every: u64,
     stats: ReplayStats,
-    /// New accounts to map together with the next command ([`DurableMarket::account_for`]).
+    /// New account and instrument ids to map with the next command ([`DurableMarket::account_for`]).
     deferred: Vec<MarketCommand>,
 }
 
@@ -903,16 +903,6 @@ impl DurableMarket {
         self.run_and_log(commands, &[], true, false).await
     }
 
-    /// Runs `commands` all or nothing, in one entry: the first refusal is answered for its
-    /// command (the others answer "not run") and nothing is logged.
-    async fn execute_group(
-        &mut self,
-        commands: &[MarketCommand],
-        tags: &[Option<CommandTag>],
-    ) -> Result<Outcomes, BridgeError> {
-        self.run_and_log(commands, tags, true, true).await
-    }
-
     /// [`DurableMarket::execute`] with a client tag per command (`tags[i]` for
     /// `commands[i]`): a command whose tag is already in the log is not run again, its first
     /// outcome is answered (check [`DurableMarket::tagged`] first to tell a replay apart).
@@ -925,7 +915,7 @@ impl DurableMarket {
     }
 
     /// The market account of `party`, or the id it will get: a new account is mapped by the
-    /// next [`DurableMarket::execute_with_accounts`], in the same entry as its command and only
+    /// next [`DurableMarket::execute_with_new_ids`], in the same entry as its command and only
     /// if that command is accepted, so a party's refused first command logs nothing.
     pub fn account_for(&mut self, party: &Party) -> Result<AccountId, BridgeError> {
         let mapping = self.state.mapping()?;
@@ -981,14 +971,14 @@ impl DurableMarket {
 
     /// Forgets the ids [`DurableMarket::account_for`] and [`DurableMarket::instrument_for`]
     /// promised (the command was not run).
-    pub fn drop_new_accounts(&mut self) {
+    pub fn drop_new_ids(&mut self) {
         self.deferred.clear();
     }
 
-    /// Runs `command` (tagged) after mapping the accounts [`DurableMarket::account_for`]
-    /// promised, all or nothing: one entry with the mappings and the command, or, if any of
+    /// Runs `command` (tagged) after mapping the ids [`DurableMarket::account_for`] and
+    /// [`DurableMarket::instrument_for`] promised, all or nothing: one entry with the mappings and the command, or, if any of
     /// them is refused, that refusal and nothing logged.
-    pub async fn execute_with_accounts(
+    pub async fn execute_with_new_ids(
         &mut self,
         command: MarketCommand,
         tag: Option<CommandTag>,
@@ -999,7 +989,8 @@ impl DurableMarket {
         commands.push(command);
         tags.push(tag);
         let outcomes = if group {
-            let outcomes = self.execute_group(&commands, &tags).await?;
+            // All or nothing: the first refusal stops the group and nothing is logged.
+            let outcomes = self.run_and_log(&commands, &tags, true, true).await?;
             if self.stale
                 && let Err(error) = self.refresh().await
             {
@@ -1064,34 +1055,36 @@ impl DurableMarket {
         }
         let mapping = self.state.mapping()?;
         let mut taken = None;
-        todo.retain(|&i| match &commands[i] {
-            MarketCommand::MapAccount { account, party } => {
-                let by_party = mapping.account_of(party);
-                let by_id = mapping.party(*account).ok();
-                if by_party == Some(*account) {
-                    results[i] = Some(Ok(CommandOutcome::Done));
-                    false
-                } else {
-                    if by_party.is_some() || by_id.is_some() {
-                        taken = Some(format!("{account} for {party}"));
-                    }
-                    true
+        todo.retain(|&i| {
+            // A promised mapping as the journal now has it: (already made as promised, its
+            // id or name mapped otherwise, what it maps).
+            let (in_place, elsewhere, what) = match &commands[i] {
+                MarketCommand::MapAccount { account, party } => {
+                    let by_name = mapping.account_of(party);
+                    let by_id = mapping.party(*account).is_ok();
+                    (
+                        by_name == Some(*account),
+                        by_name.is_some() || by_id,
+                        format!("{account} for {party}"),
+                    )
                 }
-            }
-            MarketCommand::MapInstrument { instrument, code } => {
-                let by_code = mapping.instrument_of(code);
-                let by_id = mapping.instrument_code(*instrument).ok();
-                if by_code == Some(*instrument) {
-                    results[i] = Some(Ok(CommandOutcome::Done));
-                    false
-                } else {
-                    if by_code.is_some() || by_id.is_some() {
-                        taken = Some(format!("{instrument} for {code}"));
-                    }
-                    true
+                MarketCommand::MapInstrument { instrument, code } => {
+                    let by_name = mapping.instrument_of(code);
+                    let by_id = mapping.instrument_code(*instrument).is_ok();
+                    (
+                        by_name == Some(*instrument),
+                        by_name.is_some() || by_id,
+                        format!("{instrument} for {code}"),
+                    )
                 }
+                _ => return true,
+            };
+            if in_place {
+                results[i] = Some(Ok(CommandOutcome::Done));
+            } else if elsewhere {
+                taken = Some(what);
             }
-            _ => true,
+            !in_place
         });
         match taken {
             Some(what) => Err(BridgeError::IdsTaken(what)),

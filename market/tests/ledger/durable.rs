@@ -961,7 +961,7 @@ async fn a_new_account_is_mapped_only_with_an_accepted_first_command() {
         let account = m.account_for(&party).expect("an id");
         assert_eq!(account, AccountId(ENTERPRISES + 1));
         let refused = m
-            .execute_with_accounts(order(account.0, Side::Buy, CLOSE_TICKS * 2, 1, at(1)), None)
+            .execute_with_new_ids(order(account.0, Side::Buy, CLOSE_TICKS * 2, 1, at(1)), None)
             .await
             .expect("answered");
         assert!(
@@ -980,7 +980,7 @@ async fn a_new_account_is_mapped_only_with_an_accepted_first_command() {
         let stranger = Party::Enterprise(credit_code(ENTERPRISES + 2));
         let id = m.account_for(&stranger).expect("an id");
         let refused = m
-            .execute_with_accounts(order(id.0, Side::Buy, CLOSE_TICKS, 1, at(1)), None)
+            .execute_with_new_ids(order(id.0, Side::Buy, CLOSE_TICKS, 1, at(1)), None)
             .await
             .expect("answered");
         assert!(
@@ -996,7 +996,7 @@ async fn a_new_account_is_mapped_only_with_an_accepted_first_command() {
         // Accepted: one entry with the mapping and the order.
         let account = m.account_for(&party).expect("an id");
         let placed = m
-            .execute_with_accounts(order(account.0, Side::Buy, CLOSE_TICKS, 1, at(2)), None)
+            .execute_with_new_ids(order(account.0, Side::Buy, CLOSE_TICKS, 1, at(2)), None)
             .await
             .expect("answered");
         assert!(placed.is_ok(), "{url}: {placed:?}");
@@ -1066,13 +1066,13 @@ async fn racing_first_commands_never_share_an_account_and_a_retry_answers_from_t
         let for_q = b.account_for(&q_party).expect("an id");
         assert_eq!(for_p, for_q, "both promise the next id");
         let placed = b
-            .execute_with_accounts(buy(for_q, 1), Some(tag("q-1")))
+            .execute_with_new_ids(buy(for_q, 1), Some(tag("q-1")))
             .await
             .expect("answered");
         assert!(placed.is_ok(), "{url}: {placed:?}");
         let head = a.ledger().store().head().await.expect("head").0;
         let taken = a
-            .execute_with_accounts(buy(for_p, 1), Some(tag("p-1")))
+            .execute_with_new_ids(buy(for_p, 1), Some(tag("p-1")))
             .await;
         assert!(
             matches!(taken, Err(market::BridgeError::IdsTaken(_))),
@@ -1086,7 +1086,7 @@ async fn racing_first_commands_never_share_an_account_and_a_retry_answers_from_t
         let for_p = a.account_for(&p).expect("a new id");
         assert_ne!(for_p, for_q);
         let placed = a
-            .execute_with_accounts(buy(for_p, 2), Some(tag("p-1")))
+            .execute_with_new_ids(buy(for_p, 2), Some(tag("p-1")))
             .await
             .expect("answered");
         assert!(placed.is_ok(), "{url}: {placed:?}");
@@ -1095,7 +1095,7 @@ async fn racing_first_commands_never_share_an_account_and_a_retry_answers_from_t
         let head = a.ledger().store().head().await.expect("head").0;
         let again = b.account_for(&p).expect("an id");
         let retried = b
-            .execute_with_accounts(buy(again, 2), Some(tag("p-1")))
+            .execute_with_new_ids(buy(again, 2), Some(tag("p-1")))
             .await
             .expect("answered");
         assert_eq!(retried.ok(), placed.ok(), "{url}");

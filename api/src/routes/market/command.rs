@@ -76,12 +76,12 @@ where
     // A new account is promised by the plan and mapped only with an accepted command (if
     // another server maps its id first, the answer is a 503 to retry, and the retry plans
     // again); a promise left by a request cancelled half-way is void.
-    market.drop_new_accounts();
+    market.drop_new_ids();
     let answered = match plan(market).await {
         Ok(planned) => run(state, caller, key, request, market, planned, answer).await,
         Err(error) => Err(error),
     };
-    market.drop_new_accounts();
+    market.drop_new_ids();
     answered
 }
 
