@@ -537,7 +537,7 @@ pub struct DurableMarket {
     /// journal).
     checkpoint_every: u64,
     stats: ReplayStats,
-    /// New account and instrument ids to map with the next command ([`DurableMarket::account_for`]).
+    /// Account and instrument ids promised for the next command ([`DurableMarket::account_for`]).
     deferred: Vec<MarketCommand>,
 }
 
@@ -976,8 +976,8 @@ impl DurableMarket {
     }
 
     /// Runs `command` (tagged) after mapping the ids [`DurableMarket::account_for`] and
-    /// [`DurableMarket::instrument_for`] promised, all or nothing: one entry with the mappings and the command, or, if any of
-    /// them is refused, that refusal and nothing logged.
+    /// [`DurableMarket::instrument_for`] promised, all or nothing: one entry with the mappings
+    /// and the command, or, if any of them is refused, that refusal and nothing logged.
     pub async fn execute_with_new_ids(
         &mut self,
         command: MarketCommand,
