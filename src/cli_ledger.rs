@@ -1,6 +1,6 @@
 //! `ets ledger …`: balances, the journal, verification and scripted requests.
 
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -11,7 +11,7 @@ use ledger::{Ledger, LedgerOptions, Request};
 pub enum LedgerCommand {
     /// Create (or migrate) the database and record the genesis entry.
     Init,
-    /// Submit requests from a file (`-` for stdin): a JSON array of requests, or one per line.
+    /// Submit requests from a file (`-` for stdin): JSON requests, one per line or pretty-printed, or arrays of them.
     ///
     /// Each request is `{"idempotency_key": "...", "actor": "...", "actions": [...]}` and is applied
     /// atomically. Requests are submitted concurrently and group-committed; re-running the same
@@ -149,7 +149,36 @@ pub fn print_verify(report: &ledger::VerifyReport) {
     }
 }
 
-/// Reads requests from a JSON array or JSON lines and submits them concurrently.
+/// Reads requests (see [`parse_requests`]) and submits them concurrently.
+/// The requests in `text`: JSON values one after another (one request per line, or pretty-printed
+/// over many), each a request object or an array of them.
+fn parse_requests(text: &str) -> Result<Vec<Request>> {
+    let mut requests = Vec::new();
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+    loop {
+        let rest = &text[values.byte_offset()..];
+        let start = text.len() - rest.trim_start().len();
+        let line = || text[..start].matches('\n').count() + 1;
+        let Some(value) = values.next() else { break };
+        let value = value.context("the file is not a sequence of JSON values")?;
+        let items = match value {
+            serde_json::Value::Array(items) => items,
+            other => vec![other],
+        };
+        for item in items {
+            let request = serde_json::from_value(item).with_context(|| {
+                format!(
+                    "request {} (from line {}) is not a ledger request",
+                    requests.len() + 1,
+                    line()
+                )
+            })?;
+            requests.push(request);
+        }
+    }
+    Ok(requests)
+}
+
 async fn apply(ledger: &Ledger, file: &str, concurrency: usize) -> Result<()> {
     let text = if file == "-" {
         let mut text = String::new();
@@ -158,20 +187,7 @@ async fn apply(ledger: &Ledger, file: &str, concurrency: usize) -> Result<()> {
     } else {
         std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?
     };
-    let requests: Vec<Request> = if text.trim_start().starts_with('[') {
-        serde_json::from_str(&text).context("parsing the request array")?
-    } else {
-        text.as_bytes()
-            .lines()
-            .enumerate()
-            .filter(|(_, line)| line.as_ref().map(|l| !l.trim().is_empty()).unwrap_or(true))
-            .map(|(n, line)| {
-                let line = line?;
-                serde_json::from_str(&line)
-                    .with_context(|| format!("parsing request on line {}", n + 1))
-            })
-            .collect::<Result<_>>()?
-    };
+    let requests = parse_requests(&text)?;
     if requests.is_empty() {
         bail!("{file} holds no requests");
     }
@@ -201,4 +217,35 @@ async fn apply(ledger: &Ledger, file: &str, concurrency: usize) -> Result<()> {
         bail!("{refused} request(s) refused");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_requests;
+
+    const ONE: &str = r#"{"idempotency_key": "k1", "actor": "bureau", "actions": [
+        {"type": "annotate", "note": "first"}
+    ]}"#;
+
+    #[test]
+    fn requests_may_be_pretty_printed_one_per_line_or_in_arrays() {
+        let pretty = parse_requests(ONE).expect("a pretty-printed object");
+        assert_eq!(pretty.len(), 1);
+        assert_eq!(pretty[0].idempotency_key, "k1");
+        let flat = ONE.replace('\n', " ");
+        let lines = parse_requests(&format!("{flat}\n\n{}\n", flat.replace("k1", "k2")))
+            .expect("JSON lines");
+        let keys: Vec<&str> = lines.iter().map(|r| r.idempotency_key.as_str()).collect();
+        assert_eq!(keys, ["k1", "k2"]);
+        let array =
+            parse_requests(&format!("[{ONE}, {}]", ONE.replace("k1", "k3"))).expect("array");
+        assert_eq!(array[1].idempotency_key, "k3");
+    }
+
+    #[test]
+    fn a_bad_request_is_named_by_its_number_and_line() {
+        let text = format!("{ONE}\n{{\"idempotency_key\": \"k2\"}}");
+        let error = format!("{:#}", parse_requests(&text).expect_err("refused"));
+        assert!(error.contains("request 2 (from line 4)"), "{error}");
+    }
 }

@@ -4,6 +4,7 @@
 
 mod cli;
 mod http;
+mod readme;
 mod two_processes;
 
 use std::process::{Command, Output};
