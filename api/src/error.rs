@@ -256,6 +256,8 @@ fn ledger_code(error: &LedgerError) -> &'static str {
         LedgerError::WrongInstrumentKind { .. } => "wrong_instrument_kind",
         LedgerError::InvalidInstrument { .. } => "invalid_instrument",
         LedgerError::InvalidField { .. } => "invalid_field",
+        LedgerError::InvalidText { .. } => "invalid_text",
+        LedgerError::ReservedHoldCode { .. } => "reserved_hold_code",
         LedgerError::AlreadyExists { .. } => "already_exists",
         LedgerError::InvalidEnterprise(_) => "invalid_enterprise",
         LedgerError::HoldNotOpen { .. } => "hold_not_open",
@@ -275,6 +277,7 @@ fn ledger_field(error: &LedgerError) -> Option<String> {
     let LedgerError::Action { index, source, .. } = error else {
         return match error {
             LedgerError::InvalidField { field, .. } => Some(field.clone()),
+            LedgerError::InvalidText { field, .. } => Some(dotted(field)),
             LedgerError::EmptyRequest | LedgerError::TooManyActions { .. } => {
                 Some("actions".into())
             }
@@ -294,7 +297,25 @@ fn ledger_field(error: &LedgerError) -> Option<String> {
         | LedgerError::HoldNotOpen { .. }
         | LedgerError::HoldExpired { .. } => ".hold",
         LedgerError::InvalidField { field, .. } if field == "note" => ".note",
+        LedgerError::ReservedHoldCode { .. } => ".hold",
         _ => "",
     };
     Some(format!("actions[{index}]{inner}"))
+}
+
+/// A ledger text path (`actions/3/enterprise/free_tags/1`) in this module's field notation
+/// (`actions[3].enterprise.free_tags[1]`); [`LedgerError::pointer`] gives it as a JSON pointer.
+fn dotted(path: &str) -> String {
+    let mut out = String::new();
+    for segment in path.split('/') {
+        if segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
 }
