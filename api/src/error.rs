@@ -31,8 +31,15 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the Idempotency-Key header is required on every POST")]
     MissingIdempotencyKey,
-    #[error("Idempotency-Key {key:?} was already used for a different request; use a new key")]
-    IdempotencyMismatch { key: String },
+    #[error(
+        "Idempotency-Key {key:?} was already used for a different request{first_use}; use a new key"
+    )]
+    IdempotencyMismatch {
+        key: String,
+        /// Where and when the key was first used (` (first used on POST /v1/transfers at …)`),
+        /// or empty when unknown.
+        first_use: String,
+    },
     #[error("not found: {0}")]
     NotFound(String),
     #[error("this route does not take that method")]

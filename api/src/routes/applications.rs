@@ -167,7 +167,7 @@ pub(crate) fn out(stored: Stored) -> ApplicationOut {
 async fn post_application(
     State(state): State<AppState>,
     caller: Caller,
-    IdempotencyKey(key): IdempotencyKey,
+    key: IdempotencyKey,
     JsonWithBytes(body, bytes): JsonWithBytes<ApplicationBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Enterprise, Role::Bureau], "applying for capacity")?;
@@ -229,7 +229,7 @@ async fn post_application(
         .map_err(|error| ApiError::Internal(format!("encoding an application: {error}")))?;
     let keyed = Keyed {
         principal: &caller.0.key_id,
-        key: &key,
+        key: &key.key,
         fingerprint: fingerprint.clone(),
         status: StatusCode::CREATED.as_u16(),
         body: text.clone(),
@@ -370,7 +370,7 @@ async fn visible(
 async fn withdraw_application(
     State(state): State<AppState>,
     caller: Caller,
-    IdempotencyKey(key): IdempotencyKey,
+    key: IdempotencyKey,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let path = format!("/v1/applications/{id}/withdraw");
@@ -394,7 +394,7 @@ async fn withdraw_application(
         .map_err(|error| ApiError::Internal(format!("encoding an application: {error}")))?;
     let keyed = Keyed {
         principal: &caller.0.key_id,
-        key: &key,
+        key: &key.key,
         fingerprint: fingerprint.clone(),
         status: StatusCode::OK.as_u16(),
         body: text.clone(),

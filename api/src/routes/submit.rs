@@ -23,7 +23,7 @@ pub enum Shape {
 pub async fn submit(
     state: &AppState,
     caller: &Caller,
-    IdempotencyKey(key): IdempotencyKey,
+    key: IdempotencyKey,
     memo: Option<String>,
     actions: Vec<Action>,
     shape: Shape,
@@ -32,7 +32,7 @@ pub async fn submit(
     let principal = caller.0.key_id.as_str();
     let request = Request {
         // Scoped by key id: two callers choosing the same key never see each other's answers.
-        idempotency_key: format!("{principal}:{key}"),
+        idempotency_key: format!("{principal}:{}", key.key),
         actor: caller.actor(),
         memo,
         actions,
@@ -67,7 +67,7 @@ pub async fn submit(
                     status: status.as_u16(),
                     body: serde_json::to_string(&problem).unwrap_or_default(),
                 };
-                idempotency::store(state.db(), principal, &key, &answer).await?;
+                idempotency::store(state.db(), principal, &key.key, &answer).await?;
             }
             Ok(problem_response(status, &problem))
         }

@@ -60,7 +60,7 @@ impl<C> Planned<C> {
 pub(super) async fn execute<R, C, B>(
     state: &AppState,
     caller: &Caller,
-    IdempotencyKey(key): IdempotencyKey,
+    key: IdempotencyKey,
     request: &R,
     open: Open,
     plan: impl AsyncFnOnce(&mut DurableMarket) -> Result<Planned<C>, ApiError>,
@@ -89,7 +89,7 @@ where
 async fn run<R, C, B>(
     state: &AppState,
     caller: &Caller,
-    key: String,
+    key: IdempotencyKey,
     request: &R,
     market: &mut DurableMarket,
     Planned { command, context }: Planned<C>,
@@ -105,7 +105,7 @@ where
         return Ok(replay);
     }
     let tag = CommandTag {
-        key: format!("{principal}:{key}"),
+        key: format!("{principal}:{}", key.key),
         fingerprint: fingerprint.clone(),
     };
     let (outcome, was_replayed) = match command {
@@ -130,7 +130,7 @@ where
                 status: problem.status,
                 body: serde_json::to_string(&problem).unwrap_or_default(),
             };
-            idempotency::store(state.db(), principal, &key, &stored).await?;
+            idempotency::store(state.db(), principal, &key.key, &stored).await?;
             Ok(problem_response(status, &problem))
         }
         Err(error) => Err(internal(error)),
