@@ -42,7 +42,7 @@ pub struct ApplicationBody {
     /// without half the NH3-N).
     pub requests: Vec<RequestBody>,
     /// 0 = any part helps, 1 = all or nothing; a grant is 0 or at least this share.
-    #[serde(default, with = "rust_decimal::serde::str")]
+    #[serde(default, with = "ledger::amount::plain")]
     #[schema(value_type = String, example = "0")]
     pub min_viable_share: Decimal,
     /// The river basin the project discharges to (a region the register defines).
@@ -53,7 +53,7 @@ pub struct ApplicationBody {
     /// `new_industrial_park`); the register's classification tags are added when a round runs.
     #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String, example = "120000000")]
     pub value_added_cny_per_year: Decimal,
     #[serde(default)]
@@ -66,7 +66,7 @@ pub struct RequestBody {
     /// A pollutant with a discharge right valid today (e.g. `COD`, `NH3-N`, `SO2`, `NOx`).
     pub pollutant: String,
     /// Tonnes per year, at most the pollutant's scale in decimal places.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String, example = "12.5")]
     pub quantity: Decimal,
 }
