@@ -249,3 +249,67 @@ async fn a_bad_request_in_a_group_commit_fails_alone() {
         assert_eq!(s.balance(B, COD).await, "108.000");
     }
 }
+
+/// Refusals speak the caller's names: credit codes, instrument codes, prices in CNY, order
+/// numbers as the API gave them; never an engine id or Rust debug text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn market_refusals_name_things_as_the_caller_knows_them() {
+    for s in servers().await {
+        s.setup().await;
+        s.issue(COD, A, "100").await;
+        list_cod(&s).await;
+        let buy = |price: &str, quantity: &str| json!({"instrument": COD, "side": "buy", "type": "limit", "price": price, "quantity": quantity});
+        let short = s
+            .post(
+                "/v1/market/orders",
+                Some(&s.enterprise_b),
+                Some("short"),
+                &buy("100.00", "9000"),
+            )
+            .await;
+        short.problem(409, "insufficient_balance");
+        let band = s
+            .post(
+                "/v1/market/orders",
+                Some(&s.enterprise_b),
+                Some("band"),
+                &buy("150.00", "10"),
+            )
+            .await;
+        band.problem(422, "outside_band");
+        let cancel = s
+            .post(
+                "/v1/market/orders/cancel",
+                Some(&s.enterprise_b),
+                Some("cancel"),
+                &json!({"instrument": COD, "order": 4242}),
+            )
+            .await;
+        cancel.problem(404, "unknown_order");
+        let details =
+            [&short, &band, &cancel].map(|a| a.body["detail"].as_str().unwrap_or("").to_owned());
+        assert!(
+            details[0].contains(B) && details[0].contains("CNY"),
+            "{}",
+            details[0]
+        );
+        assert!(
+            details[1].contains("150.00") && details[1].contains("CNY/t"),
+            "{}",
+            details[1]
+        );
+        assert_eq!(details[2], "unknown order 4242");
+        for detail in details {
+            for internal in [
+                "account ",
+                "instrument ",
+                "Rights(",
+                "InstrumentId",
+                "Timestamp(",
+                "ticks",
+            ] {
+                assert!(!detail.contains(internal), "{internal:?} in {detail:?}");
+            }
+        }
+    }
+}
