@@ -22,7 +22,11 @@ pub enum ApiError {
     #[error("rate limit of {per_second} requests/s exceeded; retry after {retry_after_s} s")]
     RateLimited { per_second: u32, retry_after_s: u64 },
     #[error("{field}: {reason}")]
-    InvalidField { field: String, reason: String },
+    InvalidField {
+        field: String,
+        reason: String,
+        location: Location,
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error("request body is larger than the {limit}-byte limit")]
@@ -72,15 +76,30 @@ pub struct Problem {
     pub detail: String,
     /// The same kind as a short snake_case code, for programs.
     pub code: String,
-    /// The request field at fault, as a JSON path (`actions[2].amount`), when there is one.
+    /// The input at fault, when there is one: in the body, a JSON pointer (RFC 6901:
+    /// `/actions/2/amount`; `""` is the whole body); in a query or path parameter or a header,
+    /// its name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Where `field` is: `body`, `query`, `path` or `header`.
+    #[serde(rename = "in", default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
     /// Every problem found, when the input had several (each with its field and reason).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
 }
 
-/// One thing wrong with an input: where (a JSON path or a named part of the input) and why.
+/// Which part of a request a problem's `field` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Location {
+    Body,
+    Query,
+    Path,
+    Header,
+}
+
+/// One thing wrong with an input: where (a JSON pointer into the body) and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct FieldProblem {
     pub field: String,
@@ -97,10 +116,26 @@ impl FieldProblem {
 }
 
 impl ApiError {
+    /// A body field at fault: `field` is a JSON pointer, or a dotted path (`actions[2].amount`,
+    /// `tick`) turned into one ([`pointer`]).
     pub fn field(field: impl Into<String>, reason: impl Into<String>) -> ApiError {
         ApiError::InvalidField {
-            field: field.into(),
+            field: pointer(&field.into()),
             reason: reason.into(),
+            location: Location::Body,
+        }
+    }
+
+    /// A query or path parameter, or a header, at fault, by name.
+    pub fn param(
+        location: Location,
+        name: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> ApiError {
+        ApiError::InvalidField {
+            field: name.into(),
+            reason: reason.into(),
+            location,
         }
     }
 
@@ -151,17 +186,19 @@ impl ApiError {
         }
     }
 
-    /// The request field at fault, when the error names one.
-    fn field_name(&self) -> Option<String> {
+    /// The input at fault and where it is, when the error names one.
+    fn field_name(&self) -> Option<(String, Location)> {
         match self {
-            ApiError::InvalidField { field, .. } => Some(field.clone()),
+            ApiError::InvalidField {
+                field, location, ..
+            } => Some((field.clone(), *location)),
             ApiError::MissingIdempotencyKey | ApiError::IdempotencyMismatch { .. } => {
-                Some("Idempotency-Key".into())
+                Some(("Idempotency-Key".into(), Location::Header))
             }
-            ApiError::Ledger(error) => ledger_field(error),
-            ApiError::Invalid(problems) if problems.len() == 1 => {
-                problems.first().map(|p| p.field.clone())
-            }
+            ApiError::Ledger(error) => ledger_field(error).map(|f| (f, Location::Body)),
+            ApiError::Invalid(problems) if problems.len() == 1 => problems
+                .first()
+                .map(|p| (pointer(&p.field), Location::Body)),
             _ => None,
         }
     }
@@ -176,15 +213,20 @@ impl ApiError {
             self.to_string()
         };
         let code = self.code();
+        let (field, location) = self.field_name().unzip();
         Problem {
             kind: format!("/problems/{}", code.replace('_', "-")),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail,
             code: code.to_owned(),
-            field: self.field_name(),
+            field,
+            location,
             errors: match self {
-                ApiError::Invalid(problems) => problems.clone(),
+                ApiError::Invalid(problems) => problems
+                    .iter()
+                    .map(|p| FieldProblem::new(pointer(&p.field), p.reason.clone()))
+                    .collect(),
                 _ => Vec::new(),
             },
         }
@@ -279,14 +321,15 @@ fn ledger_code(error: &LedgerError) -> &'static str {
     }
 }
 
-/// Names the action at fault (`actions[3]`), and its field where the rule is about one.
+/// Names the action at fault (`/actions/3`), and its field where the rule is about one, as a
+/// JSON pointer.
 fn ledger_field(error: &LedgerError) -> Option<String> {
     let LedgerError::Action { index, source, .. } = error else {
         return match error {
-            LedgerError::InvalidField { field, .. } => Some(field.clone()),
-            LedgerError::InvalidText { field, .. } => Some(dotted(field)),
+            LedgerError::InvalidField { field, .. } => Some(pointer(field)),
+            LedgerError::InvalidText { .. } => error.pointer(),
             LedgerError::EmptyRequest | LedgerError::TooManyActions { .. } => {
-                Some("actions".into())
+                Some("/actions".into())
             }
             _ => None,
         };
@@ -296,33 +339,65 @@ fn ledger_field(error: &LedgerError) -> Option<String> {
         | LedgerError::TooManyDecimalPlaces { .. }
         | LedgerError::AmountOutOfRange { .. }
         | LedgerError::InsufficientBalance { .. }
-        | LedgerError::HoldExceeded { .. } => ".amount",
+        | LedgerError::HoldExceeded { .. } => "/amount",
         LedgerError::UnknownInstrument { .. }
         | LedgerError::InstrumentExpired { .. }
-        | LedgerError::WrongInstrumentKind { .. } => ".instrument",
+        | LedgerError::WrongInstrumentKind { .. } => "/instrument",
         LedgerError::UnknownHold { .. }
         | LedgerError::HoldNotOpen { .. }
-        | LedgerError::HoldExpired { .. } => ".hold",
-        LedgerError::InvalidField { field, .. } if field == "note" => ".note",
-        LedgerError::ReservedHoldCode { .. } => ".hold",
+        | LedgerError::HoldExpired { .. } => "/hold",
+        LedgerError::InvalidField { field, .. } if field == "note" => "/note",
+        LedgerError::ReservedHoldCode { .. } => "/hold",
         _ => "",
     };
-    Some(format!("actions[{index}]{inner}"))
+    Some(format!("/actions/{index}{inner}"))
 }
 
-/// A ledger text path (`actions/3/enterprise/free_tags/1`) in this module's field notation
-/// (`actions[3].enterprise.free_tags[1]`); [`LedgerError::pointer`] gives it as a JSON pointer.
-fn dotted(path: &str) -> String {
+/// A field path as a JSON pointer (RFC 6901): a pointer stays as it is, `body` is the whole body
+/// (`""`), and a dotted path (`actions[3].enterprise.free_tags[1]`, `tick`) becomes
+/// `/actions/3/enterprise/free_tags/1`, `/tick` (with `~` and `/` in names escaped).
+pub fn pointer(path: &str) -> String {
+    if path.is_empty() || path.starts_with('/') {
+        return path.to_owned();
+    }
+    if path == "body" {
+        return String::new();
+    }
     let mut out = String::new();
-    for segment in path.split('/') {
-        if segment.bytes().all(|b| b.is_ascii_digit()) {
-            out.push_str(&format!("[{segment}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(segment);
+    for part in path.split('.') {
+        let (name, indices) = part.split_once('[').unwrap_or((part, ""));
+        if !name.is_empty() {
+            out.push('/');
+            out.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        }
+        for index in indices.split('[').filter(|i| !i.is_empty()) {
+            out.push('/');
+            out.push_str(index.trim_end_matches(']'));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pointer;
+
+    #[test]
+    fn dotted_paths_become_json_pointers() {
+        for (path, expected) in [
+            ("amount", "/amount"),
+            ("actions[3].amount", "/actions/3/amount"),
+            (
+                "actions[0].enterprise.free_tags[1]",
+                "/actions/0/enterprise/free_tags/1",
+            ),
+            ("grid[1][2]", "/grid/1/2"),
+            ("a/b~c", "/a~1b~0c"),
+            ("body", ""),
+            ("", ""),
+            ("/already/0", "/already/0"),
+        ] {
+            assert_eq!(pointer(path), expected, "{path}");
+        }
+    }
 }

@@ -2,13 +2,13 @@
 //! handlers' refusals, with the field at fault: axum's own would answer in plain text.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Location};
 use crate::state::AppState;
 
 /// A JSON body, decoded with the path of the field at fault in every error.
@@ -63,7 +63,7 @@ pub async fn body_bytes(request: Request, state: &AppState) -> Result<Bytes, Api
         })
 }
 
-/// Decodes `bytes` as JSON, naming the field (`actions[2].amount`) that a type error is about.
+/// Decodes `bytes` as JSON, naming the field (`/actions/2/amount`) that a type error is about.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(path_error)?;
@@ -73,24 +73,43 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// Decodes one JSON value (an action of a batch) the same way, under `prefix`.
+/// Decodes one JSON value (an action of a batch) the same way, under the pointer `prefix`
+/// (`/actions/2`).
 pub fn decode_value<T: DeserializeOwned>(
     value: serde_json::Value,
     prefix: &str,
 ) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path == "." {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}.{path}")
-        };
-        ApiError::field(field, error.into_inner().to_string())
+        let reason = error.inner().to_string();
+        let field = format!("{prefix}{}", json_pointer(error.path(), &reason));
+        ApiError::field(field, reason)
     })
 }
 
+/// The JSON pointer of a serde path, ending at the missing field when the error is one
+/// (serde reports `missing field` at the object that lacks it).
+fn json_pointer(path: &serde_path_to_error::Path, reason: &str) -> String {
+    use serde_path_to_error::Segment;
+    let escape = |name: &str| name.replace('~', "~0").replace('/', "~1");
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("/{index}")),
+            Segment::Map { key } => out.push_str(&format!("/{}", escape(key))),
+            Segment::Enum { variant } => out.push_str(&format!("/{}", escape(variant))),
+            Segment::Unknown => {}
+        }
+    }
+    if let Some(rest) = reason.strip_prefix("missing field `")
+        && let Some((name, _)) = rest.split_once('`')
+    {
+        out.push_str(&format!("/{}", escape(name)));
+    }
+    out
+}
+
 fn path_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = error.path().to_string();
+    let path = error.path().clone();
     let inner = error.into_inner();
     match inner.classify() {
         // Syntax errors have no field: the body is not JSON at all.
@@ -100,8 +119,8 @@ fn path_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError 
             ApiError::BadRequest(format!("malformed JSON: {inner}"))
         }
         serde_json::error::Category::Data => {
-            let field = if path == "." { "body".to_owned() } else { path };
-            ApiError::field(field, strip_position(&inner.to_string()))
+            let reason = strip_position(&inner.to_string());
+            ApiError::field(json_pointer(&path, &reason), reason)
         }
     }
 }
@@ -121,10 +140,62 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::try_from_uri(&parts.uri)
-            .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection| ApiError::field("query", rejection.body_text()))
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|error| {
+                let reason = error.inner().to_string();
+                let name = parameter_name(&error.path().to_string(), &reason);
+                ApiError::param(Location::Query, name, reason)
+            })
     }
+}
+
+/// A path segment or query parameter, with problem+json errors naming the parameter (axum's own
+/// answer is plain text). For one parameter `T` is its type; for several, a tuple or a struct.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        let names: Vec<String> =
+            match axum::extract::RawPathParams::from_request_parts(parts, state).await {
+                Ok(params) => params.iter().map(|(name, _)| name.to_owned()).collect(),
+                Err(_) => Vec::new(),
+            };
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(error)) => {
+                let name = match error.kind() {
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::InvalidUtf8InPathParam { key } => Some(key.clone()),
+                    ErrorKind::ParseErrorAtIndex { index, .. } => names.get(*index).cloned(),
+                    _ if names.len() == 1 => names.first().cloned(),
+                    _ => None,
+                };
+                let name = name.unwrap_or_else(|| "path".to_owned());
+                Err(ApiError::param(Location::Path, name, error.body_text()))
+            }
+            Err(other) => Err(ApiError::Internal(format!("path parameters: {other}"))),
+        }
+    }
+}
+
+/// The parameter a query error is about: the serde path, or the name in a `missing field` or
+/// `unknown field` message when the error is at the top.
+fn parameter_name(path: &str, reason: &str) -> String {
+    if path != "." {
+        return path.to_owned();
+    }
+    ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| reason.strip_prefix(prefix)?.split_once('`'))
+        .map_or_else(|| "query".to_owned(), |(name, _)| name.to_owned())
 }
 
 /// The `Idempotency-Key` header, required on every POST, with the endpoint it came on (`POST
@@ -148,10 +219,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             .ok_or(ApiError::MissingIdempotencyKey)?;
         let text = value
             .to_str()
-            .map_err(|_| ApiError::field("Idempotency-Key", "must be printable ASCII"))?
+            .map_err(|_| {
+                ApiError::param(
+                    Location::Header,
+                    "Idempotency-Key",
+                    "must be printable ASCII",
+                )
+            })?
             .trim();
         if text.is_empty() || text.len() > IDEMPOTENCY_KEY_LEN_MAX {
-            return Err(ApiError::field(
+            return Err(ApiError::param(
+                Location::Header,
                 "Idempotency-Key",
                 format!("must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} characters"),
             ));
@@ -175,7 +253,13 @@ pub fn resume_after(
             .to_str()
             .ok()
             .and_then(|text| text.trim().parse::<u64>().ok())
-            .ok_or_else(|| ApiError::field("Last-Event-ID", format!("must be a {what}"))),
+            .ok_or_else(|| {
+                ApiError::param(
+                    Location::Header,
+                    "Last-Event-ID",
+                    format!("must be a {what}"),
+                )
+            }),
         None => Ok(fallback),
     }
 }

@@ -4,7 +4,7 @@
 //! (they read the published round results instead).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiQuery, IdempotencyKey, JsonWithBytes};
+use crate::extract::{ApiPath, ApiQuery, IdempotencyKey, JsonWithBytes};
 use crate::idempotency::{self, Keyed};
 use crate::keys::Role;
 use crate::services::applications::{self as service, Filing, Status, Stored};
@@ -278,7 +278,7 @@ async fn list_applications(
     };
     let status = match &query.status {
         Some(text) => Some(Status::parse(text).ok_or_else(|| {
-            ApiError::field(
+            ApiError::param(crate::error::Location::Query,
                 "status",
                 format!(
                     "unknown status {text:?}: pending, withdrawn, granted, partial, none or excluded"
@@ -289,7 +289,8 @@ async fn list_applications(
     };
     let limit = query.limit.unwrap_or(100);
     if limit == 0 || limit > service::LIST_MAX {
-        return Err(ApiError::field(
+        return Err(ApiError::param(
+            crate::error::Location::Query,
             "limit",
             format!("must be 1 to {}", service::LIST_MAX),
         ));
@@ -324,7 +325,7 @@ async fn list_applications(
 async fn get_application(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ApplicationOut>, ApiError> {
     let stored = visible(&state, &caller, &id, "reading an application").await?;
     Ok(Json(out(stored)))
@@ -371,7 +372,7 @@ async fn withdraw_application(
     State(state): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let path = format!("/v1/applications/{id}/withdraw");
     let fingerprint = idempotency::fingerprint("POST", &path, b"");

@@ -53,7 +53,8 @@ async fn get_journal(
     let max = state.config().limits.page_max;
     let limit = query.limit.unwrap_or(PAGE_DEFAULT.min(max));
     if limit == 0 || limit > max {
-        return Err(ApiError::field(
+        return Err(ApiError::param(
+            crate::error::Location::Query,
             "limit",
             format!("must be between 1 and {max}"),
         ));

@@ -6,7 +6,7 @@
 //! it. It shows no holdings. Enterprises read their own outcome through their applications.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::JsonWithBytes;
-use crate::extract::{ApiQuery, IdempotencyKey, decode_value};
+use crate::extract::{ApiPath, ApiQuery, IdempotencyKey, decode_value};
 use crate::idempotency;
 use crate::idempotency::replayed;
 use crate::keys::Role;
@@ -145,9 +145,9 @@ fn spec(id: String, body: RoundBody) -> Result<RoundSpec, ApiError> {
             Err(problem) => problems.push(problem),
         }
     } else if let Some(value) = body.policy {
-        match decode_value::<optimizer::Policy>(value, "policy") {
+        match decode_value::<optimizer::Policy>(value, "/policy") {
             Ok(p) => policy = Some(p),
-            Err(ApiError::InvalidField { field, reason }) => {
+            Err(ApiError::InvalidField { field, reason, .. }) => {
                 problems.push(FieldProblem::new(field, reason));
             }
             Err(other) => return Err(other),
@@ -160,9 +160,9 @@ fn spec(id: String, body: RoundBody) -> Result<RoundSpec, ApiError> {
     }
     let mut inline = Vec::with_capacity(body.applications.len());
     for (index, value) in body.applications.into_iter().enumerate() {
-        match decode_value::<optimizer::Application>(value, &format!("applications[{index}]")) {
+        match decode_value::<optimizer::Application>(value, &format!("/applications/{index}")) {
             Ok(a) => inline.push(a),
-            Err(ApiError::InvalidField { field, reason }) => {
+            Err(ApiError::InvalidField { field, reason, .. }) => {
                 problems.push(FieldProblem::new(field, reason));
             }
             Err(other) => return Err(other),
@@ -235,7 +235,7 @@ async fn dry_run(
     State(state): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     JsonWithBytes(body, bytes): JsonWithBytes<RoundBody>,
 ) -> Result<Json<RoundOut>, ApiError> {
     caller.require(&[Role::Bureau], "running a reallocation round")?;
@@ -277,7 +277,7 @@ async fn commit(
     State(state): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     JsonWithBytes(body, bytes): JsonWithBytes<RoundBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau], "committing a reallocation round")?;
@@ -306,7 +306,7 @@ async fn commit(
 async fn get_round(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RoundOut>, ApiError> {
     caller.require(
         &[Role::Bureau, Role::Economist],
@@ -336,7 +336,11 @@ async fn list_rounds(
     caller.require(&[Role::Bureau, Role::Economist], "listing rounds")?;
     let limit = query.limit.unwrap_or(100);
     if limit == 0 || limit > 1_000 {
-        return Err(ApiError::field("limit", "must be 1 to 1000"));
+        return Err(ApiError::param(
+            crate::error::Location::Query,
+            "limit",
+            "must be 1 to 1000",
+        ));
     }
     let rounds = service::list(state.db(), query.after.as_deref(), limit).await?;
     let next = (rounds.len() == limit)

@@ -74,7 +74,8 @@ async fn run_scenario(
         "application/toml" | "text/toml" | "text/x-toml" => TextFormat::Toml,
         "application/json" => TextFormat::Json,
         _ => {
-            return Err(ApiError::field(
+            return Err(ApiError::param(
+                crate::error::Location::Header,
                 "Content-Type",
                 "a scenario is application/toml (or text/toml) or application/json",
             ));

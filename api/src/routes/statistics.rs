@@ -90,7 +90,8 @@ async fn holdings_by_group(
         "district" => false,
         "sector" => true,
         other => {
-            return Err(ApiError::field(
+            return Err(ApiError::param(
+                crate::error::Location::Query,
                 "by",
                 format!("{other:?}: group by `district` or `sector`"),
             ));

@@ -105,11 +105,11 @@ fn shaped_problem(error: &ApiError, shape: Shape) -> crate::error::Problem {
     problem
 }
 
-/// `actions[0].amount` → `amount`: a single-action endpoint's body has no `actions` list.
+/// `/actions/0/amount` → `/amount`: a single-action endpoint's body has no `actions` list.
 fn single_field(field: &str) -> String {
-    match field.strip_prefix("actions[0]") {
-        Some(rest) => rest.strip_prefix('.').unwrap_or("body").to_owned(),
-        None => field.to_owned(),
+    match field.strip_prefix("/actions/0") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest.to_owned(),
+        _ => field.to_owned(),
     }
 }
 

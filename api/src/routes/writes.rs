@@ -56,7 +56,7 @@ async fn post_request(
 ) -> Result<Response, ApiError> {
     let mut actions = Vec::with_capacity(body.actions.len());
     for (index, value) in body.actions.into_iter().enumerate() {
-        actions.push(decode_value::<Action>(value, &format!("actions[{index}]"))?);
+        actions.push(decode_value::<Action>(value, &format!("/actions/{index}"))?);
     }
     submit(&state, &caller, key, body.memo, actions, Shape::Batch).await
 }

@@ -61,7 +61,8 @@ pub fn check_round_id(id: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::field(
+        Err(ApiError::param(
+            crate::error::Location::Path,
             "id",
             format!("a round id is 1 to {ROUND_ID_LEN_MAX} of A-Z, a-z, 0-9, '.', '_' and '-'"),
         ))

@@ -26,93 +26,93 @@ async fn bad_input_is_refused_with_the_field_and_nothing_is_written() {
                     .to_string(),
                 422,
                 "invalid_field",
-                Some("colour"),
+                Some("/colour"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B}).to_string(),
                 422,
                 "invalid_field",
-                Some("body"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": 1.5}).to_string(),
                 422,
                 "invalid_field",
-                Some("amount"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": 7, "from": A, "to": B, "amount": "1"}).to_string(),
                 422,
                 "invalid_field",
-                Some("instrument"),
+                Some("/instrument"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": "abc"}).to_string(),
                 422,
                 "invalid_field",
-                Some("amount"),
+                Some("/amount"),
             ),
             // Amounts have one spelling: plain digits, an optional `-` and point.
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": "1e2"}).to_string(),
                 422,
                 "invalid_field",
-                Some("amount"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": "1E-3"}).to_string(),
                 422,
                 "invalid_field",
-                Some("amount"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": "+1"}).to_string(),
                 422,
                 "invalid_field",
-                Some("amount"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": ".5"}).to_string(),
                 422,
                 "invalid_field",
-                Some("amount"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": "1."}).to_string(),
                 422,
                 "invalid_field",
-                Some("amount"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": "1.0001"}).to_string(),
                 422,
                 "too_many_decimal_places",
-                Some("amount"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": "-1"}).to_string(),
                 422,
                 "non_positive_amount",
-                Some("amount"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": "0"}).to_string(),
                 422,
                 "non_positive_amount",
-                Some("amount"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": "1", "purpose": "gift"})
                     .to_string(),
                 422,
                 "invalid_field",
-                Some("purpose"),
+                Some("/purpose"),
             ),
             (
                 json!({"instrument": "NOPE.x.2024", "from": A, "to": B, "amount": "1"}).to_string(),
                 404,
                 "unknown_instrument",
-                Some("instrument"),
+                Some("/instrument"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": "91500199MA5U0099XX", "amount": "1"})
@@ -126,7 +126,7 @@ async fn bad_input_is_refused_with_the_field_and_nothing_is_written() {
                     .to_string(),
                 422,
                 "amount_out_of_range",
-                Some("amount"),
+                Some("/amount"),
             ),
             (
                 json!({"instrument": COD, "from": A, "to": A, "amount": "1"}).to_string(),
@@ -138,7 +138,7 @@ async fn bad_input_is_refused_with_the_field_and_nothing_is_written() {
                 json!({"instrument": COD, "from": A, "to": B, "amount": "1000"}).to_string(),
                 409,
                 "insufficient_balance",
-                Some("amount"),
+                Some("/amount"),
             ),
         ];
         for (index, (body, status, code, field)) in cases.into_iter().enumerate() {
@@ -163,32 +163,32 @@ async fn bad_input_is_refused_with_the_field_and_nothing_is_written() {
                 json!({"actions": [{"type": "transfer", "instrument": COD, "from": A, "to": B, "amount": "1"}, {"type": "teleport"}]}),
                 422,
                 "invalid_field",
-                "actions[1]",
+                "/actions/1",
             ),
             (
                 json!({"actions": [{"type": "transfer", "instrument": COD, "from": A, "to": B, "amount": 3}]}),
                 422,
                 "invalid_field",
-                "actions[0]",
+                "/actions/0",
             ),
             (
                 json!({"actions": [{"type": "transfer", "instrument": COD, "from": A, "to": B, "amount": "1", "x": 1}]}),
                 422,
                 "invalid_field",
-                "actions[0]",
+                "/actions/0",
             ),
             (
                 json!({"actions": [{"type": "transfer", "instrument": COD, "from": A, "to": B, "amount": "1"}, {"type": "transfer", "instrument": COD, "from": A, "to": B, "amount": "1.00001"}]}),
                 422,
                 "too_many_decimal_places",
-                "actions[1].amount",
+                "/actions/1/amount",
             ),
-            (json!({"actions": []}), 422, "empty_request", "actions"),
+            (json!({"actions": []}), 422, "empty_request", "/actions"),
             (
                 json!({"actions": [], "extra": true}),
                 422,
                 "invalid_field",
-                "extra",
+                "/extra",
             ),
         ];
         for (index, (body, status, code, field)) in batches.into_iter().enumerate() {
@@ -261,4 +261,42 @@ async fn bad_input_is_refused_with_the_field_and_nothing_is_written() {
         assert_eq!(server.head().await, head, "no bad input wrote anything");
         assert_eq!(server.balance(A, COD).await, "10.000");
     }
+}
+
+/// Query and path parameters and headers are named with where they are (`in`); body fields are
+/// JSON pointers.
+#[tokio::test]
+async fn parameters_are_named_with_where_they_are() {
+    let server = sqlite_server(Flags::default()).await;
+    server.setup().await;
+    let cases = [
+        ("/v1/journal?limit=abc", "limit", "query"),
+        ("/v1/journal?limit=0", "limit", "query"),
+        ("/v1/journal?colour=red", "colour", "query"),
+        ("/v1/market/auctions/x1", "auction", "path"),
+    ];
+    for (path, field, location) in cases {
+        let answer = server.get(path, Some(&server.bureau)).await;
+        assert_eq!(answer.status, 422, "{path}: {}", answer.body);
+        assert_eq!(
+            answer.body["code"], "invalid_field",
+            "{path}: {}",
+            answer.body
+        );
+        assert_eq!(answer.body["field"], field, "{path}: {}", answer.body);
+        assert_eq!(answer.body["in"], location, "{path}: {}", answer.body);
+    }
+    let body = serde_json::json!({"instrument": COD, "from": A, "to": B});
+    let missing = server
+        .post("/v1/transfers", Some(&server.bureau), Some("m"), &body)
+        .await;
+    missing.problem(422, "invalid_field");
+    assert_eq!(missing.body["field"], "/amount");
+    assert_eq!(missing.body["in"], "body");
+    let no_key = server
+        .post("/v1/transfers", Some(&server.bureau), None, &body)
+        .await;
+    no_key.problem(400, "missing_idempotency_key");
+    assert_eq!(no_key.body["field"], "Idempotency-Key");
+    assert_eq!(no_key.body["in"], "header");
 }

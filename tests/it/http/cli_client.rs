@@ -81,7 +81,7 @@ async fn the_cli_trades_through_a_running_server() {
         )
         .await;
         assert_eq!(code, 1);
-        assert!(err.contains("[field: price]"), "{err}");
+        assert!(err.contains("[field: /price]"), "{err}");
         assert_eq!(s.head().await, head, "a refused order writes nothing");
 
         // A crossing IOC buy, then its retry under the same key: the first answer again.

@@ -86,7 +86,7 @@ async fn nobody_can_take_the_markets_next_hold_code() {
                 )
                 .await;
             refused.problem(422, "reserved_hold_code");
-            assert_eq!(refused.body["field"], "actions[0].hold", "{}", refused.body);
+            assert_eq!(refused.body["field"], "/actions/0/hold", "{}", refused.body);
             assert!(
                 refused.body["detail"]
                     .as_str()
@@ -127,10 +127,10 @@ async fn no_text_can_break_verify_and_limits_hold_on_both_backends() {
         s.issue(COD, A, "10").await;
         let transfer = |memo: &str| json!({"instrument": COD, "from": A, "to": B, "amount": "1", "memo": memo});
         let cases = [
-            ("a\u{0}b", "memo"),
-            ("bell\u{7}", "memo"),
-            ("crlf\r\n", "memo"),
-            ("c1\u{85}", "memo"),
+            ("a\u{0}b", "/memo"),
+            ("bell\u{7}", "/memo"),
+            ("crlf\r\n", "/memo"),
+            ("c1\u{85}", "/memo"),
         ];
         for (n, (memo, field)) in cases.iter().enumerate() {
             let refused = s
@@ -182,7 +182,7 @@ async fn no_text_can_break_verify_and_limits_hold_on_both_backends() {
             )
             .await;
         evidence.problem(422, "invalid_text");
-        assert_eq!(evidence.body["field"], "evidence", "{}", evidence.body);
+        assert_eq!(evidence.body["field"], "/evidence", "{}", evidence.body);
         let batch = s
             .post(
                 "/v1/requests",
@@ -194,7 +194,7 @@ async fn no_text_can_break_verify_and_limits_hold_on_both_backends() {
             )
             .await;
         batch.problem(422, "invalid_text");
-        assert_eq!(batch.body["field"], "actions[1].note", "{}", batch.body);
+        assert_eq!(batch.body["field"], "/actions/1/note", "{}", batch.body);
         assert_eq!(s.balance(B, COD).await, "1.000");
         let verify = s.get("/v1/verify", Some(&s.bureau)).await;
         assert_eq!(verify.status, 200, "{}", verify.body);

@@ -77,7 +77,7 @@ async fn retries_replay_the_first_answer() {
             )
             .await;
         refused.problem(409, "insufficient_balance");
-        assert_eq!(refused.body["field"], "amount");
+        assert_eq!(refused.body["field"], "/amount");
         server.issue(COD, A, "100").await;
         let replay = server
             .post(

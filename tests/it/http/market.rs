@@ -169,19 +169,19 @@ async fn every_role_does_its_market_job_and_nothing_more() {
                 order("buy", "100.005", "10"),
                 422,
                 "not_multiple_of_tick",
-                Some("price"),
+                Some("/price"),
             ),
             (
                 order("buy", "100.00", "15"),
                 422,
                 "not_multiple_of_lot",
-                Some("quantity"),
+                Some("/quantity"),
             ),
             (
                 order("buy", "150.00", "10"),
                 422,
                 "outside_band",
-                Some("price"),
+                Some("/price"),
             ),
             (
                 order("buy", "100.00", "9000"),
@@ -206,19 +206,19 @@ async fn every_role_does_its_market_job_and_nothing_more() {
                 json!({"instrument": COD, "side": "buy", "type": "limit", "price": "100.00", "quantity": "10", "time_in_forc": "ioc"}),
                 422,
                 "invalid_field",
-                Some("time_in_forc"),
+                Some("/time_in_forc"),
             ),
             (
                 order("buy", "1e2", "10"),
                 422,
                 "invalid_field",
-                Some("price"),
+                Some("/price"),
             ),
             (
                 order("buy", "100.00", "+10"),
                 422,
                 "invalid_field",
-                Some("quantity"),
+                Some("/quantity"),
             ),
         ];
         for (i, (body, status, code, field)) in bad.iter().enumerate() {

@@ -180,13 +180,13 @@ async fn applications_are_private_validated_and_withdrawable() {
             .map(|e| e["field"].as_str().unwrap_or(""))
             .collect();
         for expected in [
-            "project",
-            "requests[0].quantity",
-            "requests[1].pollutant",
-            "requests[2].pollutant",
-            "requests[2].quantity",
-            "min_viable_share",
-            "basin",
+            "/project",
+            "/requests/0/quantity",
+            "/requests/1/pollutant",
+            "/requests/2/pollutant",
+            "/requests/2/quantity",
+            "/min_viable_share",
+            "/basin",
         ] {
             assert!(fields.contains(&expected), "{expected} in {fields:?}");
         }
@@ -514,7 +514,7 @@ async fn a_bad_round_lists_every_problem_and_writes_nothing() {
                 &json!({"policy_id": "nope"}),
             )
             .await;
-        assert_eq!(unknown.problem(422, "invalid_input")["field"], "policy_id");
+        assert_eq!(unknown.problem(422, "invalid_input")["field"], "/policy_id");
     }
 }
 

@@ -4,7 +4,7 @@
 //! `bids`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use market::auction::{Pricing, UndersubscribedPolicy};
@@ -25,7 +25,7 @@ use super::lookup::{
 use super::units::{now, price, time_of, tonnes};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, IdempotencyKey};
+use crate::extract::{ApiJson, ApiPath, IdempotencyKey};
 use crate::keys::Role;
 use crate::services::market::{BUREAU_ACCOUNT, party_name};
 use crate::state::AppState;
@@ -313,7 +313,7 @@ pub(super) async fn post_auction(
 pub(super) async fn get_auction(
     State(state): State<AppState>,
     caller: Caller,
-    Path(auction): Path<u64>,
+    ApiPath(auction): ApiPath<u64>,
 ) -> Result<Json<AuctionView>, ApiError> {
     let service = state.market();
     let guard = service.lock(false).await?;
@@ -338,7 +338,7 @@ pub(super) async fn post_close_auction(
     State(state): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
-    Path(auction): Path<u64>,
+    ApiPath(auction): ApiPath<u64>,
     ApiJson(body): ApiJson<CloseAuctionBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau, Role::Enterprise], "closing an auction")?;

@@ -1,7 +1,7 @@
 //! Sealed bids (enterprise): bid in an open auction (the full bid value is held as its
 //! guarantee), withdraw one's own before bidding closes.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use market::durable::MarketCommand;
 use market::{AuctionId, BidId, CommandOutcome};
@@ -15,7 +15,7 @@ use super::types::DoneBody;
 use super::units::now;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, IdempotencyKey};
+use crate::extract::{ApiJson, ApiPath, IdempotencyKey};
 use crate::keys::Role;
 use crate::state::AppState;
 
@@ -63,7 +63,7 @@ pub(super) async fn post_bid(
     State(state): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
-    Path(auction): Path<u64>,
+    ApiPath(auction): ApiPath<u64>,
     ApiJson(body): ApiJson<BidBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Enterprise], "bidding")?;
@@ -116,7 +116,7 @@ pub(super) async fn post_withdraw_bid(
     State(state): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
-    Path((auction, bid)): Path<(u64, u32)>,
+    ApiPath((auction, bid)): ApiPath<(u64, u32)>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Enterprise], "withdrawing a bid")?;
     execute(

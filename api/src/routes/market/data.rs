@@ -147,7 +147,11 @@ pub(super) async fn get_book(
 ) -> Result<Json<BookBody>, ApiError> {
     let levels = query.levels.unwrap_or(10);
     if levels == 0 || levels > 1_000 {
-        return Err(ApiError::field("levels", "must be between 1 and 1000"));
+        return Err(ApiError::param(
+            crate::error::Location::Query,
+            "levels",
+            "must be between 1 and 1000",
+        ));
     }
     let service = state.market();
     let guard = service.lock(false).await?;
@@ -188,7 +192,8 @@ pub(super) async fn get_trades(
     let max = state.config().limits.page_max;
     let limit = query.limit.unwrap_or(100.min(max));
     if limit == 0 || limit > max {
-        return Err(ApiError::field(
+        return Err(ApiError::param(
+            crate::error::Location::Query,
             "limit",
             format!("must be between 1 and {max}"),
         ));

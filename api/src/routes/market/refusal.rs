@@ -7,7 +7,7 @@ use market::{AccountId, Asset, BridgeError, DurableMarket, InstrumentId, MarketE
 
 use ledger::Party;
 
-use crate::error::Problem;
+use crate::error::{Location, Problem};
 
 /// The problem+json body of a market refusal.
 /// `promised`: accounts the refused command would have mapped ([`DurableMarket::promised_accounts`]).
@@ -23,7 +23,8 @@ pub(super) fn problem(
         status: status.as_u16(),
         detail: detail(error, market, promised),
         code: code.to_owned(),
-        field: field.map(str::to_owned),
+        location: field.map(|_| Location::Body),
+        field: field.map(|name| format!("/{name}")),
         errors: Vec::new(),
     }
 }

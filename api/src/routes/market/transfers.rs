@@ -3,7 +3,7 @@
 //! trade (±30% band).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use market::durable::MarketCommand;
@@ -17,7 +17,7 @@ use super::lookup::{code_of, listed, own_account, viewer};
 use super::units::{now, price, time_of, tonnes};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{ApiJson, IdempotencyKey};
+use crate::extract::{ApiJson, ApiPath, IdempotencyKey};
 use crate::keys::Role;
 use crate::services::market::{account_of, party_name};
 use crate::state::AppState;
@@ -198,7 +198,7 @@ pub(super) async fn post_transfer_decision(
     State(state): State<AppState>,
     caller: Caller,
     key: IdempotencyKey,
-    Path((transfer, decision)): Path<(u64, String)>,
+    ApiPath((transfer, decision)): ApiPath<(u64, String)>,
 ) -> Result<Response, ApiError> {
     let id = TransferId(transfer);
     execute(
@@ -239,7 +239,8 @@ pub(super) async fn post_transfer_decision(
                     }
                 }
                 other => {
-                    return Err(ApiError::field(
+                    return Err(ApiError::param(
+                        crate::error::Location::Path,
                         "decision",
                         format!("{other:?} is not accept, reject, withdraw or veto"),
                     ));
