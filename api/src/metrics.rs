@@ -2,8 +2,9 @@
 //! rendered by `metrics-exporter-prometheus`.
 //!
 //! Series: `ets_http_requests_total{method,route,status}` and the histogram
-//! `ets_http_request_duration_seconds{method,route,class}` per route template (the matched path,
-//! `/v1/market/auctions/{id}`, never the raw URI, so ids do not multiply series), rate-limit
+//! `ets_http_request_duration_seconds{method,route,class}` per route template (the matched path
+//! written `/v1/market/auctions/:id`, never the raw URI, so ids do not multiply series; `:` rather
+//! than axum's `{id}` because simple text-format parsers stop a label value at `}`), rate-limit
 //! refusals, ledger submissions and replays, the ledger writer's group commits (batches, requests,
 //! time per phase, from `Ledger::writer_stats`), scenario runs in progress and the journal head.
 //!
@@ -190,6 +191,11 @@ impl Metrics {
     }
 }
 
+/// `/v1/auctions/{id}/bids/{bid}` as `/v1/auctions/:id/bids/:bid`.
+fn route_label(template: &str) -> String {
+    template.replace('{', ":").replace('}', "")
+}
+
 /// Counts every answer by its route template and status, and times it.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -197,7 +203,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned());
+        .map(|path| route_label(path.as_str()));
     let response = next.run(request).await;
     state.metrics().record(
         method.as_str(),
@@ -206,4 +212,16 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn route_labels_name_parameters_without_braces() {
+        assert_eq!(
+            super::route_label("/v1/market/auctions/{id}/bids/{bid}/withdraw"),
+            "/v1/market/auctions/:id/bids/:bid/withdraw"
+        );
+        assert_eq!(super::route_label("/v1/whoami"), "/v1/whoami");
+    }
 }
