@@ -13,6 +13,7 @@ mod idempotency;
 mod jobs;
 mod market;
 mod openapi;
+mod ops;
 mod process;
 mod reallocation;
 mod scenario_runs;
