@@ -11,7 +11,7 @@ use sqlx::{PgPool, SqlitePool};
 
 use crate::error::ApiError;
 
-const SCHEMA: [&str; 2] = [
+const SCHEMA: [&str; 3] = [
     "CREATE TABLE IF NOT EXISTS api_keys (
         id TEXT PRIMARY KEY,
         hash TEXT NOT NULL UNIQUE,
@@ -28,6 +28,16 @@ const SCHEMA: [&str; 2] = [
         status INTEGER NOT NULL,
         body TEXT NOT NULL,
         created_at TEXT NOT NULL,
+        PRIMARY KEY (principal, key)
+    )",
+    // The first use of every idempotency key, by caller: a key names one request on one
+    // endpoint, whatever the endpoint (`idempotency::claim`).
+    "CREATE TABLE IF NOT EXISTS api_key_uses (
+        principal TEXT NOT NULL,
+        key TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        first_used_at TEXT NOT NULL,
         PRIMARY KEY (principal, key)
     )",
 ];

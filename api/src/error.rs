@@ -31,8 +31,15 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the Idempotency-Key header is required on every POST")]
     MissingIdempotencyKey,
-    #[error("Idempotency-Key {key:?} was already used for a different request; use a new key")]
-    IdempotencyMismatch { key: String },
+    #[error(
+        "Idempotency-Key {key:?} was already used for a different request{first_use}; use a new key"
+    )]
+    IdempotencyMismatch {
+        key: String,
+        /// Where and when the key was first used (` (first used on POST /v1/transfers at …)`),
+        /// or empty when unknown.
+        first_use: String,
+    },
     #[error("not found: {0}")]
     NotFound(String),
     #[error("this route does not take that method")]
@@ -256,6 +263,8 @@ fn ledger_code(error: &LedgerError) -> &'static str {
         LedgerError::WrongInstrumentKind { .. } => "wrong_instrument_kind",
         LedgerError::InvalidInstrument { .. } => "invalid_instrument",
         LedgerError::InvalidField { .. } => "invalid_field",
+        LedgerError::InvalidText { .. } => "invalid_text",
+        LedgerError::ReservedHoldCode { .. } => "reserved_hold_code",
         LedgerError::AlreadyExists { .. } => "already_exists",
         LedgerError::InvalidEnterprise(_) => "invalid_enterprise",
         LedgerError::HoldNotOpen { .. } => "hold_not_open",
@@ -275,6 +284,7 @@ fn ledger_field(error: &LedgerError) -> Option<String> {
     let LedgerError::Action { index, source, .. } = error else {
         return match error {
             LedgerError::InvalidField { field, .. } => Some(field.clone()),
+            LedgerError::InvalidText { field, .. } => Some(dotted(field)),
             LedgerError::EmptyRequest | LedgerError::TooManyActions { .. } => {
                 Some("actions".into())
             }
@@ -294,7 +304,25 @@ fn ledger_field(error: &LedgerError) -> Option<String> {
         | LedgerError::HoldNotOpen { .. }
         | LedgerError::HoldExpired { .. } => ".hold",
         LedgerError::InvalidField { field, .. } if field == "note" => ".note",
+        LedgerError::ReservedHoldCode { .. } => ".hold",
         _ => "",
     };
     Some(format!("actions[{index}]{inner}"))
+}
+
+/// A ledger text path (`actions/3/enterprise/free_tags/1`) in this module's field notation
+/// (`actions[3].enterprise.free_tags[1]`); [`LedgerError::pointer`] gives it as a JSON pointer.
+fn dotted(path: &str) -> String {
+    let mut out = String::new();
+    for segment in path.split('/') {
+        if segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
 }

@@ -127,8 +127,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The `Idempotency-Key` header, required on every POST.
-pub struct IdempotencyKey(pub String);
+/// The `Idempotency-Key` header, required on every POST, with the endpoint it came on (`POST
+/// /v1/transfers`): a key's first use claims it for that endpoint and request
+/// ([`crate::idempotency::claim`]).
+pub struct IdempotencyKey {
+    pub key: String,
+    pub endpoint: String,
+}
 
 /// Keys are scoped by the caller's key id inside the ledger, which allows 128 characters in all.
 pub const IDEMPOTENCY_KEY_LEN_MAX: usize = 100;
@@ -151,7 +156,10 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 format!("must be 1 to {IDEMPOTENCY_KEY_LEN_MAX} characters"),
             ));
         }
-        Ok(IdempotencyKey(text.to_owned()))
+        Ok(IdempotencyKey {
+            key: text.to_owned(),
+            endpoint: format!("{} {}", parts.method, parts.uri.path()),
+        })
     }
 }
 

@@ -10,6 +10,7 @@ use sqlx::Row;
 
 use crate::db::{Db, on_db};
 use crate::error::ApiError;
+use crate::extract::IdempotencyKey;
 
 /// Set on an answer that repeats the first answer to the same `Idempotency-Key`.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
@@ -42,15 +43,66 @@ pub async fn find(db: &Db, principal: &str, key: &str) -> Result<Option<StoredAn
     Ok(found)
 }
 
+/// Claims `key` for this caller, endpoint and request (`fingerprint`) on its first use; refuses
+/// it, naming the first use, when it was first used on another endpoint or for another request.
+/// Every POST claims its key before it runs, so a key means one request across the whole API
+/// (the ledger's and the market's own records of keys each see only their own requests).
+pub async fn claim(
+    db: &Db,
+    principal: &str,
+    key: &IdempotencyKey,
+    fingerprint: &str,
+) -> Result<(), ApiError> {
+    let insert = "INSERT INTO api_key_uses (principal, key, endpoint, fingerprint, first_used_at)
+                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+    let select = "SELECT endpoint, fingerprint, first_used_at FROM api_key_uses
+                  WHERE principal = $1 AND key = $2";
+    let now = ledger::journal::format_time(chrono::Utc::now());
+    let (endpoint, first, at): (String, String, String) = on_db!(db, |pool| {
+        sqlx::query(insert)
+            .bind(principal)
+            .bind(&key.key)
+            .bind(&key.endpoint)
+            .bind(fingerprint)
+            .bind(&now)
+            .execute(pool)
+            .await?;
+        let row = sqlx::query(select)
+            .bind(principal)
+            .bind(&key.key)
+            .fetch_one(pool)
+            .await?;
+        (
+            row.try_get("endpoint")?,
+            row.try_get("fingerprint")?,
+            row.try_get("first_used_at")?,
+        )
+    });
+    if endpoint == key.endpoint && first == fingerprint {
+        return Ok(());
+    }
+    let what = if endpoint == key.endpoint {
+        "another body"
+    } else {
+        "another endpoint"
+    };
+    Err(ApiError::IdempotencyMismatch {
+        key: key.key.clone(),
+        first_use: format!(" ({what}: first used on {endpoint} at {at})"),
+    })
+}
+
 /// The stored answer to `(principal, key)` if there is one: replayed when the request is the
 /// same (`fingerprint`), refused when the key was used for another request. Every POST checks
-/// this before it writes.
+/// this before it writes; it claims the key first ([`claim`]).
 pub async fn replay(
     db: &Db,
     principal: &str,
-    key: &str,
+    key: &IdempotencyKey,
     fingerprint: &str,
 ) -> Result<Option<Response>, ApiError> {
+    claim(db, principal, key, fingerprint).await?;
+    let key = key.key.as_str();
     match find(db, principal, key).await? {
         Some(stored) if stored.fingerprint == fingerprint => {
             let status =
@@ -65,6 +117,7 @@ pub async fn replay(
         }
         Some(_) => Err(ApiError::IdempotencyMismatch {
             key: key.to_owned(),
+            first_use: String::new(),
         }),
         None => Ok(None),
     }

@@ -56,7 +56,7 @@ pub struct TransferBody {
     pub from: String,
     /// A credit code, or `reserve`.
     pub to: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String, example = "12.5")]
     pub amount: Decimal,
     #[serde(default)]
@@ -70,7 +70,7 @@ pub struct TransferBody {
 pub struct SurrenderBody {
     pub instrument: String,
     pub enterprise: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String, example = "100")]
     pub amount: Decimal,
     pub compliance_year: i32,
@@ -84,7 +84,7 @@ pub struct IssuanceBody {
     pub instrument: String,
     /// A credit code, or `reserve`.
     pub to: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String, example = "1000")]
     pub amount: Decimal,
     #[serde(default)]
@@ -127,7 +127,7 @@ pub struct ReductionBody {
     pub reduction: String,
     pub enterprise: String,
     pub instrument: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String, example = "3.5")]
     pub amount: Decimal,
     pub measure: MeasureBody,

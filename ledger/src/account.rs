@@ -136,6 +136,28 @@ pub struct Account {
     pub debits: Units,
     pub credits: Units,
     pub frozen: bool,
+    /// Why the account is frozen, when the freeze said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<FreezeNote>,
+}
+
+/// What a freeze action said about itself: named in every refusal the freeze causes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezeNote {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+impl FreezeNote {
+    /// The note of a freeze with this reason and reference, `None` if it gave neither.
+    pub fn of(reason: &Option<String>, reference: &Option<String>) -> Option<FreezeNote> {
+        (reason.is_some() || reference.is_some()).then(|| FreezeNote {
+            reason: reason.clone(),
+            reference: reference.clone(),
+        })
+    }
 }
 
 impl Account {
@@ -145,6 +167,7 @@ impl Account {
             debits: 0,
             credits: 0,
             frozen: false,
+            freeze: None,
         }
     }
 

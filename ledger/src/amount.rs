@@ -51,10 +51,75 @@ pub fn to_decimal(units: Units, scale: u32) -> Decimal {
 }
 
 /// A decimal amount as it travels in requests, receipts and reports: serialized as a string so
-/// JSON readers never turn it into a float.
+/// JSON readers never turn it into a float, and read only in its plain form ([`plain`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Quantity(#[serde(with = "rust_decimal::serde::str")] pub Decimal);
+pub struct Quantity(#[serde(with = "plain")] pub Decimal);
+
+/// Whether `text` is a decimal in its one plain spelling: an optional `-`, digits, and optionally
+/// a point followed by digits (`12`, `-0.5`, `100.000`). Exponents (`1e2`), a leading `+`, a bare
+/// point (`.5`, `1.`), spaces and digit separators are refused, so an amount has one spelling and
+/// a reader never guesses.
+pub fn is_plain_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match digits.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (digits, None),
+    };
+    let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    all_digits(whole) && fraction.is_none_or(all_digits)
+}
+
+/// Parses a plain decimal ([`is_plain_decimal`]) exactly, keeping its scale (`1.50` has two
+/// places), or says why not.
+pub fn parse_plain(text: &str) -> Result<Decimal, String> {
+    if !is_plain_decimal(text) {
+        return Err(format!(
+            "{text:?} is not a plain decimal: write digits with an optional `-` and `.` (e.g. \"12.5\"); no exponent, sign `+` or bare point"
+        ));
+    }
+    Decimal::from_str_exact(text).map_err(|error| format!("{text:?}: {error}"))
+}
+
+/// Serde for decimals as plain strings (`#[serde(with = "ledger::amount::plain")]`): written as
+/// `rust_decimal` writes them, read only in their plain spelling ([`parse_plain`]).
+pub mod plain {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Decimal, serializer: S) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str::serialize(value, serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        super::parse_plain(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`plain`] for optional decimals (`null` or absent is `None`).
+pub mod plain_option {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        rust_decimal::serde::str_option::serialize(value, serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Decimal>, D::Error> {
+        match <Option<std::borrow::Cow<'de, str>>>::deserialize(deserializer)? {
+            Some(text) => super::parse_plain(&text)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
 
 impl From<Decimal> for Quantity {
     fn from(value: Decimal) -> Self {
@@ -75,6 +140,24 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn only_plain_decimals_are_read() {
+        for good in ["0", "12", "-1", "1.50", "0.001", "99999999999999999999"] {
+            assert!(is_plain_decimal(good), "{good}");
+            let quantity: Quantity = serde_json::from_str(&format!("\"{good}\"")).unwrap();
+            assert_eq!(quantity.0.to_string(), good);
+        }
+        for bad in [
+            "1e2", "1E-3", "+1", ".5", "1.", "", "-", " 1", "1 ", "1_000", "1,5", "0x10", "١",
+            "--1", "1.2.3", "NaN", "inf",
+        ] {
+            assert!(!is_plain_decimal(bad), "{bad}");
+            let read = serde_json::from_str::<Quantity>(&format!("\"{bad}\""));
+            assert!(read.is_err(), "{bad} was read");
+        }
+        assert_eq!(parse_plain("1.50").unwrap().scale(), 2);
     }
 
     #[test]

@@ -319,6 +319,7 @@ impl Machine<'_> {
                 let held = self.open_hold(hold)?;
                 self.release(held, HoldState::Voided, PostingCode::HoldVoid)
             }
+            Action::ReleaseHoldCode { hold, reason } => self.release_code(hold, reason),
             Action::ExpireHolds {} => self.expire_holds(),
             Action::Annotate { note } => check_note(note),
             Action::Surrender {
@@ -372,8 +373,16 @@ impl Machine<'_> {
                     Some(reason.clone()),
                 )
             }
-            Action::Freeze { instrument, holder } => self.set_frozen(instrument, holder, true),
-            Action::Unfreeze { instrument, holder } => self.set_frozen(instrument, holder, false),
+            Action::Freeze {
+                instrument,
+                holder,
+                reason,
+                reference,
+            } => {
+                let note = crate::account::FreezeNote::of(reason, reference);
+                self.set_frozen(instrument, holder, Some(note))
+            }
+            Action::Unfreeze { instrument, holder } => self.set_frozen(instrument, holder, None),
             Action::CertifyReduction {
                 reduction,
                 enterprise,
@@ -469,7 +478,8 @@ impl Machine<'_> {
         expires_at: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         validate_code(hold).map_err(|reason| invalid("hold", reason))?;
-        if self.book.holds.contains(hold) {
+        let released = |h: &Hold| h.state == HoldState::Released;
+        if self.book.holds.get(hold).is_some_and(|h| !released(h)) {
             return Err(exists("hold", hold));
         }
         if expires_at <= self.now {
@@ -513,6 +523,8 @@ impl Machine<'_> {
         purpose: Purpose,
     ) -> Result<(), LedgerError> {
         let mut held = self.open_hold(hold)?;
+        // A freeze also stops what the holder committed to before it: nothing leaves.
+        self.not_frozen(&held.holder.id())?;
         let instrument = self.usable(&held.instrument)?;
         let units = to_units(&instrument.code, amount.0, instrument.scale)?;
         if units > held.remaining {
@@ -591,6 +603,31 @@ impl Machine<'_> {
         Ok(())
     }
 
+    /// The bureau's recovery for a stuck hold code: returns what is left, releases the code.
+    fn release_code(&mut self, hold: &str, reason: &str) -> Result<(), LedgerError> {
+        if reason.trim().is_empty() {
+            return Err(invalid(
+                "reason",
+                "releasing a hold code needs a reason".into(),
+            ));
+        }
+        let held = self
+            .book
+            .holds
+            .get(hold)
+            .cloned()
+            .ok_or_else(|| LedgerError::UnknownHold {
+                hold: hold.to_owned(),
+            })?;
+        if held.state == HoldState::Released {
+            return Err(LedgerError::HoldNotOpen {
+                hold: hold.to_owned(),
+                state: held.state.as_str(),
+            });
+        }
+        self.release(held, HoldState::Released, PostingCode::HoldVoid)
+    }
+
     fn expire_holds(&mut self) -> Result<(), LedgerError> {
         let mut expired: Vec<Hold> = self
             .book
@@ -606,18 +643,35 @@ impl Machine<'_> {
         Ok(())
     }
 
+    /// Freezes (`Some`, with what the freeze said about itself) or unfreezes (`None`).
     fn set_frozen(
         &mut self,
         instrument: &str,
         holder: &Party,
-        frozen: bool,
+        freeze: Option<Option<crate::account::FreezeNote>>,
     ) -> Result<(), LedgerError> {
         let instrument = self.instrument(instrument)?;
         let key = self.party_account(holder, &instrument.code)?;
         let mut account = self.book.account(&key);
-        account.frozen = frozen;
+        account.frozen = freeze.is_some();
+        account.freeze = freeze.flatten();
         self.book.accounts.put(key.id(), account);
         Ok(())
+    }
+
+    /// Refuses a frozen account, naming the freeze's reason and reference.
+    fn not_frozen(&self, id: &str) -> Result<(), LedgerError> {
+        match self.book.accounts.get(id) {
+            Some(account) if account.frozen => {
+                let note = account.freeze.clone();
+                Err(LedgerError::AccountFrozen {
+                    account: id.to_owned(),
+                    reason: note.as_ref().and_then(|n| n.reason.clone()),
+                    reference: note.and_then(|n| n.reference),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Moves units from a sender that must not be frozen and must hold enough.
@@ -631,9 +685,7 @@ impl Machine<'_> {
         reference: Option<String>,
     ) -> Result<(), LedgerError> {
         let from_id = from.id();
-        if self.book.accounts.get(&from_id).is_some_and(|a| a.frozen) {
-            return Err(LedgerError::AccountFrozen { account: from_id });
-        }
+        self.not_frozen(&from_id)?;
         self.move_ids(
             instrument,
             from,

@@ -132,6 +132,8 @@ pub enum HoldState {
     Posted,
     Voided,
     Expired,
+    /// Closed by `release_hold_code`: the code may be placed again.
+    Released,
 }
 
 impl HoldState {
@@ -141,6 +143,7 @@ impl HoldState {
             HoldState::Posted => "posted",
             HoldState::Voided => "voided",
             HoldState::Expired => "expired",
+            HoldState::Released => "released",
         }
     }
 
@@ -150,6 +153,7 @@ impl HoldState {
             "posted" => HoldState::Posted,
             "voided" => HoldState::Voided,
             "expired" => HoldState::Expired,
+            "released" => HoldState::Released,
             _ => return None,
         })
     }

@@ -35,8 +35,13 @@ pub enum LedgerError {
         balance: Decimal,
         requested: Decimal,
     },
-    #[error("account {account} is frozen and cannot send")]
-    AccountFrozen { account: String },
+    #[error("account {account} is frozen and cannot send{}", freeze_detail(.reason, .reference))]
+    AccountFrozen {
+        account: String,
+        /// The freeze's reason and reference, if it gave them.
+        reason: Option<String>,
+        reference: Option<String>,
+    },
     #[error("{instrument} expired on {valid_to} and can no longer be used")]
     InstrumentExpired {
         instrument: String,
@@ -54,11 +59,26 @@ pub enum LedgerError {
     InvalidInstrument { instrument: String, reason: String },
     #[error("invalid {field}: {reason}")]
     InvalidField { field: String, reason: String },
+    /// A text outside the text policy ([`crate::text`]); `field` is its path in the request,
+    /// `/`-separated (`memo`, `actions/3/evidence`): see [`LedgerError::pointer`].
+    #[error("{field}: {problem}")]
+    InvalidText {
+        field: String,
+        problem: crate::text::TextProblem,
+    },
     #[error("{what} {id:?} already exists")]
     AlreadyExists { what: &'static str, id: String },
     #[error("invalid enterprise: {0}")]
     InvalidEnterprise(String),
 
+    #[error(
+        "hold code {hold:?} is reserved for the {owner} (namespace {prefix:?}); use a code outside it"
+    )]
+    ReservedHoldCode {
+        hold: String,
+        owner: &'static str,
+        prefix: &'static str,
+    },
     #[error("hold {hold:?} is {state}, not open")]
     HoldNotOpen { hold: String, state: &'static str },
     #[error("hold {hold:?} expired at {expires_at}")]
@@ -111,6 +131,15 @@ impl LedgerError {
         }
     }
 
+    /// The field at fault as a JSON pointer into the request (`/actions/3/evidence`), for the
+    /// refusals that name one.
+    pub fn pointer(&self) -> Option<String> {
+        match self.root() {
+            LedgerError::InvalidText { field, .. } => Some(format!("/{field}")),
+            _ => None,
+        }
+    }
+
     /// True for refusals caused by the request (4xx), false for storage faults (5xx).
     pub fn is_refusal(&self) -> bool {
         !matches!(
@@ -128,5 +157,15 @@ impl LedgerError {
 impl From<serde_json::Error> for LedgerError {
     fn from(error: serde_json::Error) -> Self {
         LedgerError::Corrupt(error.to_string())
+    }
+}
+
+/// `": court order (reference 2025-17)"`, or nothing for a freeze that gave no reason.
+fn freeze_detail(reason: &Option<String>, reference: &Option<String>) -> String {
+    match (reason, reference) {
+        (Some(reason), Some(reference)) => format!(": {reason} (reference {reference})"),
+        (Some(reason), None) => format!(": {reason}"),
+        (None, Some(reference)) => format!(" (reference {reference})"),
+        (None, None) => String::new(),
     }
 }

@@ -16,11 +16,16 @@ pub mod enterprise;
 pub mod error;
 pub mod instrument;
 pub mod journal;
+pub mod namespace;
 pub mod request;
 pub mod service;
 pub mod store;
 pub mod testing;
+pub mod text;
 pub mod verify;
+
+#[cfg(test)]
+mod hostile_tests;
 
 pub use account::{AccountKey, AccountKind};
 pub use amount::Quantity;
@@ -29,7 +34,9 @@ pub use book::Book;
 pub use error::LedgerError;
 pub use instrument::{Instrument, InstrumentKind, Medium, Pollutant, Region, RegionKind};
 pub use journal::Receipt;
-pub use request::{Action, Measure, Party, Purpose, Request};
+pub use namespace::{Component, Namespace, RESERVED_PREFIXES, check_hold_code, hold_namespace};
+pub use request::{ACTION_NAMES, Action, Measure, Party, Purpose, Request};
 pub use service::{Ledger, LedgerOptions, WriterStats};
 pub use store::{Balance, Store};
+pub use text::{TextProblem, check_caller_text, check_request_text};
 pub use verify::{VerifyReport, verify};

@@ -168,6 +168,15 @@ pub enum Action {
     VoidHold {
         hold: String,
     },
+    /// The bureau's recovery for a hold code that blocks the component owning its namespace
+    /// (see [`crate::namespace`]): whatever the hold's state, what is left of it goes back to its
+    /// holder (as a void), and the code is released, so a later `place_hold` may use it again
+    /// (the journal keeps both holds' histories). `reason` (1 to
+    /// [`crate::text::REASON_CHARS_MAX`] characters) says why.
+    ReleaseHoldCode {
+        hold: String,
+        reason: String,
+    },
     /// Returns every hold past its expiry to its holder.
     ExpireHolds {},
     /// Records a note in the journal and changes nothing else: no balance, hold or record.
@@ -192,9 +201,16 @@ pub enum Action {
         amount: Quantity,
         reason: String,
     },
+    /// Stops the holder's account from sending: transfers, holds, surrenders, and deliveries out
+    /// of holds it placed earlier. `reason` and `reference` (a case or decision number) are
+    /// optional and named in every refusal the freeze causes.
     Freeze {
         instrument: String,
         holder: Party,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
     },
     Unfreeze {
         instrument: String,
@@ -211,6 +227,31 @@ pub enum Action {
         evidence: String,
     },
 }
+
+/// Every action's [`Action::name`], in declaration order.
+pub const ACTION_NAMES: &[&str] = &[
+    "define_pollutant",
+    "define_region",
+    "define_instrument",
+    "register_enterprise",
+    "update_enterprise",
+    "issue",
+    "allocate",
+    "transfer",
+    "deposit",
+    "withdraw",
+    "place_hold",
+    "post_hold",
+    "void_hold",
+    "release_hold_code",
+    "expire_holds",
+    "annotate",
+    "surrender",
+    "cancel",
+    "freeze",
+    "unfreeze",
+    "certify_reduction",
+];
 
 impl Action {
     /// A short name for messages: "action 3 (transfer)".
@@ -229,6 +270,7 @@ impl Action {
             Action::PlaceHold { .. } => "place_hold",
             Action::PostHold { .. } => "post_hold",
             Action::VoidHold { .. } => "void_hold",
+            Action::ReleaseHoldCode { .. } => "release_hold_code",
             Action::ExpireHolds { .. } => "expire_holds",
             Action::Annotate { .. } => "annotate",
             Action::Surrender { .. } => "surrender",

@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::batch::{Backend, Cache, Prepared, WorkTimes, Worked, Writes, work_timed};
+use crate::batch::{Backend, Cache, Prepared, WorkTimes, Worked, Writes, run_begun, work_timed};
 use crate::enterprise::ClassificationLists;
 use crate::error::LedgerError;
 use crate::instrument::default_pollutants;
 use crate::journal::{Receipt, StoredEntry};
 use crate::request::{Action, Request};
 use crate::store::Store;
+use crate::text::check_request_text;
 
 /// The time source. Tests and replays pass their own; the default is the system clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -104,8 +105,32 @@ impl Ledger {
         results.pop().unwrap_or(Err(LedgerError::WriterStopped))
     }
 
-    /// Submits several independent requests together; each succeeds or fails on its own.
+    /// Submits several independent requests together; each succeeds or fails on its own. A
+    /// request outside the text policy ([`crate::text`]) is refused here, before it reaches a
+    /// batch.
     pub async fn submit_many(
+        &self,
+        requests: Vec<Request>,
+    ) -> Result<Vec<Result<Receipt, LedgerError>>, LedgerError> {
+        let checks: Vec<Result<(), LedgerError>> =
+            requests.iter().map(check_request_text).collect();
+        if checks.iter().all(Result::is_ok) {
+            return self.send(requests).await;
+        }
+        let good: Vec<Request> = requests
+            .into_iter()
+            .zip(&checks)
+            .filter_map(|(request, check)| check.is_ok().then_some(request))
+            .collect();
+        let answers = match good.is_empty() {
+            true => Vec::new(),
+            false => self.send(good).await?,
+        };
+        Ok(crate::batch::merge_checked(checks, answers))
+    }
+
+    /// Hands requests to the writer and waits for their outcomes.
+    async fn send(
         &self,
         requests: Vec<Request>,
     ) -> Result<Vec<Result<Receipt, LedgerError>>, LedgerError> {
@@ -144,6 +169,19 @@ struct Gathered {
     now: DateTime<Utc>,
 }
 
+impl Gathered {
+    fn failed(self, error: LedgerError) -> Failed {
+        Failed {
+            jobs: self.jobs,
+            sizes: self.sizes,
+            requests: self.requests,
+            prepared: self.prepared,
+            now: self.now,
+            error,
+        }
+    }
+}
+
 fn gather(first: Job, inbox: &mut mpsc::Receiver<Job>, options: &LedgerOptions) -> Gathered {
     let mut jobs = vec![first];
     let mut count = jobs[0].requests.len();
@@ -175,11 +213,83 @@ fn gather(first: Job, inbox: &mut mpsc::Receiver<Job>, options: &LedgerOptions) 
 }
 
 /// A batch whose rows are being written and committed by its own task, which answers its
-/// submitters; the task's result says whether it committed.
+/// submitters when it commits; if it fails, it hands its members back for [`isolate`].
 struct InFlight {
-    commit: tokio::task::JoinHandle<bool>,
+    commit: tokio::task::JoinHandle<Result<(), Option<Box<Failed>>>>,
     /// Its journal entries, which storage may not have yet.
     entries: Arc<Vec<StoredEntry>>,
+}
+
+/// A batch that storage refused as a whole: its members, not yet answered.
+struct Failed {
+    jobs: Vec<Job>,
+    sizes: Vec<usize>,
+    requests: Vec<Request>,
+    prepared: Vec<Prepared>,
+    now: DateTime<Utc>,
+    error: LedgerError,
+}
+
+/// Waits for a committing batch; if storage refused it, retries its members in isolation (before
+/// anything else is written, so the journal keeps their order). True if it committed.
+async fn settle<B: Backend>(
+    backend: &B,
+    joined: Result<Result<(), Option<Box<Failed>>>, tokio::task::JoinError>,
+    lists: &ClassificationLists,
+) -> bool {
+    match joined {
+        Ok(Ok(())) => true,
+        Ok(Err(Some(failed))) => {
+            isolate(backend, *failed, lists).await;
+            false
+        }
+        _ => false,
+    }
+}
+
+/// The members of a batch that storage refused, retried so that only a faulty one fails: halves
+/// in order, each in its own transaction, split again while they fail, down to single requests.
+/// A request that still fails alone gets the error; every other one commits (or is refused by the
+/// rules) exactly as it would have on its own. If a transaction cannot even begin, storage is
+/// down, and every member not yet answered gets that error.
+async fn isolate<B: Backend>(backend: &B, failed: Failed, lists: &ClassificationLists) {
+    let count = failed.requests.len();
+    tracing::warn!(error = %failed.error, requests = count, "batch refused by storage; isolating its requests");
+    let mut results: Vec<Option<Result<Receipt, LedgerError>>> = (0..count).map(|_| None).collect();
+    let mut ranges = std::collections::VecDeque::from([(0, count)]);
+    while let Some((from, to)) = ranges.pop_front() {
+        let begun = match backend.begin().await {
+            Ok(begun) => begun,
+            Err(error) => {
+                let message = error.to_string();
+                for slot in results.iter_mut().filter(|r| r.is_none()) {
+                    *slot = Some(Err(LedgerError::BatchFailed(message.clone())));
+                }
+                break;
+            }
+        };
+        let (requests, prepared) = (&failed.requests[from..to], &failed.prepared[from..to]);
+        match run_begun::<B>(begun, requests, prepared, failed.now, lists).await {
+            Ok(outcomes) => {
+                for (slot, outcome) in results[from..to].iter_mut().zip(outcomes) {
+                    *slot = Some(outcome);
+                }
+            }
+            Err(error) if to - from == 1 => {
+                results[from] = Some(Err(LedgerError::BatchFailed(error.to_string())));
+            }
+            Err(_) => {
+                let middle = from + (to - from) / 2;
+                ranges.push_front((middle, to));
+                ranges.push_front((from, middle));
+            }
+        }
+    }
+    let results = results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(LedgerError::WriterStopped)))
+        .collect();
+    reply_all(failed.jobs, &failed.sizes, Ok(results));
 }
 
 /// The writer: one per process. Batch N+1 is worked out (keys looked up on a reader connection,
@@ -188,7 +298,8 @@ struct InFlight {
 /// begins its own transaction, which locks the chain head, and is written only if the head is
 /// exactly where N left it, i.e. N committed and no other writer (another process) committed in
 /// between. Otherwise the cache is dropped and N+1 is worked out again inside its transaction,
-/// as without the pipeline.
+/// as without the pipeline. A batch that storage refuses as a whole is retried in isolation
+/// ([`isolate`]) before the next one is written.
 fn spawn_writer<B: Backend>(
     backend: B,
     mut inbox: mpsc::Receiver<Job>,
@@ -207,11 +318,11 @@ fn spawn_writer<B: Backend>(
                 },
                 Some(running) => tokio::select! {
                     biased;
-                    committed = &mut running.commit => {
-                        if !committed.unwrap_or(false) {
+                    joined = &mut running.commit => {
+                        inflight = None;
+                        if !settle(&backend, joined, &lists).await {
                             cache.clear();
                         }
-                        inflight = None;
                         continue;
                     }
                     job = inbox.recv() => match job {
@@ -221,118 +332,138 @@ fn spawn_writer<B: Backend>(
                 },
             };
             let batch = gather(first, &mut inbox, &options);
-            let mut times = WorkTimes::default();
-            // Work ahead only if the batch before is still committing; otherwise it is as cheap
-            // to read inside this batch's own transaction.
-            let ahead = match &inflight {
-                Some(running) if !running.commit.is_finished() => {
-                    work_ahead(
-                        &backend,
-                        &cache,
-                        &running.entries,
-                        &batch,
-                        &lists,
-                        &mut times,
-                    )
-                    .await
-                }
-                _ => None,
-            };
-            let waited = Instant::now();
-            let committed = match inflight.take() {
-                Some(running) => running.commit.await.unwrap_or(false),
-                None => true,
-            };
-            if !committed {
-                cache.clear();
-            }
-            let (mut tx, seq, hash) = match backend.begin().await {
-                Ok(begun) => begun,
-                Err(error) => {
-                    cache.clear();
-                    reply_all(batch.jobs, &batch.sizes, Err(error));
-                    continue;
-                }
-            };
-            stats.add(&stats.wait_ns, waited);
-            if cache.head != Some((seq, hash)) {
-                // Another writer moved the chain (or nothing is cached yet): read everything.
-                cache.clear();
-            }
-            let worked = match ahead {
-                Some(worked) if committed && worked.base == (seq, hash) => {
-                    stats.pipelined.fetch_add(1, Ordering::Relaxed);
-                    worked
-                }
-                _ => {
-                    let outcome = work_timed::<B>(
-                        &mut tx,
-                        (seq, hash),
-                        &cache,
-                        &[],
-                        &batch.requests,
-                        &batch.prepared,
-                        batch.now,
-                        &lists,
-                        &mut times,
-                    )
-                    .await;
-                    match outcome {
-                        Ok(worked) => worked,
-                        Err(error) => {
-                            cache.clear();
-                            reply_all(batch.jobs, &batch.sizes, Err(error));
-                            continue;
-                        }
-                    }
-                }
-            };
-            stats.record(&batch, &times);
-            if worked.entries.is_empty() {
-                // Nothing accepted (every request refused or replayed): nothing to write.
-                drop(tx);
-                reply_all(batch.jobs, &batch.sizes, Ok(worked.results));
-                continue;
-            }
-            let absorbed = Instant::now();
-            cache.absorb(&worked.book, worked.head);
-            stats.add(&stats.apply_ns, absorbed);
-            let (book, head) = (worked.book, worked.head);
-            let entries = Arc::new(worked.entries);
-            let pending = entries.clone();
-            let (jobs, sizes, results) = (batch.jobs, batch.sizes, worked.results);
-            let stats = stats.clone();
-            let commit = tokio::spawn(async move {
-                let started = Instant::now();
-                let written = B::write(
-                    &mut tx,
-                    Writes {
-                        book: &book,
-                        entries: &entries,
-                        head,
-                    },
-                )
-                .await;
-                let wrote = Instant::now();
-                stats.add(&stats.write_ns, started);
-                let outcome = match written {
-                    Ok(()) => B::commit(tx).await,
-                    Err(error) => Err(error),
-                };
-                stats.add(&stats.commit_ns, wrote);
-                let committed = outcome.is_ok();
-                reply_all(jobs, &sizes, outcome.map(|()| results));
-                committed
-            });
-            inflight = Some(InFlight {
-                commit,
-                entries: pending,
-            });
+            inflight = write_batch(&backend, batch, inflight, &mut cache, &lists, &stats).await;
         }
         if let Some(running) = inflight {
-            let _ = running.commit.await;
+            settle(&backend, running.commit.await, &lists).await;
         }
     });
+}
+
+/// Works out one gathered batch (ahead, if the one before is still committing) and starts its
+/// commit; returns it in flight, or `None` if it had nothing to write or could not be worked out.
+async fn write_batch<B: Backend>(
+    backend: &B,
+    batch: Gathered,
+    inflight: Option<InFlight>,
+    cache: &mut Cache,
+    lists: &ClassificationLists,
+    stats: &Arc<Stats>,
+) -> Option<InFlight> {
+    let mut times = WorkTimes::default();
+    // Work ahead only if the batch before is still committing; otherwise it is as cheap to read
+    // inside this batch's own transaction.
+    let ahead = match &inflight {
+        Some(running) if !running.commit.is_finished() => {
+            work_ahead(backend, cache, &running.entries, &batch, lists, &mut times).await
+        }
+        _ => None,
+    };
+    let waited = Instant::now();
+    let committed = match inflight {
+        Some(running) => settle(backend, running.commit.await, lists).await,
+        None => true,
+    };
+    if !committed {
+        cache.clear();
+    }
+    let (mut tx, seq, hash) = match backend.begin().await {
+        Ok(begun) => begun,
+        Err(error) => {
+            cache.clear();
+            reply_all(batch.jobs, &batch.sizes, Err(error));
+            return None;
+        }
+    };
+    stats.add(&stats.wait_ns, waited);
+    if cache.head != Some((seq, hash)) {
+        // Another writer moved the chain (or nothing is cached yet): read everything.
+        cache.clear();
+    }
+    let worked = match ahead {
+        Some(worked) if committed && worked.base == (seq, hash) => {
+            stats.pipelined.fetch_add(1, Ordering::Relaxed);
+            worked
+        }
+        _ => {
+            let outcome = work_timed::<B>(
+                &mut tx,
+                (seq, hash),
+                cache,
+                &[],
+                &batch.requests,
+                &batch.prepared,
+                batch.now,
+                lists,
+                &mut times,
+            )
+            .await;
+            match outcome {
+                Ok(worked) => worked,
+                Err(error) => {
+                    // Reading failed: perhaps because of one request's keys. Isolate it.
+                    cache.clear();
+                    drop(tx);
+                    isolate(backend, batch.failed(error), lists).await;
+                    return None;
+                }
+            }
+        }
+    };
+    stats.record(&batch, &times);
+    if worked.entries.is_empty() {
+        // Nothing accepted (every request refused or replayed): nothing to write.
+        drop(tx);
+        reply_all(batch.jobs, &batch.sizes, Ok(worked.results));
+        return None;
+    }
+    let absorbed = Instant::now();
+    cache.absorb(&worked.book, worked.head);
+    stats.add(&stats.apply_ns, absorbed);
+    Some(spawn_commit::<B>(tx, batch, worked, stats.clone()))
+}
+
+/// Writes and commits a worked-out batch on its own task, which answers the submitters if it
+/// commits, and otherwise hands the batch back (see [`settle`]).
+fn spawn_commit<B: Backend>(
+    mut tx: B::Tx,
+    batch: Gathered,
+    worked: Worked,
+    stats: Arc<Stats>,
+) -> InFlight {
+    let (book, head, results) = (worked.book, worked.head, worked.results);
+    let entries = Arc::new(worked.entries);
+    let pending = entries.clone();
+    let commit = tokio::spawn(async move {
+        let started = Instant::now();
+        let writes = Writes {
+            book: &book,
+            entries: &entries,
+            head,
+        };
+        let written = crate::batch::write::<B>(&mut tx, writes).await;
+        let wrote = Instant::now();
+        stats.add(&stats.write_ns, started);
+        let outcome = match written {
+            Ok(()) => B::commit(tx).await,
+            Err(error) => {
+                drop(tx);
+                Err(error)
+            }
+        };
+        stats.add(&stats.commit_ns, wrote);
+        match outcome {
+            Ok(()) => {
+                reply_all(batch.jobs, &batch.sizes, Ok(results));
+                Ok(())
+            }
+            Err(error) => Err(Some(Box::new(batch.failed(error)))),
+        }
+    });
+    InFlight {
+        commit,
+        entries: pending,
+    }
 }
 
 /// Works out `batch` on a reader connection, on top of the cache (which already has the rows of

@@ -32,11 +32,16 @@ pub enum MarketError {
     #[error("amount overflows 64 bits")]
     Overflow,
 
-    #[error("price {price_ticks} ticks is outside the band {lower_ticks}..={upper_ticks}")]
+    #[error(
+        "price {} is outside today's band {}..={} CNY/t",
+        cny(*price_ticks, *tick_fen), cny(*lower_ticks, *tick_fen), cny(*upper_ticks, *tick_fen)
+    )]
     OutsideBand {
         price_ticks: u64,
         lower_ticks: u64,
         upper_ticks: u64,
+        /// The instrument's tick, so the message speaks prices.
+        tick_fen: u64,
     },
     #[error("{quantity_t} t is at or above the block size {block_min_t} t: use a block trade")]
     BlockSizeInBook { quantity_t: u64, block_min_t: u64 },
@@ -50,7 +55,7 @@ pub enum MarketError {
         orders_max: u32,
     },
 
-    #[error("{holder} has {available} of {asset:?} available, {needed} needed")]
+    #[error("{holder} has {available} {asset} available, {needed} needed")]
     InsufficientBalance {
         holder: AccountId,
         asset: Asset,
@@ -85,13 +90,13 @@ pub enum MarketError {
     UnknownAuction(AuctionId),
     #[error("{0} already exists")]
     DuplicateAuction(AuctionId),
-    #[error("bidding in {auction} closed at {closes_at:?} (now {now:?})")]
+    #[error("bidding in {auction} closed at {closes_at} (now {now})")]
     BiddingClosed {
         auction: AuctionId,
         closes_at: Timestamp,
         now: Timestamp,
     },
-    #[error("{auction} cannot be closed before {closes_at:?} (now {now:?})")]
+    #[error("{auction} cannot be closed before {closes_at} (now {now})")]
     BiddingStillOpen {
         auction: AuctionId,
         closes_at: Timestamp,
@@ -99,14 +104,18 @@ pub enum MarketError {
     },
     #[error("{0} is no longer open")]
     AuctionNotOpen(AuctionId),
-    #[error("bid price {price_ticks} ticks is below the reserve price {reserve_ticks} ticks")]
+    #[error(
+        "bid price {} is below the reserve price {} CNY/t",
+        cny(*price_ticks, *tick_fen), cny(*reserve_ticks, *tick_fen)
+    )]
     BelowReservePrice {
+        tick_fen: u64,
         price_ticks: u64,
         reserve_ticks: u64,
     },
     #[error("{auction} already holds {bids_max} bids")]
     TooManyBids { auction: AuctionId, bids_max: u32 },
-    #[error("unknown bid {bid:?} in {auction}")]
+    #[error("unknown bid {} in {auction}", bid.0)]
     UnknownBid { auction: AuctionId, bid: BidId },
     #[error("the seller may not bid in its own {0}")]
     SellerCannotBid(AuctionId),
@@ -124,11 +133,17 @@ pub enum MarketError {
         transfer: TransferId,
         account: AccountId,
     },
-    #[error("{transfer} expired at {expires_at:?}")]
+    #[error("{transfer} expired at {expires_at}")]
     TransferExpired {
         transfer: TransferId,
         expires_at: Timestamp,
     },
     #[error("seller and buyer are the same account")]
     SameAccount,
+}
+
+/// A price in CNY per tonne from ticks of `tick_fen` fen.
+fn cny(ticks: u64, tick_fen: u64) -> rust_decimal::Decimal {
+    let fen = i128::from(ticks) * i128::from(tick_fen);
+    rust_decimal::Decimal::from_i128_with_scale(fen, 2)
 }

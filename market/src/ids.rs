@@ -52,6 +52,20 @@ pub struct TransferId(pub u64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Timestamp(pub i64);
 
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC (`2026-12-03T09:30:00Z`), or the raw milliseconds if out of range.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match chrono::DateTime::from_timestamp_millis(self.0) {
+            Some(at) => write!(
+                f,
+                "{}",
+                at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ),
+            None => write!(f, "{} ms", self.0),
+        }
+    }
+}
+
 /// Buy or sell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Side {

@@ -27,6 +27,15 @@ pub enum Asset {
     CashFen,
 }
 
+impl std::fmt::Display for Asset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Asset::Rights(instrument) => write!(f, "t of {instrument}"),
+            Asset::CashFen => f.write_str("fen of cash"),
+        }
+    }
+}
+
 /// The name of a hold, unique for the life of the market so the integrator can map it to its
 /// own pending-transfer id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -102,6 +102,7 @@ impl Transfers {
                 price_ticks: request.price_ticks,
                 lower_ticks: band.lower_ticks,
                 upper_ticks: band.upper_ticks,
+                tick_fen: spec.tick_fen,
             });
         }
         let cash_fen = spec.cash_fen(request.lots, request.price_ticks)?;

@@ -42,7 +42,7 @@ pub struct ApplicationBody {
     /// without half the NH3-N).
     pub requests: Vec<RequestBody>,
     /// 0 = any part helps, 1 = all or nothing; a grant is 0 or at least this share.
-    #[serde(default, with = "rust_decimal::serde::str")]
+    #[serde(default, with = "ledger::amount::plain")]
     #[schema(value_type = String, example = "0")]
     pub min_viable_share: Decimal,
     /// The river basin the project discharges to (a region the register defines).
@@ -53,7 +53,7 @@ pub struct ApplicationBody {
     /// `new_industrial_park`); the register's classification tags are added when a round runs.
     #[serde(default)]
     pub tags: Vec<String>,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String, example = "120000000")]
     pub value_added_cny_per_year: Decimal,
     #[serde(default)]
@@ -66,7 +66,7 @@ pub struct RequestBody {
     /// A pollutant with a discharge right valid today (e.g. `COD`, `NH3-N`, `SO2`, `NOx`).
     pub pollutant: String,
     /// Tonnes per year, at most the pollutant's scale in decimal places.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String, example = "12.5")]
     pub quantity: Decimal,
 }
@@ -167,7 +167,7 @@ pub(crate) fn out(stored: Stored) -> ApplicationOut {
 async fn post_application(
     State(state): State<AppState>,
     caller: Caller,
-    IdempotencyKey(key): IdempotencyKey,
+    key: IdempotencyKey,
     JsonWithBytes(body, bytes): JsonWithBytes<ApplicationBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Enterprise, Role::Bureau], "applying for capacity")?;
@@ -229,7 +229,7 @@ async fn post_application(
         .map_err(|error| ApiError::Internal(format!("encoding an application: {error}")))?;
     let keyed = Keyed {
         principal: &caller.0.key_id,
-        key: &key,
+        key: &key.key,
         fingerprint: fingerprint.clone(),
         status: StatusCode::CREATED.as_u16(),
         body: text.clone(),
@@ -370,7 +370,7 @@ async fn visible(
 async fn withdraw_application(
     State(state): State<AppState>,
     caller: Caller,
-    IdempotencyKey(key): IdempotencyKey,
+    key: IdempotencyKey,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let path = format!("/v1/applications/{id}/withdraw");
@@ -394,7 +394,7 @@ async fn withdraw_application(
         .map_err(|error| ApiError::Internal(format!("encoding an application: {error}")))?;
     let keyed = Keyed {
         principal: &caller.0.key_id,
-        key: &key,
+        key: &key.key,
         fingerprint: fingerprint.clone(),
         status: StatusCode::OK.as_u16(),
         body: text.clone(),

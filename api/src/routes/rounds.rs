@@ -234,11 +234,13 @@ fn stored_out(round: &StoredRound) -> RoundOut {
 async fn dry_run(
     State(state): State<AppState>,
     caller: Caller,
-    _key: IdempotencyKey,
+    key: IdempotencyKey,
     Path(id): Path<String>,
-    JsonWithBytes(body, _): JsonWithBytes<RoundBody>,
+    JsonWithBytes(body, bytes): JsonWithBytes<RoundBody>,
 ) -> Result<Json<RoundOut>, ApiError> {
     caller.require(&[Role::Bureau], "running a reallocation round")?;
+    let fingerprint = idempotency::fingerprint("POST", &key.endpoint, &bytes);
+    idempotency::claim(state.db(), &caller.0.key_id, &key, &fingerprint).await?;
     let spec = spec(id.clone(), body)?;
     let plan = service::plan(state.ledger(), state.db(), spec).await?;
     Ok(Json(out(
@@ -274,12 +276,13 @@ async fn dry_run(
 async fn commit(
     State(state): State<AppState>,
     caller: Caller,
-    _key: IdempotencyKey,
+    key: IdempotencyKey,
     Path(id): Path<String>,
     JsonWithBytes(body, bytes): JsonWithBytes<RoundBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau], "committing a reallocation round")?;
     let fingerprint = idempotency::fingerprint("POST", &format!("/v1/rounds/{id}/commit"), &bytes);
+    idempotency::claim(state.db(), &caller.0.key_id, &key, &fingerprint).await?;
     let spec = spec(id, body)?;
     let committed = service::commit(state.ledger(), state.db(), spec, &fingerprint).await?;
     let response = (StatusCode::CREATED, Json(stored_out(&committed.round))).into_response();

@@ -66,7 +66,7 @@ pub struct ScenarioOut {
 async fn run_scenario(
     State(state): State<AppState>,
     caller: Caller,
-    _key: IdempotencyKey,
+    key: IdempotencyKey,
     request: Request,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Economist, Role::Bureau], "running a scenario")?;
@@ -91,6 +91,8 @@ async fn run_scenario(
             limit: SCENARIO_BYTES_MAX,
         });
     }
+    let fingerprint = crate::idempotency::fingerprint("POST", &key.endpoint, &bytes);
+    crate::idempotency::claim(state.db(), &caller.0.key_id, &key, &fingerprint).await?;
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|_| ApiError::field("body", "a scenario is UTF-8 text"))?;
     let limits = &state.config().limits;

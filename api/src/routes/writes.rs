@@ -218,6 +218,8 @@ async fn post_freeze(
         Action::Freeze {
             instrument: body.instrument,
             holder,
+            reason: None,
+            reference: None,
         }
     } else {
         Action::Unfreeze {

@@ -151,6 +151,7 @@ pub async fn run_tagged(
                     .map(|(_, k)| k)
                     .unwrap_or(&tag.key)
                     .to_owned(),
+                first_use: String::new(),
             });
         }
         return Ok((Ok(outcome.clone()), true));

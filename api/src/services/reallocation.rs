@@ -50,7 +50,7 @@ pub struct MemoFlow {
     pub instrument: String,
     pub application: String,
     pub enterprise: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     pub drawn: Decimal,
 }
 

@@ -94,6 +94,7 @@ impl Store {
                     $row.try_get("debits")?,
                     $row.try_get("credits")?,
                     $row.try_get("frozen")?,
+                    None,
                 )?;
                 let scale: i64 = $row.try_get("scale")?;
                 Ok(Balance {
@@ -114,12 +115,13 @@ impl Store {
 
     /// Every account with its raw totals, for verification.
     pub async fn accounts(&self) -> Result<Vec<Account>, LedgerError> {
-        let sql = "SELECT id, debits, credits, frozen FROM accounts ORDER BY id";
+        let sql = "SELECT id, debits, credits, frozen, freeze_note FROM accounts ORDER BY id";
         read_rows!(self, sql, [], |row| rows::account(
             row.try_get("id")?,
             row.try_get("debits")?,
             row.try_get("credits")?,
-            row.try_get("frozen")?
+            row.try_get("frozen")?,
+            row.try_get("freeze_note")?
         ))
     }
 
@@ -199,31 +201,28 @@ impl Store {
         }
     }
 
-    /// The stored postings of entries `from..=to`, as `(seq, idx, posting)`, for verification.
+    /// The stored postings of entries `from..=to`, as `(seq, idx, posting)`. Read from the
+    /// entries' text and parsed here, not through the `postings` SQL view: no stored text can make
+    /// this read fail (PostgreSQL's `jsonb` refuses `\u0000`, which a journal body may hold).
     pub async fn postings(
         &self,
         from: u64,
         to: u64,
     ) -> Result<Vec<(u64, u32, crate::apply::Posting)>, LedgerError> {
-        let sql = "SELECT seq, idx, instrument, debit, credit, units, code, reference FROM postings
-                   WHERE seq >= $1 AND seq <= $2 ORDER BY seq, idx";
-        read_rows!(self, sql, [from as i64, to as i64], |row| {
-            let seq: i64 = row.try_get("seq")?;
-            let idx: i64 = row.try_get("idx")?;
-            let code: String = row.try_get("code")?;
-            Ok((
-                seq as u64,
-                idx as u32,
-                crate::apply::Posting {
-                    instrument: row.try_get("instrument")?,
-                    debit: row.try_get("debit")?,
-                    credit: row.try_get("credit")?,
-                    units: row.try_get("units")?,
-                    code: serde_json::from_value(serde_json::Value::String(code))?,
-                    reference: row.try_get("reference")?,
-                },
-            ))
-        })
+        let mut out = Vec::new();
+        let mut after = from.saturating_sub(1);
+        while after < to {
+            let limit = u32::try_from((to - after).min(1_000)).unwrap_or(1_000);
+            let page = self.journal(after, limit).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for stored in page.iter().filter(|e| e.seq >= from && e.seq <= to) {
+                let entry: crate::journal::Entry = serde_json::from_str(&stored.body)?;
+                let numbered = entry.postings.into_iter().enumerate();
+                out.extend(numbered.map(|(idx, p)| (stored.seq, idx as u32, p)));
+            }
+        }
+        Ok(out)
     }
 
     /// The chain head: the last seq and its hash.

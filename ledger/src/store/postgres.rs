@@ -177,13 +177,14 @@ impl Backend for PgStore {
             let id: String = row.try_get("id")?;
             book.reductions.load(id.clone(), rows::reduction_stub(id));
         }
-        let select = "SELECT id, debits, credits, frozen FROM accounts WHERE id IN (SELECT UNNEST($1::text[]))";
+        let select = "SELECT id, debits, credits, frozen, freeze_note FROM accounts WHERE id IN (SELECT UNNEST($1::text[]))";
         for row in select_any(conn, select, &needs.accounts).await? {
             let account = rows::account(
                 row.try_get("id")?,
                 row.try_get("debits")?,
                 row.try_get("credits")?,
                 row.try_get("frozen")?,
+                row.try_get("freeze_note")?,
             )?;
             book.accounts.load(account.key.id(), account);
         }
@@ -267,9 +268,9 @@ impl Backend for PgStore {
 
         let accounts: Vec<_> = book.accounts.changed().map(|(_, a)| a).collect();
         sqlx::query(
-            "INSERT INTO accounts (id, owner, kind, instrument, debits, credits, frozen)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bool[])
-             ON CONFLICT (id) DO UPDATE SET debits = excluded.debits, credits = excluded.credits, frozen = excluded.frozen",
+            "INSERT INTO accounts (id, owner, kind, instrument, debits, credits, frozen, freeze_note)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bool[], $8::text[])
+             ON CONFLICT (id) DO UPDATE SET debits = excluded.debits, credits = excluded.credits, frozen = excluded.frozen, freeze_note = excluded.freeze_note",
         )
         .bind(accounts.iter().map(|a| a.key.id()).collect::<Vec<_>>())
         .bind(accounts.iter().map(|a| a.key.owner.as_str()).collect::<Vec<_>>())
@@ -278,6 +279,7 @@ impl Backend for PgStore {
         .bind(accounts.iter().map(|a| a.debits).collect::<Vec<_>>())
         .bind(accounts.iter().map(|a| a.credits).collect::<Vec<_>>())
         .bind(accounts.iter().map(|a| a.frozen).collect::<Vec<_>>())
+        .bind(accounts.iter().map(|a| rows::freeze_note(a)).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
 
@@ -310,7 +312,9 @@ impl Backend for PgStore {
             sqlx::query(
                 "INSERT INTO holds (id, instrument, holder, amount, remaining, expires_at, state)
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
-                 ON CONFLICT (id) DO UPDATE SET remaining = excluded.remaining, state = excluded.state",
+                 ON CONFLICT (id) DO UPDATE SET instrument = excluded.instrument, holder = excluded.holder,
+                 amount = excluded.amount, remaining = excluded.remaining, expires_at = excluded.expires_at,
+                 state = excluded.state",
             )
             .bind(updated.iter().map(|h| h.id.as_str()).collect::<Vec<_>>())
             .bind(updated.iter().map(|h| h.instrument.as_str()).collect::<Vec<_>>())

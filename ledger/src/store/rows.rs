@@ -29,20 +29,32 @@ pub fn enterprise_records<'a>(
         .collect()
 }
 
+/// An account row; `freeze` is the freeze note's JSON text, if any.
 pub fn account(
     id: String,
     debits: i64,
     credits: i64,
     frozen: bool,
+    freeze: Option<String>,
 ) -> Result<Account, LedgerError> {
     let key = AccountKey::parse(&id)
         .ok_or_else(|| LedgerError::Corrupt(format!("account id {id:?} is malformed")))?;
+    let freeze = freeze.map(|text| serde_json::from_str(&text)).transpose()?;
     Ok(Account {
         key,
         debits,
         credits,
         frozen,
+        freeze,
     })
+}
+
+/// The freeze note as stored: JSON text, or NULL.
+pub fn freeze_note(account: &Account) -> Option<String> {
+    account
+        .freeze
+        .as_ref()
+        .and_then(|note| serde_json::to_string(note).ok())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -232,13 +232,15 @@ impl Backend for SqliteStore {
             let id: String = row.try_get("key")?;
             book.reductions.load(id.clone(), rows::reduction_stub(id));
         }
-        let select = "SELECT id AS key, debits, credits, frozen FROM accounts WHERE id";
+        let select =
+            "SELECT id AS key, debits, credits, frozen, freeze_note FROM accounts WHERE id";
         for row in select_in(conn, select, &needs.accounts).await? {
             let account = rows::account(
                 row.try_get("key")?,
                 row.try_get("debits")?,
                 row.try_get("credits")?,
                 row.try_get("frozen")?,
+                row.try_get("freeze_note")?,
             )?;
             book.accounts.load(account.key.id(), account);
         }
@@ -315,9 +317,9 @@ impl Backend for SqliteStore {
         let accounts: Vec<_> = book.accounts.changed().collect();
         insert_values!(
             tx,
-            "INSERT INTO accounts (id, owner, kind, instrument, debits, credits, frozen)",
-            7,
-            "ON CONFLICT (id) DO UPDATE SET debits = excluded.debits, credits = excluded.credits, frozen = excluded.frozen",
+            "INSERT INTO accounts (id, owner, kind, instrument, debits, credits, frozen, freeze_note)",
+            8,
+            "ON CONFLICT (id) DO UPDATE SET debits = excluded.debits, credits = excluded.credits, frozen = excluded.frozen, freeze_note = excluded.freeze_note",
             &accounts,
             |q, (id, a)| q
                 .bind(id.as_str())
@@ -327,6 +329,7 @@ impl Backend for SqliteStore {
                 .bind(a.debits)
                 .bind(a.credits)
                 .bind(a.frozen)
+                .bind(rows::freeze_note(a))
         );
         let holds: Vec<_> = book
             .holds
@@ -347,7 +350,9 @@ impl Backend for SqliteStore {
             tx,
             "INSERT INTO holds (id, instrument, holder, amount, remaining, expires_at, state)
              SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6 FROM json_each(?1) WHERE true
-             ON CONFLICT (id) DO UPDATE SET remaining = excluded.remaining, state = excluded.state",
+             ON CONFLICT (id) DO UPDATE SET instrument = excluded.instrument, holder = excluded.holder,
+                 amount = excluded.amount, remaining = excluded.remaining, expires_at = excluded.expires_at,
+                 state = excluded.state",
             &holds,
         )
         .await?;

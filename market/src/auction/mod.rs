@@ -327,6 +327,7 @@ impl Auction {
             return Err(MarketError::BelowReservePrice {
                 price_ticks,
                 reserve_ticks: config.reserve_price_ticks,
+                tick_fen: config.tick_fen,
             });
         }
         if self.bids.len() >= config.bids_max as usize {

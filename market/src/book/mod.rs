@@ -466,6 +466,7 @@ impl Book {
                 price_ticks,
                 lower_ticks: self.band.lower_ticks,
                 upper_ticks: self.band.upper_ticks,
+                tick_fen: self.spec.tick_fen,
             }),
             (OrderPrice::Market, Side::Buy) => Ok(self.band.upper_ticks),
             (OrderPrice::Market, Side::Sell) => Ok(self.band.lower_ticks),

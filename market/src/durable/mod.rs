@@ -969,6 +969,18 @@ impl DurableMarket {
         Ok(InstrumentId(next))
     }
 
+    /// The accounts [`DurableMarket::account_for`] promised and the next command will map, so
+    /// a refusal of that command can still name their parties.
+    pub fn promised_accounts(&self) -> Vec<(AccountId, Party)> {
+        self.deferred
+            .iter()
+            .filter_map(|command| match command {
+                MarketCommand::MapAccount { account, party } => Some((*account, party.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Forgets the ids [`DurableMarket::account_for`] and [`DurableMarket::instrument_for`]
     /// promised (the command was not run).
     pub fn drop_new_ids(&mut self) {

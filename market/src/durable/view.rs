@@ -53,7 +53,9 @@ impl JournalView {
                     self.enterprises
                         .insert(enterprise.credit_code.as_str().to_owned());
                 }
-                Action::Freeze { instrument, holder } => {
+                Action::Freeze {
+                    instrument, holder, ..
+                } => {
                     self.frozen.insert(party_account(holder, instrument));
                 }
                 Action::Unfreeze { instrument, holder } => {

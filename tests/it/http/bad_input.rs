@@ -52,6 +52,37 @@ async fn bad_input_is_refused_with_the_field_and_nothing_is_written() {
                 "invalid_field",
                 Some("amount"),
             ),
+            // Amounts have one spelling: plain digits, an optional `-` and point.
+            (
+                json!({"instrument": COD, "from": A, "to": B, "amount": "1e2"}).to_string(),
+                422,
+                "invalid_field",
+                Some("amount"),
+            ),
+            (
+                json!({"instrument": COD, "from": A, "to": B, "amount": "1E-3"}).to_string(),
+                422,
+                "invalid_field",
+                Some("amount"),
+            ),
+            (
+                json!({"instrument": COD, "from": A, "to": B, "amount": "+1"}).to_string(),
+                422,
+                "invalid_field",
+                Some("amount"),
+            ),
+            (
+                json!({"instrument": COD, "from": A, "to": B, "amount": ".5"}).to_string(),
+                422,
+                "invalid_field",
+                Some("amount"),
+            ),
+            (
+                json!({"instrument": COD, "from": A, "to": B, "amount": "1."}).to_string(),
+                422,
+                "invalid_field",
+                Some("amount"),
+            ),
             (
                 json!({"instrument": COD, "from": A, "to": B, "amount": "1.0001"}).to_string(),
                 422,

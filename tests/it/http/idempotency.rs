@@ -117,3 +117,95 @@ async fn retries_replay_the_first_answer() {
         );
     }
 }
+
+/// A key names one request on one endpoint across the whole API: used on a ledger endpoint, it
+/// is refused on a market endpoint (and the other way), naming where it was first used.
+#[tokio::test]
+async fn a_key_is_claimed_across_every_endpoint() {
+    for s in servers().await {
+        s.setup().await;
+        s.issue(COD, A, "100").await;
+        let funded = s
+            .post(
+                "/v1/requests",
+                Some(&s.bureau),
+                Some("fund"),
+                &json!({"actions": [{"type": "deposit", "instrument": CNY, "enterprise": B, "amount": "5000.00"}]}),
+            )
+            .await;
+        assert_eq!(funded.status, 201, "{}", funded.body);
+        let listing =
+            json!({"instrument": COD, "tick": "0.01", "lot_t": 10, "previous_close": "100.00"});
+        let listed = s
+            .post(
+                "/v1/market/instruments",
+                Some(&s.bureau),
+                Some("fund"),
+                &listing,
+            )
+            .await;
+        listed.problem(422, "idempotency_key_reused");
+        let detail = listed.body["detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains("first used on POST /v1/requests at 20"),
+            "{}",
+            listed.body
+        );
+        assert_eq!(listed.body["field"], "Idempotency-Key");
+        assert_eq!(
+            s.get("/v1/market/instruments", Some(&s.bureau)).await.body,
+            json!([]),
+            "nothing listed"
+        );
+        let listed = s
+            .post(
+                "/v1/market/instruments",
+                Some(&s.bureau),
+                Some("list"),
+                &listing,
+            )
+            .await;
+        assert_eq!(listed.status, 201, "{}", listed.body);
+        // An enterprise's key used for a transfer cannot place an order, nor the reverse.
+        let transfer = json!({"instrument": COD, "from": A, "to": B, "amount": "1"});
+        let moved = s
+            .post("/v1/transfers", Some(&s.enterprise_a), Some("k"), &transfer)
+            .await;
+        assert_eq!(moved.status, 201, "{}", moved.body);
+        let order = json!({"instrument": COD, "side": "sell", "type": "limit", "price": "100.00", "quantity": "10"});
+        s.post(
+            "/v1/market/orders",
+            Some(&s.enterprise_a),
+            Some("k"),
+            &order,
+        )
+        .await
+        .problem(422, "idempotency_key_reused");
+        let placed = s
+            .post(
+                "/v1/market/orders",
+                Some(&s.enterprise_a),
+                Some("o"),
+                &order,
+            )
+            .await;
+        assert_eq!(placed.status, 201, "{}", placed.body);
+        let surrender =
+            json!({"instrument": COD, "enterprise": A, "amount": "1", "compliance_year": 2024});
+        s.post(
+            "/v1/surrenders",
+            Some(&s.enterprise_a),
+            Some("o"),
+            &surrender,
+        )
+        .await
+        .problem(422, "idempotency_key_reused");
+        // The same request on the same endpoint is still a replay.
+        let again = s
+            .post("/v1/transfers", Some(&s.enterprise_a), Some("k"), &transfer)
+            .await;
+        assert_eq!(again.status, 201, "{}", again.body);
+        assert_eq!(again.body["replayed"], true);
+        assert_eq!(s.balance(B, COD).await, "1.000");
+    }
+}

@@ -52,15 +52,15 @@ async fn bureau_enterprise_and_economist_do_their_jobs() {
             .post("/v1/surrenders", Some(&server.enterprise_a), Some("s1"), &json!({"instrument": CEA, "enterprise": A, "amount": "20", "compliance_year": 2024}))
             .await;
         assert_eq!(surrender.status, 201, "{}", surrender.body);
-        // A batch of its own actions: a hold and a transfer.
+        // A batch of its own actions: two transfers, all or nothing.
         let batch = server
             .post(
                 "/v1/requests",
                 Some(&server.enterprise_a),
                 Some("b1"),
                 &json!({"actions": [
-                    {"type": "place_hold", "hold": "h1", "instrument": COD, "from": A, "amount": "1", "expires_at": "2099-01-01T00:00:00Z"},
-                    {"type": "transfer", "instrument": COD, "from": A, "to": B, "amount": "0.5"}
+                    {"type": "transfer", "instrument": COD, "from": A, "to": B, "amount": "0.25"},
+                    {"type": "transfer", "instrument": COD, "from": A, "to": B, "amount": "0.25"}
                 ]}),
             )
             .await;

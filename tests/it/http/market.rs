@@ -201,6 +201,25 @@ async fn every_role_does_its_market_job_and_nothing_more() {
                 "invalid_field",
                 None,
             ),
+            // A typo is refused by name, never taken as the default (a day order).
+            (
+                json!({"instrument": COD, "side": "buy", "type": "limit", "price": "100.00", "quantity": "10", "time_in_forc": "ioc"}),
+                422,
+                "invalid_field",
+                Some("time_in_forc"),
+            ),
+            (
+                order("buy", "1e2", "10"),
+                422,
+                "invalid_field",
+                Some("price"),
+            ),
+            (
+                order("buy", "100.00", "+10"),
+                422,
+                "invalid_field",
+                Some("quantity"),
+            ),
         ];
         for (i, (body, status, code, field)) in bad.iter().enumerate() {
             let answer = s

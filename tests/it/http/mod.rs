@@ -9,6 +9,7 @@ mod access;
 mod bad_input;
 mod cli_client;
 pub mod common;
+mod hostile;
 mod idempotency;
 mod jobs;
 mod market;

@@ -40,15 +40,16 @@ pub enum PricingBody {
 /// A reserve auction (bureau) or a one-way bidding session of the caller's own rights
 /// (enterprise).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AuctionBody {
     pub auction: u64,
     pub instrument: String,
     /// Tonnes offered, a multiple of the instrument's lot.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub volume: Decimal,
     /// CNY per tonne; bids below are refused.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub reserve_price: Decimal,
     /// Most one bidder may win, in percent of the volume (e.g. `25`).
@@ -66,6 +67,7 @@ fn uniform() -> PricingBody {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CloseAuctionBody {
     /// The seed (hex, 32 bytes) whose SHA-256 was published at the open.
     pub seed: String,
@@ -74,10 +76,10 @@ pub struct CloseAuctionBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AwardBody {
     pub bidder: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub price: Decimal,
 }
@@ -89,10 +91,10 @@ pub struct AuctionView {
     /// `primary` or `one_way`.
     pub kind: String,
     pub seller: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub volume: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub reserve_price: Decimal,
     #[schema(value_type = String, format = DateTime)]
@@ -104,10 +106,10 @@ pub struct AuctionView {
     /// the result).
     pub bid_count: usize,
     /// Present once cleared: the uniform clearing price.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub clearing_price: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub sold: Option<Decimal>,
     /// Awards, once cleared.

@@ -20,11 +20,12 @@ use crate::keys::Role;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BidBody {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub price: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
 }
@@ -33,10 +34,10 @@ pub struct BidBody {
 pub struct BidView {
     pub bid: u32,
     pub bidder: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub price: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
 }

@@ -11,7 +11,7 @@ use market::{BridgeError, CommandOutcome, DurableMarket, MarketError};
 use serde::Serialize;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, Problem, problem_response};
+use crate::error::{ApiError, problem_response};
 use crate::extract::IdempotencyKey;
 use crate::idempotency::{self, StoredAnswer, replayed};
 use crate::services::market::{internal, run_tagged};
@@ -60,7 +60,7 @@ impl<C> Planned<C> {
 pub(super) async fn execute<R, C, B>(
     state: &AppState,
     caller: &Caller,
-    IdempotencyKey(key): IdempotencyKey,
+    key: IdempotencyKey,
     request: &R,
     open: Open,
     plan: impl AsyncFnOnce(&mut DurableMarket) -> Result<Planned<C>, ApiError>,
@@ -89,7 +89,7 @@ where
 async fn run<R, C, B>(
     state: &AppState,
     caller: &Caller,
-    key: String,
+    key: IdempotencyKey,
     request: &R,
     market: &mut DurableMarket,
     Planned { command, context }: Planned<C>,
@@ -104,8 +104,9 @@ where
     if let Some(replay) = idempotency::replay(state.db(), principal, &key, &fingerprint).await? {
         return Ok(replay);
     }
+    let promised = market.promised_accounts();
     let tag = CommandTag {
-        key: format!("{principal}:{key}"),
+        key: format!("{principal}:{}", key.key),
         fingerprint: fingerprint.clone(),
     };
     let (outcome, was_replayed) = match command {
@@ -123,14 +124,14 @@ where
             })
         }
         Err(error) if error.is_answer() => {
-            let problem = refusal_problem(&error);
+            let problem = super::refusal::problem(&error, market, &promised);
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
             let stored = StoredAnswer {
                 fingerprint,
                 status: problem.status,
                 body: serde_json::to_string(&problem).unwrap_or_default(),
             };
-            idempotency::store(state.db(), principal, &key, &stored).await?;
+            idempotency::store(state.db(), principal, &key.key, &stored).await?;
             Ok(problem_response(status, &problem))
         }
         Err(error) => Err(internal(error)),
@@ -146,82 +147,4 @@ fn fingerprint(value: &impl Serialize) -> String {
     use sha2::Digest;
     let text = serde_json::to_string(value).unwrap_or_default();
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
-}
-
-/// Status, code and field of a market refusal.
-fn refusal(error: &BridgeError) -> (StatusCode, &'static str, Option<&'static str>) {
-    use MarketError as M;
-    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
-    let conflict = StatusCode::CONFLICT;
-    match error {
-        BridgeError::Market(e) => match e {
-            M::UnknownInstrument(_) => (
-                StatusCode::NOT_FOUND,
-                "unknown_instrument",
-                Some("instrument"),
-            ),
-            M::UnknownOrder(_) => (StatusCode::NOT_FOUND, "unknown_order", Some("order")),
-            M::UnknownAuction(_) => (StatusCode::NOT_FOUND, "unknown_auction", Some("auction")),
-            M::UnknownTransfer(_) => (StatusCode::NOT_FOUND, "unknown_transfer", Some("transfer")),
-            M::UnknownBid { .. } => (StatusCode::NOT_FOUND, "unknown_bid", Some("bid")),
-            M::NotMultipleOfTick { .. } | M::TooManyDecimalPlaces { .. } => {
-                (unprocessable, "not_multiple_of_tick", Some("price"))
-            }
-            M::NotMultipleOfLot { .. } | M::ZeroQuantity => {
-                (unprocessable, "not_multiple_of_lot", Some("quantity"))
-            }
-            M::OutOfRange(_) | M::Overflow => (unprocessable, "out_of_range", None),
-            M::OutsideBand { .. } => (unprocessable, "outside_band", Some("price")),
-            M::BlockSizeInBook { .. } | M::BelowBlockSize { .. } | M::OrderTooLarge { .. } => {
-                (unprocessable, "invalid_size", Some("quantity"))
-            }
-            M::BelowReservePrice { .. } => (unprocessable, "below_reserve_price", Some("price")),
-            M::InvalidConfig(_) | M::SameAccount => (unprocessable, "invalid_field", None),
-            M::SeedMismatch(_) => (unprocessable, "seed_mismatch", Some("seed")),
-            M::InsufficientBalance { .. } => (conflict, "insufficient_balance", None),
-            M::AccountFrozen(_) => (conflict, "account_frozen", None),
-            M::HoldingLimitExceeded { .. } | M::PurchaseLimitExceeded { .. } => {
-                (conflict, "limit_exceeded", Some("quantity"))
-            }
-            M::BiddingClosed { .. } | M::AuctionNotOpen(_) => (conflict, "bidding_closed", None),
-            M::BiddingStillOpen { .. } => (conflict, "bidding_still_open", None),
-            M::NotOrderOwner { .. } | M::NotCounterparty { .. } | M::SellerCannotBid(_) => {
-                (StatusCode::FORBIDDEN, "forbidden", None)
-            }
-            M::DuplicateInstrument(_) | M::DuplicateAuction(_) => {
-                (conflict, "already_exists", None)
-            }
-            _ => (conflict, "market_refused", None),
-        },
-        BridgeError::InvalidMapping(why) if why.contains("not a registered enterprise") => {
-            (StatusCode::NOT_FOUND, "unknown_enterprise", None)
-        }
-        BridgeError::InvalidMapping(why)
-            if why.contains("right or allowance") || why.contains("ledger instrument") =>
-        {
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                Some("instrument"),
-            )
-        }
-        BridgeError::UnmappedAccount(_) | BridgeError::UnmappedInstrument(_) => {
-            (StatusCode::NOT_FOUND, "not_found", None)
-        }
-        BridgeError::Settlement { .. } => (conflict, "settlement_refused", None),
-        _ => (unprocessable, "invalid_field", None),
-    }
-}
-
-fn refusal_problem(error: &BridgeError) -> Problem {
-    let (status, code, field) = refusal(error);
-    Problem {
-        kind: format!("/problems/{}", code.replace('_', "-")),
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        status: status.as_u16(),
-        detail: error.to_string(),
-        code: code.to_owned(),
-        field: field.map(str::to_owned),
-        errors: Vec::new(),
-    }
 }

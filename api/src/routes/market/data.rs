@@ -19,6 +19,7 @@ use crate::services::market::instrument_of;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct InstrumentQuery {
     /// Ledger instrument code.
     pub instrument: String,
@@ -29,10 +30,10 @@ pub struct InstrumentQuery {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LevelBody {
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub price: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
     pub orders: u32,
@@ -48,6 +49,7 @@ pub struct BookBody {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct TradesQuery {
     pub instrument: String,
     /// Trades with a sequence number after this (cursor), default 0.
@@ -61,10 +63,10 @@ pub struct TradesQuery {
 pub struct TradeBody {
     pub seq: u64,
     pub instrument: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub price: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
     pub aggressor: SideBody,
@@ -83,26 +85,26 @@ pub struct TradesPage {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DailyBody {
     pub instrument: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub previous_close: Decimal,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub open: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub high: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub low: Option<Decimal>,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub last: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub volume: Decimal,
     pub trades: u64,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub vwap: Option<Decimal>,
 }

@@ -22,17 +22,18 @@ use crate::state::AppState;
 
 /// An instrument listed for continuous trading (bureau).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListInstrumentBody {
     /// Ledger instrument code of a right or allowance.
     pub instrument: String,
     /// Price tick in CNY per tonne (e.g. `0.01`).
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub tick: Decimal,
     /// Lot size in tonnes.
     pub lot_t: u64,
     /// Reference price (previous close) in CNY per tonne: the band is ±10% around it.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub previous_close: Decimal,
     /// Quantities at or above this are block trades (bilateral only). Default 100,000 t.
@@ -43,18 +44,18 @@ pub struct ListInstrumentBody {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InstrumentBody {
     pub instrument: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub tick: Decimal,
     pub lot_t: u64,
     pub block_min_t: u64,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub previous_close: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub band_lower: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub band_upper: Decimal,
 }

@@ -17,7 +17,7 @@
 //!
 //! Files: `instruments` (listing), `orders` (orders, cancels), `data` (book, trades, daily),
 //! `auctions` (open, read, close), `bids` (bid, withdraw), `transfers` (propose, decide, list),
-//! `oversight` (freezes), `stream` (the feed); `command` is the write path, `lookup` the
+//! `oversight` (freezes), `stream` (the feed); `command` is the write path, `refusal` a market refusal in public words, `lookup` the
 //! name ↔ id look-ups under the lock, `units` ticks and lots ↔ CNY and tonnes, `types` the
 //! bodies several files share.
 
@@ -29,6 +29,7 @@ mod instruments;
 mod lookup;
 mod orders;
 mod oversight;
+mod refusal;
 mod stream;
 mod transfers;
 mod types;

@@ -42,17 +42,18 @@ pub enum TimeInForceBody {
 
 /// An order (enterprise).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderBody {
     pub instrument: String,
     pub side: SideBody,
     #[serde(rename = "type")]
     pub order_type: OrderType,
     /// CNY per tonne, a multiple of the tick; required for limit orders, absent for market.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub price: Option<Decimal>,
     /// Tonnes, a multiple of the lot.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
     #[serde(default)]
@@ -65,15 +66,16 @@ pub struct OrderAckBody {
     pub order: u64,
     /// `resting`, `filled`, `cancelled` (IOC/market remainder, self-trade) or `killed` (FOK).
     pub status: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub filled: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub resting: Decimal,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CancelBody {
     pub instrument: String,
     pub order: u64,
@@ -85,15 +87,16 @@ pub struct RestingOrderBody {
     pub order: u64,
     pub owner: String,
     pub side: SideBody,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub price: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct OrdersQuery {
     #[serde(default)]
     pub instrument: Option<String>,

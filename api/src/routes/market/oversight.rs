@@ -19,6 +19,7 @@ use crate::services::market::account_of;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MarketFreezeBody {
     /// The enterprise to freeze in the market (its orders are cancelled, pending transfers
     /// vetoed).

@@ -24,6 +24,7 @@ use crate::state::AppState;
 const POLL: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     pub instrument: String,
     /// Resume after this trade sequence number (or send `Last-Event-ID`).

@@ -24,14 +24,15 @@ use crate::state::AppState;
 
 /// A bilateral transfer proposal by the seller (enterprise).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TransferProposalBody {
     pub instrument: String,
     /// The buyer's credit code.
     pub buyer: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub price: Decimal,
     #[schema(value_type = String, format = DateTime)]
@@ -44,10 +45,10 @@ pub struct TransferView {
     pub instrument: String,
     pub seller: String,
     pub buyer: String,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub quantity: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub price: Decimal,
     pub is_block: bool,
