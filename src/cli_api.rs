@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::http_client::{Client, Connection};
+use crate::http_client::{Client, Connection, WriteKey};
 
 #[derive(Args, Debug)]
 pub struct ApiArgs {
@@ -33,6 +33,8 @@ enum ApiCommand {
         /// The JSON body: inline, `@FILE`, or `-` for standard input.
         #[arg(default_value = "{}")]
         body: String,
+        #[command(flatten)]
+        write: WriteKey,
     },
 }
 
@@ -49,7 +51,7 @@ pub async fn run(args: ApiArgs) -> Result<()> {
                 .collect::<Result<Vec<_>>>()?;
             client.get(&checked(&path)?, &query).await?
         }
-        ApiCommand::Post { path, body } => {
+        ApiCommand::Post { path, body, write } => {
             let text = match body.as_str() {
                 "-" => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
                 file if file.starts_with('@') => std::fs::read_to_string(&file[1..])
@@ -57,7 +59,7 @@ pub async fn run(args: ApiArgs) -> Result<()> {
                 inline => inline.to_owned(),
             };
             let body: Value = serde_json::from_str(&text).context("the body is not JSON")?;
-            client.post(&checked(&path)?, &body).await?
+            client.post(&checked(&path)?, &body, &write).await?
         }
     };
     println!("{}", serde_json::to_string_pretty(&answer)?);

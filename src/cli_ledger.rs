@@ -1,11 +1,14 @@
 //! `ets ledger …`: balances, the journal, verification and scripted requests.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use ledger::{Ledger, LedgerOptions, Request};
+use rust_decimal::Decimal;
+use serde::Serialize;
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
@@ -25,6 +28,7 @@ pub enum LedgerCommand {
     },
     /// Balances of every account, or of one owner's (a credit code, or `bureau`).
     Balances {
+        /// Only this owner's accounts: a credit code, or `bureau`.
         #[arg(long)]
         owner: Option<String>,
         /// Print JSON instead of a table.
@@ -36,6 +40,7 @@ pub enum LedgerCommand {
         /// Start after this entry (the cursor from the previous page).
         #[arg(long, default_value_t = 0)]
         after: u64,
+        /// Entries on the page (1 to 1000).
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
         limit: u32,
         /// Print each entry's full JSON body.
@@ -46,11 +51,16 @@ pub enum LedgerCommand {
     ///
     /// Exits with status 3 if any problem is found.
     Verify {
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Certified reductions: capacity freed by upgrades, now in the bureau's reserve.
-    Reductions,
+    Reductions {
+        /// Print JSON (amounts as decimal strings) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(command: LedgerCommand, database_url: &str) -> Result<ExitCode> {
@@ -71,15 +81,16 @@ pub async fn run(command: LedgerCommand, database_url: &str) -> Result<ExitCode>
             if json {
                 println!("{}", serde_json::to_string_pretty(&balances)?);
             } else {
-                println!("{:<60} {:>20}", "account", "balance");
+                let mut table = table(&["account", "balance", ""]);
+                right_align(&mut table, 1);
                 for b in balances {
-                    println!(
-                        "{:<60} {:>20} {}",
+                    table.add_row(vec![
                         b.account,
-                        b.balance,
-                        if b.frozen { "frozen" } else { "" }
-                    );
+                        b.balance.to_string(),
+                        if b.frozen { "frozen" } else { "" }.to_owned(),
+                    ]);
                 }
+                println!("{table}");
             }
         }
         LedgerCommand::Journal { after, limit, json } => {
@@ -118,16 +129,114 @@ pub async fn run(command: LedgerCommand, database_url: &str) -> Result<ExitCode>
                 return Ok(ExitCode::from(3));
             }
         }
-        LedgerCommand::Reductions => {
-            for r in ledger.store().reductions().await? {
-                println!(
-                    "{:<20} entry {:>6}  {}  {:<32} {:>14} units  {:?}  {}",
-                    r.id, r.seq, r.enterprise, r.instrument, r.units, r.measure, r.evidence
-                );
+        LedgerCommand::Reductions { json } => {
+            let rows = reductions(&ledger).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                let mut table = table(&[
+                    "reduction",
+                    "entry",
+                    "enterprise",
+                    "name",
+                    "instrument",
+                    "amount",
+                    "unit",
+                    "measure",
+                    "evidence",
+                ]);
+                right_align(&mut table, 1);
+                right_align(&mut table, 5);
+                for r in rows {
+                    table.add_row(vec![
+                        r.id,
+                        r.entry.to_string(),
+                        r.enterprise,
+                        r.enterprise_name,
+                        r.instrument,
+                        r.amount.to_string(),
+                        r.unit,
+                        r.measure,
+                        r.evidence,
+                    ]);
+                }
+                println!("{table}");
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A table for the terminal or a pipe: plain ASCII in Markdown form, never wrapped or coloured.
+fn table(header: &[&str]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::ASCII_MARKDOWN)
+        .set_header(header.to_vec());
+    table
+}
+
+fn right_align(table: &mut comfy_table::Table, column: usize) {
+    if let Some(column) = table.column_mut(column) {
+        column.set_cell_alignment(comfy_table::CellAlignment::Right);
+    }
+}
+
+/// A certified reduction as `ets ledger reductions` shows it: the amount in the instrument's unit
+/// (exact, at its scale) and the enterprise's registered name.
+#[derive(Debug, Serialize)]
+struct ReductionRow {
+    id: String,
+    entry: u64,
+    enterprise: String,
+    enterprise_name: String,
+    instrument: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    amount: Decimal,
+    unit: String,
+    measure: String,
+    evidence: String,
+}
+
+async fn reductions(ledger: &Ledger) -> Result<Vec<ReductionRow>> {
+    let store = ledger.store();
+    let instruments: HashMap<String, ledger::Instrument> = store
+        .instruments()
+        .await?
+        .into_iter()
+        .map(|i| (i.code.clone(), i))
+        .collect();
+    let names: HashMap<String, String> = store
+        .enterprises()
+        .await?
+        .into_iter()
+        .map(|e| (e.credit_code.as_str().to_owned(), e.name))
+        .collect();
+    let mut rows = Vec::new();
+    for r in store.reductions().await? {
+        let instrument = instruments.get(&r.instrument).with_context(|| {
+            format!(
+                "reduction {} names unknown instrument {}",
+                r.id, r.instrument
+            )
+        })?;
+        let measure = match serde_json::to_value(r.measure)? {
+            serde_json::Value::String(name) => name,
+            other => other.to_string(),
+        };
+        rows.push(ReductionRow {
+            enterprise_name: names.get(&r.enterprise).cloned().unwrap_or_default(),
+            amount: ledger::amount::to_decimal(r.units, instrument.scale),
+            unit: instrument.unit.clone(),
+            id: r.id,
+            entry: r.seq,
+            enterprise: r.enterprise,
+            instrument: r.instrument,
+            measure,
+            evidence: r.evidence,
+        });
+    }
+    Ok(rows)
 }
 
 pub fn print_verify(report: &ledger::VerifyReport) {

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::http_client::{Client, Connection};
+use crate::http_client::{Client, Connection, WriteKey};
 
 #[derive(Args, Debug)]
 pub struct MarketArgs {
@@ -48,6 +48,8 @@ enum MarketCommand {
         /// Quantities at or above this many tonnes are block trades (default 100,000).
         #[arg(long)]
         block_min: Option<u64>,
+        #[command(flatten)]
+        write: WriteKey,
     },
     /// Place an order (enterprise): a limit order with `--price`, a market order without.
     Order {
@@ -64,16 +66,27 @@ enum MarketCommand {
         /// How long the order lives.
         #[arg(long = "tif", value_enum, default_value_t = TifArg::Day)]
         time_in_force: TifArg,
+        #[command(flatten)]
+        write: WriteKey,
     },
     /// Cancel one of your resting orders (enterprise).
-    Cancel { instrument: String, order: u64 },
+    Cancel {
+        /// Ledger instrument code of the order's book.
+        instrument: String,
+        /// The order's number, as answered when it was placed.
+        order: u64,
+        #[command(flatten)]
+        write: WriteKey,
+    },
     /// Your resting orders (enterprise), or every resting order (bureau).
     Orders {
+        /// Only this instrument's orders.
         #[arg(long)]
         instrument: Option<String>,
     },
     /// Order book depth.
     Book {
+        /// Ledger instrument code.
         instrument: String,
         /// Price levels per side.
         #[arg(long)]
@@ -81,15 +94,20 @@ enum MarketCommand {
     },
     /// Trades after a sequence number, oldest first (one page).
     Trades {
+        /// Ledger instrument code.
         instrument: String,
         /// Only trades with a sequence number after this (the cursor).
         #[arg(long, default_value_t = 0)]
         after: u64,
+        /// Most trades on the page (the server caps it).
         #[arg(long)]
         limit: Option<u32>,
     },
     /// The trading day so far: open, high, low, last, volume, VWAP.
-    Daily { instrument: String },
+    Daily {
+        /// Ledger instrument code.
+        instrument: String,
+    },
     /// Sealed-bid auctions: the bureau's reserve sales and enterprises' one-way bidding.
     #[command(subcommand)]
     Auction(AuctionCommand),
@@ -98,9 +116,19 @@ enum MarketCommand {
     Transfer(TransferCommand),
     /// Freeze an enterprise in the market: its orders are cancelled, pending transfers vetoed
     /// (bureau).
-    Freeze { enterprise: String },
+    Freeze {
+        /// The enterprise's credit code.
+        enterprise: String,
+        #[command(flatten)]
+        write: WriteKey,
+    },
     /// Lift a market freeze (bureau).
-    Unfreeze { enterprise: String },
+    Unfreeze {
+        /// The enterprise's credit code.
+        enterprise: String,
+        #[command(flatten)]
+        write: WriteKey,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,6 +140,7 @@ enum AuctionCommand {
     Open {
         /// The auction's id, chosen by the seller.
         auction: u64,
+        /// Ledger instrument code of what is sold.
         instrument: String,
         /// Tonnes offered, a multiple of the lot.
         #[arg(long)]
@@ -122,6 +151,7 @@ enum AuctionCommand {
         /// Most one bidder may win, in percent of the volume.
         #[arg(long, default_value_t = 25)]
         bidder_cap_percent: u64,
+        /// What winners pay.
         #[arg(long, value_enum, default_value_t = PricingArg::Uniform)]
         pricing: PricingArg,
         /// When bidding closes (RFC 3339, e.g. 2026-12-01T10:00:00Z).
@@ -130,11 +160,17 @@ enum AuctionCommand {
         /// SHA-256 (hex) of the tie-break seed (see `ets market auction seed`).
         #[arg(long)]
         seed_commitment: String,
+        #[command(flatten)]
+        write: WriteKey,
     },
     /// An auction: state, awards once cleared, and the bids you may see.
-    Show { auction: u64 },
+    Show {
+        /// The auction's id.
+        auction: u64,
+    },
     /// Bid in an auction (enterprise); your cash is held as the guarantee.
     Bid {
+        /// The auction's id.
         auction: u64,
         /// CNY per tonne.
         #[arg(long)]
@@ -142,15 +178,27 @@ enum AuctionCommand {
         /// Tonnes, a multiple of the lot.
         #[arg(long)]
         quantity: Decimal,
+        #[command(flatten)]
+        write: WriteKey,
     },
     /// Withdraw one of your bids before the close (enterprise).
-    Withdraw { auction: u64, bid: u32 },
+    Withdraw {
+        /// The auction's id.
+        auction: u64,
+        /// The bid's number, as answered when it was placed.
+        bid: u32,
+        #[command(flatten)]
+        write: WriteKey,
+    },
     /// Close and clear an auction, revealing the seed (the seller).
     Close {
+        /// The auction's id.
         auction: u64,
         /// The seed (hex, 32 bytes) whose SHA-256 was published at the open.
         #[arg(long)]
         seed: String,
+        #[command(flatten)]
+        write: WriteKey,
     },
 }
 
@@ -158,10 +206,12 @@ enum AuctionCommand {
 enum TransferCommand {
     /// Propose a transfer of your rights to a buyer (enterprise); the rights are held.
     Propose {
+        /// Ledger instrument code of the rights transferred.
         instrument: String,
         /// The buyer's credit code.
         #[arg(long)]
         buyer: String,
+        /// Tonnes, a multiple of the lot.
         #[arg(long)]
         quantity: Decimal,
         /// CNY per tonne.
@@ -170,17 +220,39 @@ enum TransferCommand {
         /// When the proposal lapses (RFC 3339).
         #[arg(long)]
         expires_at: DateTime<Utc>,
+        #[command(flatten)]
+        write: WriteKey,
     },
     /// Transfers you are party to (enterprise), or all of them (bureau).
     List,
     /// Accept a proposal made to you (the buyer): it settles delivery-versus-payment.
-    Accept { transfer: u64 },
+    Accept {
+        /// The transfer's number.
+        transfer: u64,
+        #[command(flatten)]
+        write: WriteKey,
+    },
     /// Reject a proposal made to you (the buyer).
-    Reject { transfer: u64 },
+    Reject {
+        /// The transfer's number.
+        transfer: u64,
+        #[command(flatten)]
+        write: WriteKey,
+    },
     /// Withdraw your own proposal (the seller).
-    Withdraw { transfer: u64 },
+    Withdraw {
+        /// The transfer's number.
+        transfer: u64,
+        #[command(flatten)]
+        write: WriteKey,
+    },
     /// Veto a pending transfer (bureau).
-    Veto { transfer: u64 },
+    Veto {
+        /// The transfer's number.
+        transfer: u64,
+        #[command(flatten)]
+        write: WriteKey,
+    },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -217,6 +289,7 @@ pub async fn run(args: MarketArgs) -> Result<()> {
             lot,
             previous_close,
             block_min,
+            write,
         } => {
             let body = ListInstrumentBody {
                 instrument,
@@ -225,7 +298,7 @@ pub async fn run(args: MarketArgs) -> Result<()> {
                 previous_close,
                 block_min_t: block_min,
             };
-            client.post("/v1/market/instruments", &body).await?
+            client.post("/v1/market/instruments", &body, &write).await?
         }
         MarketCommand::Order {
             side,
@@ -233,6 +306,7 @@ pub async fn run(args: MarketArgs) -> Result<()> {
             quantity,
             price,
             time_in_force,
+            write,
         } => {
             let body = OrderBody {
                 instrument,
@@ -252,11 +326,17 @@ pub async fn run(args: MarketArgs) -> Result<()> {
                     TifArg::Fok => TimeInForceBody::Fok,
                 },
             };
-            client.post("/v1/market/orders", &body).await?
+            client.post("/v1/market/orders", &body, &write).await?
         }
-        MarketCommand::Cancel { instrument, order } => {
+        MarketCommand::Cancel {
+            instrument,
+            order,
+            write,
+        } => {
             let body = CancelBody { instrument, order };
-            client.post("/v1/market/orders/cancel", &body).await?
+            client
+                .post("/v1/market/orders/cancel", &body, &write)
+                .await?
         }
         MarketCommand::Orders { instrument } => {
             let query: Vec<_> = instrument.map(|i| ("instrument", i)).into_iter().collect();
@@ -283,13 +363,13 @@ pub async fn run(args: MarketArgs) -> Result<()> {
         }
         MarketCommand::Auction(command) => auction(&client, command).await?,
         MarketCommand::Transfer(command) => transfer(&client, command).await?,
-        MarketCommand::Freeze { enterprise } => {
+        MarketCommand::Freeze { enterprise, write } => {
             let body = MarketFreezeBody { enterprise };
-            client.post("/v1/market/freezes", &body).await?
+            client.post("/v1/market/freezes", &body, &write).await?
         }
-        MarketCommand::Unfreeze { enterprise } => {
+        MarketCommand::Unfreeze { enterprise, write } => {
             let body = MarketFreezeBody { enterprise };
-            client.post("/v1/market/unfreezes", &body).await?
+            client.post("/v1/market/unfreezes", &body, &write).await?
         }
     };
     println!("{}", serde_json::to_string_pretty(&answer)?);
@@ -315,6 +395,7 @@ async fn auction(client: &Client, command: AuctionCommand) -> Result<Value> {
             pricing,
             closes_at,
             seed_commitment,
+            write,
         } => {
             let body = AuctionBody {
                 auction,
@@ -329,7 +410,7 @@ async fn auction(client: &Client, command: AuctionCommand) -> Result<Value> {
                 closes_at,
                 seed_commitment,
             };
-            client.post("/v1/market/auctions", &body).await?
+            client.post("/v1/market/auctions", &body, &write).await?
         }
         AuctionCommand::Show { auction } => {
             client
@@ -340,37 +421,56 @@ async fn auction(client: &Client, command: AuctionCommand) -> Result<Value> {
             auction,
             price,
             quantity,
+            write,
         } => {
             let body = BidBody { price, quantity };
             client
-                .post(&format!("/v1/market/auctions/{auction}/bids"), &body)
+                .post(
+                    &format!("/v1/market/auctions/{auction}/bids"),
+                    &body,
+                    &write,
+                )
                 .await?
         }
-        AuctionCommand::Withdraw { auction, bid } => {
+        AuctionCommand::Withdraw {
+            auction,
+            bid,
+            write,
+        } => {
             client
                 .post(
                     &format!("/v1/market/auctions/{auction}/bids/{bid}/withdraw"),
                     &serde_json::json!({}),
+                    &write,
                 )
                 .await?
         }
-        AuctionCommand::Close { auction, seed } => {
+        AuctionCommand::Close {
+            auction,
+            seed,
+            write,
+        } => {
             let body = CloseAuctionBody { seed };
             client
-                .post(&format!("/v1/market/auctions/{auction}/close"), &body)
+                .post(
+                    &format!("/v1/market/auctions/{auction}/close"),
+                    &body,
+                    &write,
+                )
                 .await?
         }
     })
 }
 
 async fn transfer(client: &Client, command: TransferCommand) -> Result<Value> {
-    let (transfer, decision) = match command {
+    let (transfer, decision, write) = match command {
         TransferCommand::Propose {
             instrument,
             buyer,
             quantity,
             price,
             expires_at,
+            write,
         } => {
             let body = TransferProposalBody {
                 instrument,
@@ -379,18 +479,19 @@ async fn transfer(client: &Client, command: TransferCommand) -> Result<Value> {
                 price,
                 expires_at,
             };
-            return client.post("/v1/market/transfers", &body).await;
+            return client.post("/v1/market/transfers", &body, &write).await;
         }
         TransferCommand::List => return client.get("/v1/market/transfers", &[]).await,
-        TransferCommand::Accept { transfer } => (transfer, "accept"),
-        TransferCommand::Reject { transfer } => (transfer, "reject"),
-        TransferCommand::Withdraw { transfer } => (transfer, "withdraw"),
-        TransferCommand::Veto { transfer } => (transfer, "veto"),
+        TransferCommand::Accept { transfer, write } => (transfer, "accept", write),
+        TransferCommand::Reject { transfer, write } => (transfer, "reject", write),
+        TransferCommand::Withdraw { transfer, write } => (transfer, "withdraw", write),
+        TransferCommand::Veto { transfer, write } => (transfer, "veto", write),
     };
     client
         .post(
             &format!("/v1/market/transfers/{transfer}/{decision}"),
             &serde_json::json!({}),
+            &write,
         )
         .await
 }

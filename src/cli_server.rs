@@ -22,7 +22,7 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     body_limit: u64,
     /// Sustained requests per second per API key (a token bucket; over it: 429 with Retry-After).
-    #[arg(long, env = "ETS_RATE_PER_SECOND", default_value_t = 200,
+    #[arg(long, visible_alias = "rate-limit-per-second", env = "ETS_RATE_PER_SECOND", default_value_t = 200,
           value_parser = clap::value_parser!(u32).range(1..))]
     rate_per_second: u32,
     /// Requests a key may send at once above the sustained rate (the bucket's size).
@@ -46,6 +46,53 @@ pub struct ServeArgs {
     /// slot stays taken until the engine stops.
     #[arg(long, env = "ETS_SCENARIO_SECONDS", default_value_t = 20.0, value_parser = positive_seconds)]
     scenario_seconds: f64,
+    /// Seconds a request may take to be answered (fractions allowed) before it gets 503
+    /// problem+json; the event feeds (/v1/stream/…) are exempt. A POST cut off may still be
+    /// recorded: retry it with the same Idempotency-Key.
+    #[arg(long, env = "ETS_REQUEST_TIMEOUT_SECONDS", default_value_t = 30.0, value_parser = positive_seconds)]
+    request_timeout_seconds: f64,
+    /// An origin (`https://host[:port]`) whose pages may call the API from a browser (CORS);
+    /// repeat for several. None by default: no CORS headers, so other origins' pages cannot read
+    /// answers.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", env = "ETS_CORS_ORIGINS",
+          value_delimiter = ',', value_parser = origin)]
+    cors_origins: Vec<String>,
+    /// Log lines on stderr: `text` (colours only on a terminal) or `json` (one object per line,
+    /// with the request's span: method, route, request id). The level is `ETS_LOG` (default
+    /// `warn`; `ETS_LOG=info` logs every request).
+    #[arg(long, env = "ETS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How `ets serve` writes its log lines.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A CORS origin: `http://` or `https://`, a host and an optional port, nothing after it.
+fn origin(text: &str) -> Result<String, String> {
+    let origin = text.trim_end_matches('/');
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| {
+            format!("{text:?} is not an origin: it must start with http:// or https://")
+        })?;
+    let ok = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if ok {
+        Ok(origin.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not an origin: scheme://host[:port] with no path, e.g. https://bureau.example.cn"
+        ))
+    }
 }
 
 fn positive_seconds(text: &str) -> Result<f64, String> {
@@ -72,7 +119,12 @@ impl ServeArgs {
             key_cache_ttl: Duration::from_secs(self.key_cache_seconds),
             scenario_runs: self.scenario_runs as usize,
             scenario_time: Duration::from_secs_f64(self.scenario_seconds),
+            request_time: Duration::from_secs_f64(self.request_timeout_seconds),
         }
+    }
+
+    pub fn log_format(&self) -> LogFormat {
+        self.log_format
     }
 }
 
@@ -82,6 +134,8 @@ pub enum AdminCommand {
     ///
     /// Bootstrap the first bureau key with `ets admin create-key --role bureau`.
     CreateKey {
+        /// What the key may do: the bureau everything, an enterprise its own accounts, an
+        /// economist market data and anonymised aggregates.
         #[arg(long, value_enum)]
         role: RoleArg,
         /// The enterprise's unified social credit code (enterprise keys only).
@@ -102,8 +156,11 @@ pub enum AdminCommand {
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum RoleArg {
+    /// The ecology-and-environment bureau: every operation.
     Bureau,
+    /// One enterprise (`--enterprise CREDIT_CODE`): its own accounts, orders and applications.
     Enterprise,
+    /// An economist: market data, published rounds and anonymised aggregates.
     Economist,
 }
 
@@ -112,6 +169,7 @@ pub async fn serve(args: ServeArgs, database_url: &str) -> Result<()> {
         bind: args.bind,
         database_url: database_url.to_owned(),
         limits: args.limits(),
+        cors_origins: args.cors_origins.clone(),
     };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -200,6 +258,8 @@ mod tests {
         assert_eq!(limits.key_cache_ttl, default.key_cache_ttl);
         assert_eq!(limits.scenario_runs, default.scenario_runs);
         assert_eq!(limits.scenario_time, default.scenario_time);
+        assert_eq!(limits.request_time, default.request_time);
+        assert!(serve.args.cors_origins.is_empty(), "CORS is off by default");
         assert_eq!(serve.args.bind, api::Config::default().bind);
     }
 
@@ -211,6 +271,10 @@ mod tests {
             ("--scenario-seconds=inf", "--scenario-seconds"),
             ("--rate-burst=0", "--rate-burst"),
             ("--body-limit=0", "--body-limit"),
+            ("--request-timeout-seconds=0", "--request-timeout-seconds"),
+            ("--cors-origin=example.cn", "--cors-origin"),
+            ("--cors-origin=https://example.cn/app", "--cors-origin"),
+            ("--log-format=xml", "--log-format"),
         ] {
             let error = Serve::try_parse_from(["serve", bad])
                 .err()

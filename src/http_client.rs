@@ -22,9 +22,14 @@ pub struct Connection {
     /// Your API key (from `ets admin create-key`).
     #[arg(long, global = true, env = "ETS_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
-    /// Idempotency-Key of a write: run the same command again with the same key to retry it
+}
+
+/// The Idempotency-Key of a command that writes (only those take `--idempotency-key`).
+#[derive(Args, Debug)]
+pub struct WriteKey {
+    /// Idempotency-Key of this write: run the same command again with the same key to retry it
     /// safely (the first answer is replayed). Default: a fresh key, printed on stderr.
-    #[arg(long, global = true)]
+    #[arg(long, value_name = "KEY")]
     idempotency_key: Option<String>,
 }
 
@@ -33,7 +38,6 @@ pub struct Client {
     http: reqwest::Client,
     server: String,
     api_key: Option<String>,
-    idempotency_key: Option<String>,
 }
 
 impl Client {
@@ -49,7 +53,6 @@ impl Client {
                 .context("setting up the HTTP client")?,
             server,
             api_key: args.api_key.clone(),
-            idempotency_key: args.idempotency_key.clone(),
         })
     }
 
@@ -66,8 +69,9 @@ impl Client {
         self.send(self.request(self.http.get(url))).await
     }
 
-    pub async fn post(&self, path: &str, body: &impl Serialize) -> Result<Value> {
-        let key = match &self.idempotency_key {
+    /// POSTs `body` under `write`'s Idempotency-Key (a fresh one, printed, if none was given).
+    pub async fn post(&self, path: &str, body: &impl Serialize, write: &WriteKey) -> Result<Value> {
+        let key = match &write.idempotency_key {
             Some(key) => key.clone(),
             None => {
                 let mut bytes = [0u8; 16];

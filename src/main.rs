@@ -5,6 +5,14 @@
 //! Exit codes: 0 success; 1 the command failed (bad input, refused request, storage error);
 //! 2 bad command-line usage (from clap); 3 `ledger verify` found problems.
 
+/// `println!` for a command-line tool, shadowing std's in this crate: when the reader has closed
+/// the pipe (`ets ledger journal | head -1`) the process ends quietly with status 0, as a tool
+/// killed by SIGPIPE would, instead of panicking; any other failure to write still panics.
+macro_rules! println {
+    () => { $crate::print_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::print_line(format_args!($($arg)*)) };
+}
+
 mod cli_api;
 mod cli_ledger;
 mod cli_market;
@@ -13,9 +21,10 @@ mod cli_server;
 mod demo;
 mod http_client;
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// The default database: an SQLite file in the current directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://ets.db";
@@ -34,34 +43,69 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://ets.db";
     propagate_version = true
 )]
 struct Cli {
-    /// Database: `sqlite://PATH` (created if missing) or `postgres://USER@HOST:PORT/DB`.
-    #[arg(long, global = true, env = "ETS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-    database_url: String,
-
     #[command(subcommand)]
     command: Command,
+}
+
+/// The database of a command that opens one (global within it: before or after its subcommand).
+#[derive(Args, Debug)]
+pub struct Database {
+    /// Database: `sqlite://PATH` (created if missing) or `postgres://USER@HOST:PORT/DB`.
+    #[arg(long, global = true, env = "ETS_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+#[derive(Args, Debug)]
+struct LedgerArgs {
+    #[command(flatten)]
+    database: Database,
+    #[command(subcommand)]
+    command: cli_ledger::LedgerCommand,
+}
+
+#[derive(Args, Debug)]
+struct RoundArgs {
+    #[command(flatten)]
+    database: Database,
+    #[command(subcommand)]
+    command: cli_round::RoundCommand,
+}
+
+#[derive(Args, Debug)]
+struct AdminArgs {
+    #[command(flatten)]
+    database: Database,
+    #[command(subcommand)]
+    command: cli_server::AdminCommand,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Build a realistic synthetic Chongqing-like dataset and run the full cycle on it.
-    Demo(demo::DemoArgs),
+    Demo {
+        #[command(flatten)]
+        database: Database,
+        #[command(flatten)]
+        args: demo::DemoArgs,
+    },
     /// Inspect and operate the ledger: balances, journal, verification, scripted requests.
-    #[command(subcommand)]
-    Ledger(cli_ledger::LedgerCommand),
+    Ledger(LedgerArgs),
     /// Reallocation rounds: dry-run or commit a round over the pending capacity applications.
-    #[command(subcommand)]
-    Round(cli_round::RoundCommand),
+    Round(RoundArgs),
     /// Trade from scripts: orders, auctions, transfers and market data, through a running
     /// `ets serve` with your API key.
     Market(cli_market::MarketArgs),
     /// Call any endpoint of a running `ets serve` (GET or POST JSON) with your API key.
     Api(cli_api::ApiArgs),
     /// Serve the HTTP API (OpenAPI at /openapi.json) on the same database.
-    Serve(cli_server::ServeArgs),
+    Serve {
+        #[command(flatten)]
+        database: Database,
+        #[command(flatten)]
+        args: cli_server::ServeArgs,
+    },
     /// Administration: API keys.
-    #[command(subcommand)]
-    Admin(cli_server::AdminCommand),
+    Admin(AdminArgs),
     /// Policy scenarios for economists: run, compare, sweep, Monte Carlo, validate.
     #[command(subcommand)]
     Scenario(scenarios::cli::ScenarioCommand),
@@ -69,23 +113,24 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ETS_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let (log_format, serving) = match &cli.command {
+        Command::Serve { args, .. } => (args.log_format(), true),
+        _ => (cli_server::LogFormat::Text, false),
+    };
+    init_logging(log_format);
     let outcome = match cli.command {
         // Scenario runs are CPU-bound (rayon) and need no runtime.
         Command::Scenario(command) => scenarios::cli::run_cli(command).map(|()| ExitCode::SUCCESS),
         command => match tokio::runtime::Runtime::new() {
-            Ok(runtime) => runtime.block_on(run(command, &cli.database_url)),
+            Ok(runtime) => runtime.block_on(run(command)),
             Err(error) => Err(error.into()),
         },
     };
     match outcome {
         Ok(code) => code,
+        // A reader that went away (`ets ledger journal | head -1`) is not a failure of ours; a
+        // server that cannot announce its address is (it never served).
+        Err(error) if !serving && closed_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -93,23 +138,69 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, database_url: &str) -> anyhow::Result<ExitCode> {
+/// One line on stdout for [`println!`].
+fn print_line(line: std::fmt::Arguments<'_>) {
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(line)
+        .and_then(|()| stdout.write_all(b"\n"));
+    match written {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(error) => panic!("failed printing to stdout: {error}"),
+    }
+}
+
+/// Logs to stderr, filtered by `ETS_LOG` (default `warn`): JSON lines, or text with colours only
+/// when stderr is a terminal.
+fn init_logging(format: cli_server::LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("ETS_LOG").unwrap_or_else(|_| "warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        cli_server::LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        cli_server::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+/// Whether `error` is, or was caused by, writing to a pipe whose reader has closed it.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Demo(args) => demo::run(args, database_url)
+        Command::Demo { database, args } => demo::run(args, &database.database_url)
             .await
             .map(|()| ExitCode::SUCCESS),
-        Command::Ledger(command) => cli_ledger::run(command, database_url).await,
-        Command::Round(command) => cli_round::run(command, database_url)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        Command::Ledger(LedgerArgs { database, command }) => {
+            cli_ledger::run(command, &database.database_url).await
+        }
+        Command::Round(RoundArgs { database, command }) => {
+            cli_round::run(command, &database.database_url)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Market(args) => cli_market::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Api(args) => cli_api::run(args).await.map(|()| ExitCode::SUCCESS),
-        Command::Serve(args) => cli_server::serve(args, database_url)
+        Command::Serve { database, args } => cli_server::serve(args, &database.database_url)
             .await
             .map(|()| ExitCode::SUCCESS),
-        Command::Admin(command) => cli_server::admin(command, database_url)
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        Command::Admin(AdminArgs { database, command }) => {
+            cli_server::admin(command, &database.database_url)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }
         Command::Scenario(_) => unreachable!("handled without a runtime"),
     }
 }
@@ -121,5 +212,33 @@ mod tests {
     #[test]
     fn command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// Every command, flag and argument says what it is for in `--help`.
+    #[test]
+    fn every_command_flag_and_argument_is_described() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let mut command = super::Cli::command();
+        command.build();
+        let mut missing = Vec::new();
+        walk(&command, "ets", &mut missing);
+        assert!(missing.is_empty(), "undescribed: {missing:#?}");
     }
 }

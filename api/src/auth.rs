@@ -3,12 +3,15 @@
 //! whose checks ([`Caller::require`], [`Caller::require_owner`]) answer 403 with the reason.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter as GovernorLimiter};
 
 use crate::error::ApiError;
 use crate::keys::{KEY_PREFIX, Principal, Role, find_by_hash, hash_key};
@@ -92,14 +95,15 @@ impl FromRequestParts<AppState> for Caller {
             .lookup(state, &hash_key(key))
             .await?
             .ok_or(ApiError::UnknownKey)?;
-        state.limiter().check(&principal.key_id)?;
+        state.limiter().check(state, &principal.key_id)?;
         Ok(Caller(principal))
     }
 }
 
 /// Keys already looked up, by hash, for a short time: most requests then need no key query.
 /// Unknown keys are remembered too, more briefly, so a client retrying a bad key cannot make every
-/// request a database read.
+/// request a database read. Kept as our own (a map, two lifetimes and a size bound, cleared when
+/// full) rather than a cache crate: it is small, and revocation within the lifetime is tested.
 pub(crate) struct KeyCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (Option<Principal>, Instant)>>,
@@ -141,43 +145,44 @@ impl KeyCache {
     }
 }
 
-/// A token bucket per key. Per process: with several servers a key's allowance is per server,
-/// which bounds the load each server takes, the purpose of the limit.
+/// A token bucket per key (governor's GCRA: `per_second` sustained, `burst` at once). Per
+/// process: with several servers a key's allowance is per server, which bounds the load each
+/// server takes, the purpose of the limit.
 pub(crate) struct RateLimiter {
     per_second: u32,
-    burst: u32,
-    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+    limiter: DefaultKeyedRateLimiter<String>,
+    clock: DefaultClock,
 }
+
+/// Keys seen before the limiter forgets the idle ones (whose buckets are full again anyway).
+const RATE_KEYS_RETAINED: usize = 10_000;
 
 impl RateLimiter {
     pub(crate) fn new(per_second: u32, burst: u32) -> RateLimiter {
+        let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        let clock = DefaultClock::default();
         RateLimiter {
-            per_second: per_second.max(1),
-            burst: burst.max(1),
-            buckets: Mutex::new(HashMap::new()),
+            per_second: per_second.get(),
+            limiter: GovernorLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+            clock,
         }
     }
 
-    fn check(&self, key_id: &str) -> Result<(), ApiError> {
-        let now = Instant::now();
-        let Ok(mut buckets) = self.buckets.lock() else {
-            return Ok(());
-        };
-        let (tokens, last) = buckets
-            .entry(key_id.to_owned())
-            .or_insert((f64::from(self.burst), now));
-        let refill = now.duration_since(*last).as_secs_f64() * f64::from(self.per_second);
-        *tokens = (*tokens + refill).min(f64::from(self.burst));
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            let wait = (1.0 - *tokens) / f64::from(self.per_second);
-            Err(ApiError::RateLimited {
-                per_second: self.per_second,
-                retry_after_s: wait.ceil().max(1.0) as u64,
-            })
+    fn check(&self, state: &AppState, key_id: &str) -> Result<(), ApiError> {
+        if self.limiter.len() > RATE_KEYS_RETAINED {
+            self.limiter.retain_recent();
+        }
+        match self.limiter.check_key(&key_id.to_owned()) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                state.metrics().rate_limited();
+                let wait = not_until.wait_time_from(self.clock.now());
+                Err(ApiError::RateLimited {
+                    per_second: self.per_second,
+                    retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
+                })
+            }
         }
     }
 }

@@ -10,6 +10,9 @@ pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
     pub limits: Limits,
+    /// Origins (`https://host[:port]`) whose pages may call the API from a browser (CORS). Empty,
+    /// the default: no CORS headers at all.
+    pub cors_origins: Vec<String>,
 }
 
 /// Limits that protect the server and the ledger from any one client.
@@ -31,6 +34,9 @@ pub struct Limits {
     /// Longest a scenario may run over HTTP before it is answered 422 (the engine's thread keeps
     /// its run slot until it actually stops).
     pub scenario_time: Duration,
+    /// Longest a request may take to be answered before it gets 503 problem+json; the event
+    /// feeds (`/v1/stream/…`) are exempt.
+    pub request_time: Duration,
 }
 
 impl Default for Limits {
@@ -43,6 +49,7 @@ impl Default for Limits {
             key_cache_ttl: Duration::from_secs(30),
             scenario_runs: 2,
             scenario_time: Duration::from_secs(20),
+            request_time: Duration::from_secs(30),
         }
     }
 }
@@ -56,6 +63,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             limits: Limits::default(),
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod keys;
+pub mod layers;
 pub mod metrics;
 pub mod model;
 pub mod routes;
@@ -86,12 +87,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The whole API on `state`: every area's routes, `/openapi.json`, problem+json fallbacks, the
-/// body limit, and request counting and logging.
+/// body limit, and the operational layers of [`layers`] (request ids, tracing, metrics, CORS,
+/// compression, the time limit).
 pub fn app(state: AppState) -> Router {
     let (router, spec) = routers().split_for_parts();
     let spec = Arc::new(spec.to_pretty_json().unwrap_or_default());
     let limit = state.config().limits.body_bytes;
-    router
+    let router = router
         .route(
             "/openapi.json",
             get(move || {
@@ -107,12 +109,8 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
-        ))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(limit));
+    layers::apply(router, &state).with_state(state)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,10 +151,22 @@ pub async fn serve_on(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, backend = state.ledger().store().backend_name(), "serving the ets API");
     }
-    axum::serve(listener, app(state))
+    let upkeep = tokio::spawn(metrics_upkeep(state.clone()));
+    let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(ServeError::Serve)
+        .map_err(ServeError::Serve);
+    upkeep.abort();
+    served
+}
+
+/// Folds recorded latencies into their histogram buckets every few seconds, scraped or not.
+async fn metrics_upkeep(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        state.metrics().upkeep();
+    }
 }
 
 /// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM: the signal to stop serving gracefully. If a

@@ -1,112 +1,227 @@
-//! Request counters for `GET /metrics`, in the Prometheus text format. Plain atomics: counting
-//! must cost nothing next to a request.
+//! `GET /metrics` in the Prometheus text format, recorded through the `metrics` facade and
+//! rendered by `metrics-exporter-prometheus`.
+//!
+//! Series: `ets_http_requests_total{method,route,status}` and the histogram
+//! `ets_http_request_duration_seconds{method,route,class}` per route template (the matched path
+//! written `/v1/market/auctions/:id`, never the raw URI, so ids do not multiply series; `:` rather
+//! than axum's `{id}` because simple text-format parsers stop a label value at `}`), rate-limit
+//! refusals, ledger submissions and replays, the ledger writer's group commits (batches, requests,
+//! time per phase, from `Ledger::writer_stats`), scenario runs in progress and the journal head.
+//!
+//! The recorder is process-global (the facade has one), installed by the first [`Metrics`]; every
+//! state in one process therefore reports into the same series.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use ledger::Ledger;
+use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
 
-#[derive(Default)]
+/// Upper bounds of the request-latency buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// The route label of a request no route matched (a 404 from the fallback).
+const UNMATCHED: &str = "unmatched";
+
 pub struct Metrics {
-    /// Answers by status class: 1xx..5xx at index 0..4.
-    by_class: [AtomicU64; 5],
-    duration_micros: AtomicU64,
-    submitted: AtomicU64,
-    replayed: AtomicU64,
+    /// `None` only if another recorder was installed in this process before ours.
+    handle: Option<PrometheusHandle>,
+    ledger: Ledger,
+}
+
+fn handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("ets_http_request_duration_seconds".to_owned()),
+                    &LATENCY_BUCKETS,
+                )
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(handle) => {
+                    describe();
+                    Some(handle)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "no Prometheus recorder: /metrics will be empty");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(
+        "ets_http_requests_total",
+        "HTTP answers by method, route template and status."
+    );
+    describe_histogram!(
+        "ets_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer (until the response head), by method, route template and status class."
+    );
+    describe_counter!(
+        "ets_rate_limited_total",
+        "Requests refused with 429 because their API key was over its rate."
+    );
+    describe_counter!(
+        "ets_ledger_requests_total",
+        "Ledger requests accepted over HTTP, including replays."
+    );
+    describe_counter!(
+        "ets_ledger_replays_total",
+        "Retries answered with the first receipt."
+    );
+    describe_counter!(
+        "ets_ledger_batches_total",
+        "Group commits worked out by this process's ledger writer."
+    );
+    describe_counter!(
+        "ets_ledger_batch_requests_total",
+        "Requests in those group commits (divided by the batches: the mean group size)."
+    );
+    describe_counter!(
+        "ets_ledger_batches_pipelined_total",
+        "Group commits worked out while the one before was committing, and kept."
+    );
+    describe_counter!(
+        "ets_ledger_writer_microseconds_total",
+        "Time the ledger writer spent, by phase (read, apply, wait, write, commit)."
+    );
+    describe_gauge!(
+        "ets_scenario_runs_active",
+        "Scenario runs holding a run slot (engine still running)."
+    );
+    describe_gauge!(
+        "ets_journal_head_seq",
+        "The last journal entry's sequence number."
+    );
 }
 
 impl Metrics {
-    pub fn record(&self, status: u16, micros: u64) {
-        let class = usize::from(status / 100).clamp(1, 5) - 1;
-        self.by_class[class].fetch_add(1, Ordering::Relaxed);
-        self.duration_micros.fetch_add(micros, Ordering::Relaxed);
+    pub fn new(ledger: Ledger) -> Metrics {
+        Metrics {
+            handle: handle(),
+            ledger,
+        }
+    }
+
+    /// Counts one answer: `route` is the matched path template.
+    pub fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let class = match status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        };
+        counter!(
+            "ets_http_requests_total",
+            "method" => method.to_owned(),
+            "route" => route.to_owned(),
+            "status" => status.to_string(),
+        )
+        .increment(1);
+        metrics::histogram!(
+            "ets_http_request_duration_seconds",
+            "method" => method.to_owned(),
+            "route" => route.to_owned(),
+            "class" => class,
+        )
+        .record(seconds);
+    }
+
+    /// A request refused for its key's rate.
+    pub fn rate_limited(&self) {
+        counter!("ets_rate_limited_total").increment(1);
     }
 
     pub fn ledger_submit(&self, replayed: bool) {
-        self.submitted.fetch_add(1, Ordering::Relaxed);
+        counter!("ets_ledger_requests_total").increment(1);
         if replayed {
-            self.replayed.fetch_add(1, Ordering::Relaxed);
+            counter!("ets_ledger_replays_total").increment(1);
+        }
+    }
+
+    /// Drains recorded histogram samples into their buckets; the server calls it every few
+    /// seconds so an unscraped server's memory stays flat.
+    pub fn upkeep(&self) {
+        if let Some(handle) = &self.handle {
+            handle.run_upkeep();
         }
     }
 
     /// The Prometheus exposition text; `scenario_runs` is how many scenario runs hold a slot.
     pub fn render(&self, head_seq: Option<u64>, scenario_runs: usize) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP ets_http_requests_total HTTP answers by status class."
-        );
-        let _ = writeln!(out, "# TYPE ets_http_requests_total counter");
-        let mut total = 0;
-        for (index, counter) in self.by_class.iter().enumerate() {
-            let count = counter.load(Ordering::Relaxed);
-            total += count;
-            let _ = writeln!(
-                out,
-                "ets_http_requests_total{{class=\"{}xx\"}} {count}",
-                index + 1
-            );
-        }
-        let seconds = self.duration_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(
-            out,
-            "# HELP ets_http_request_duration_seconds Time spent answering requests."
-        );
-        let _ = writeln!(out, "# TYPE ets_http_request_duration_seconds summary");
-        let _ = writeln!(out, "ets_http_request_duration_seconds_sum {seconds}");
-        let _ = writeln!(out, "ets_http_request_duration_seconds_count {total}");
-        let _ = writeln!(
-            out,
-            "# HELP ets_ledger_requests_total Ledger requests accepted, including replays."
-        );
-        let _ = writeln!(out, "# TYPE ets_ledger_requests_total counter");
-        let _ = writeln!(
-            out,
-            "ets_ledger_requests_total {}",
-            self.submitted.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ets_ledger_replays_total Retries answered with the first receipt."
-        );
-        let _ = writeln!(out, "# TYPE ets_ledger_replays_total counter");
-        let _ = writeln!(
-            out,
-            "ets_ledger_replays_total {}",
-            self.replayed.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP ets_scenario_runs_active Scenario runs holding a run slot (engine still running)."
-        );
-        let _ = writeln!(out, "# TYPE ets_scenario_runs_active gauge");
-        let _ = writeln!(out, "ets_scenario_runs_active {scenario_runs}");
+        let Some(handle) = &self.handle else {
+            return String::new();
+        };
+        gauge!("ets_scenario_runs_active").set(scenario_runs as f64);
         if let Some(seq) = head_seq {
-            let _ = writeln!(
-                out,
-                "# HELP ets_journal_head_seq The last journal entry's sequence number."
-            );
-            let _ = writeln!(out, "# TYPE ets_journal_head_seq gauge");
-            let _ = writeln!(out, "ets_journal_head_seq {seq}");
+            gauge!("ets_journal_head_seq").set(seq as f64);
         }
-        out
+        let stats = self.ledger.writer_stats();
+        counter!("ets_ledger_batches_total").absolute(stats.batches);
+        counter!("ets_ledger_batch_requests_total").absolute(stats.requests);
+        counter!("ets_ledger_batches_pipelined_total").absolute(stats.pipelined);
+        for (phase, time) in [
+            ("read", stats.read),
+            ("apply", stats.apply),
+            ("wait", stats.wait),
+            ("write", stats.write),
+            ("commit", stats.commit),
+        ] {
+            // Microseconds: a counter holds integers.
+            counter!("ets_ledger_writer_microseconds_total", "phase" => phase)
+                .absolute(u64::try_from(time.as_micros()).unwrap_or(u64::MAX));
+        }
+        handle.run_upkeep();
+        handle.render()
     }
 }
 
-/// Counts and logs every answer: one structured line per request.
+/// `/v1/auctions/{id}/bids/{bid}` as `/v1/auctions/:id/bids/:bid`.
+fn route_label(template: &str) -> String {
+    template.replace('{', ":").replace('}', "")
+}
+
+/// Counts every answer by its route template and status, and times it.
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| route_label(path.as_str()));
     let response = next.run(request).await;
-    let micros = started.elapsed().as_micros() as u64;
-    let status = response.status().as_u16();
-    state.metrics().record(status, micros);
-    tracing::info!(target: "ets::http", %method, %path, status, micros, "request");
+    state.metrics().record(
+        method.as_str(),
+        route.as_deref().unwrap_or(UNMATCHED),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn route_labels_name_parameters_without_braces() {
+        assert_eq!(
+            super::route_label("/v1/market/auctions/{id}/bids/{bid}/withdraw"),
+            "/v1/market/auctions/:id/bids/:bid/withdraw"
+        );
+        assert_eq!(super::route_label("/v1/whoami"), "/v1/whoami");
+    }
 }

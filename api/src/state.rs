@@ -44,6 +44,7 @@ impl AppState {
         let db = Db::open(&config.database_url).await?;
         let market = crate::services::market::MarketService::new(ledger.clone());
         let scenario_runs = Arc::new(tokio::sync::Semaphore::new(config.limits.scenario_runs));
+        let metrics = Metrics::new(ledger.clone());
         Ok(AppState {
             inner: Arc::new(Inner {
                 keys: KeyCache::new(config.limits.key_cache_ttl),
@@ -51,7 +52,7 @@ impl AppState {
                 ledger,
                 db,
                 config,
-                metrics: Metrics::default(),
+                metrics,
                 scales: Scales::default(),
                 market,
                 scenario_runs,

@@ -261,7 +261,8 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<()> {
     manifest.created_unix_s = now_unix_s();
     manifest.files = files;
     write_json(&args.out.join("manifest.json"), &manifest)?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "{} vs {}: emissions {} t, abatement cost {}, auction revenue {}; {} firms gain, {} lose",
         comparison.scenario,
         comparison.baseline,
@@ -270,7 +271,7 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<()> {
         signed(comparison.auction_revenue_change, 2),
         comparison.winners,
         comparison.losers
-    );
+    )?;
     Ok(())
 }
 
@@ -342,11 +343,12 @@ fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
     manifest.created_unix_s = now_unix_s();
     manifest.files = vec!["sweep_runs.csv".into(), "results_long.csv".into()];
     write_json(&args.out.join("manifest.json"), &manifest)?;
-    println!(
+    writeln!(
+        std::io::stdout(),
         "{} runs ({failed} failed); outputs in {}",
         runs.len(),
         args.out.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -402,26 +404,28 @@ fn mc_command(args: &McArgs) -> anyhow::Result<()> {
     manifest.created_unix_s = now_unix_s();
     manifest.files = files;
     write_json(&args.out.join("manifest.json"), &manifest)?;
-    println!("year  price_p5  price_p50  price_p95");
+    writeln!(std::io::stdout(), "year  price_p5  price_p50  price_p95")?;
     for (t, year) in mc.years.iter().enumerate() {
         if let (Some(p5), Some(p50), Some(p95)) = (
             mc.price_bands.p5.get(t),
             mc.price_bands.p50.get(t),
             mc.price_bands.p95.get(t),
         ) {
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "{year}  {}  {}  {}",
                 fixed(*p5, 4),
                 fixed(*p50, 4),
                 fixed(*p95, 4)
-            );
+            )?;
         }
     }
-    println!(
+    writeln!(
+        std::io::stdout(),
         "{draws} draws ({} failed), seed {seed}; outputs in {}",
         mc.failed_draws,
         args.out.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -475,16 +479,17 @@ fn validate_command(args: &ValidateArgs) -> anyhow::Result<()> {
     let mut failures = 0;
     for path in &args.files {
         match Scenario::from_path(path) {
-            Ok(scenario) => println!(
+            Ok(scenario) => writeln!(
+                std::io::stdout(),
                 "ok  {}: {} firms, {} years, hash {}",
                 path.display(),
                 scenario.model().firms.len(),
                 scenario.model().years.len(),
                 &scenario.content_hash()[..12]
-            ),
+            )?,
             Err(error) => {
                 failures += 1;
-                println!("err {}: {error}", path.display());
+                writeln!(std::io::stdout(), "err {}: {error}", path.display())?;
             }
         }
     }
@@ -493,14 +498,15 @@ fn validate_command(args: &ValidateArgs) -> anyhow::Result<()> {
             if !check.passed {
                 failures += 1;
             }
-            println!(
+            writeln!(
+                std::io::stdout(),
                 "{} {:<16} {:<32} expected {:>12} got {:>12}",
                 if check.passed { "pass" } else { "FAIL" },
                 check.case,
                 check.quantity,
                 fixed(check.expected, 6),
                 fixed(check.actual, 6)
-            );
+            )?;
         }
     }
     if failures > 0 {

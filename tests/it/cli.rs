@@ -96,6 +96,256 @@ fn demo_runs_the_full_cycle_and_leaves_a_verifiable_ledger() {
         "{}",
         text(&journal)
     );
+
+    // Certified reductions: exact decimals in the instrument's unit, the enterprise's name.
+    let reductions = ets(&url, &["ledger", "reductions", "--json"]);
+    assert!(reductions.status.success(), "{}", text(&reductions));
+    let rows: Vec<Value> =
+        serde_json::from_slice(&reductions.stdout).expect("reductions --json prints JSON");
+    assert!(!rows.is_empty(), "the demo certifies reductions");
+    for row in &rows {
+        let amount = row["amount"].as_str().expect("amount as a decimal string");
+        assert!(
+            amount.parse::<rust_decimal::Decimal>().is_ok(),
+            "{amount} in {row}"
+        );
+        assert!(
+            !row["enterprise_name"].as_str().unwrap_or("").is_empty(),
+            "{row}"
+        );
+        assert!(
+            row["unit"].as_str().is_some_and(|u| u.starts_with('t')),
+            "{row}"
+        );
+        assert!(
+            row["measure"]
+                .as_str()
+                .is_some_and(|m| m.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')),
+            "a snake_case measure: {row}"
+        );
+    }
+    let table = ets(&url, &["ledger", "reductions"]);
+    let shown = String::from_utf8_lossy(&table.stdout);
+    let first = &rows[0];
+    for column in [
+        "reduction",
+        "enterprise",
+        "name",
+        "amount",
+        "unit",
+        "measure",
+    ] {
+        assert!(
+            shown.lines().next().unwrap_or("").contains(column),
+            "{shown}"
+        );
+    }
+    let line = shown
+        .lines()
+        .find(|l| l.contains(first["id"].as_str().unwrap_or("?")))
+        .unwrap_or_else(|| panic!("{first} in:\n{shown}"));
+    for field in ["amount", "enterprise_name", "instrument", "measure"] {
+        let value = first[field].as_str().unwrap_or("?");
+        assert!(line.contains(value), "{field} {value:?} in {line:?}");
+    }
+}
+
+/// `ets --help` and every command's `--help` say what the command is for, and name the flags
+/// that belong to it (and not those that do not: `--database-url` only where a database is
+/// opened, `--idempotency-key` only on writes).
+#[test]
+fn help_describes_every_command_and_its_own_flags() {
+    let cases: &[(&[&str], &[&str], &[&str])] = &[
+        (
+            &[],
+            &[
+                "Emissions trading and pollution-rights allocation engine",
+                "Build a realistic synthetic Chongqing-like dataset",
+                "Inspect and operate the ledger",
+                "Reallocation rounds",
+                "Trade from scripts",
+                "Call any endpoint of a running `ets serve`",
+                "Serve the HTTP API",
+                "Administration: API keys",
+                "Policy scenarios for economists",
+            ],
+            &["--database-url", "--idempotency-key"],
+        ),
+        (
+            &["demo"],
+            &[
+                "Number of synthetic enterprises",
+                "--fresh",
+                "--database-url",
+            ],
+            &["--idempotency-key"],
+        ),
+        (
+            &["ledger"],
+            &[
+                "balances",
+                "journal",
+                "verify",
+                "reductions",
+                "--database-url",
+            ],
+            &["--idempotency-key"],
+        ),
+        (
+            &["ledger", "reductions"],
+            &["Certified reductions", "--json", "--database-url"],
+            &[],
+        ),
+        (
+            &["ledger", "journal"],
+            &["The audit journal", "Entries on the page", "--after"],
+            &[],
+        ),
+        (
+            &["ledger", "balances"],
+            &["Only this owner's accounts", "--json"],
+            &[],
+        ),
+        (
+            &["round"],
+            &["dry-run", "commit", "applications", "--database-url"],
+            &[],
+        ),
+        (
+            &["serve"],
+            &[
+                "--bind",
+                "--database-url",
+                "--rate-per-second",
+                "rate-limit-per-second",
+                "--request-timeout-seconds",
+                "--cors-origin",
+                "--log-format",
+                "colours only on a terminal",
+            ],
+            &["--idempotency-key", "--api-key"],
+        ),
+        (
+            &["admin", "create-key"],
+            &["What the key may do", "--enterprise", "--database-url"],
+            &[],
+        ),
+        (
+            &["market"],
+            &[
+                "order",
+                "book",
+                "auction",
+                "transfer",
+                "--server",
+                "--api-key",
+            ],
+            &["--database-url", "--idempotency-key"],
+        ),
+        (
+            &["market", "order"],
+            &["Place an order", "--price", "--idempotency-key"],
+            &["--database-url"],
+        ),
+        (
+            &["market", "book"],
+            &["Order book depth", "Price levels per side"],
+            &["--idempotency-key", "--database-url"],
+        ),
+        (
+            &["market", "transfer", "accept"],
+            &[
+                "delivery-versus-payment",
+                "The transfer's number",
+                "--idempotency-key",
+            ],
+            &[],
+        ),
+        (
+            &["api", "post"],
+            &["POST a JSON body", "--idempotency-key"],
+            &["--database-url"],
+        ),
+        (
+            &["api", "get"],
+            &["GET an endpoint", "--query"],
+            &["--idempotency-key", "--database-url"],
+        ),
+        (
+            &["scenario"],
+            &["run", "compare", "sweep", "mc", "validate"],
+            &["--database-url", "--idempotency-key"],
+        ),
+    ];
+    for (command, shows, lacks) in cases {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let output = ets("sqlite::memory:", &args);
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "ets {args:?}: {}", text(&output));
+        for needle in *shows {
+            assert!(
+                help.contains(needle),
+                "`ets {}` help lacks {needle:?}:\n{help}",
+                args.join(" ")
+            );
+        }
+        for needle in *lacks {
+            assert!(
+                !help.contains(needle),
+                "`ets {}` help has {needle:?}:\n{help}",
+                args.join(" ")
+            );
+        }
+    }
+    // `--database-url` after the leaf command, and not before the command that takes it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("flag.db").display());
+    let init = ets(
+        "sqlite::memory:",
+        &["ledger", "init", "--database-url", &url],
+    );
+    assert!(text(&init).contains("flag.db"), "{}", text(&init));
+    let misplaced = ets(
+        "sqlite::memory:",
+        &["--database-url", &url, "ledger", "init"],
+    );
+    assert_eq!(misplaced.status.code(), Some(2), "{}", text(&misplaced));
+}
+
+/// A reader that closes the pipe early (`ets ledger journal | head -1`) ends the command quietly
+/// with status 0: no panic, no error message.
+#[test]
+fn a_closed_pipe_ends_a_listing_quietly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("pipe.db").display());
+    assert!(ets(&url, &["ledger", "init"]).status.success());
+    for args in [
+        &["ledger", "journal"][..],
+        &["ledger", "journal", "--json"],
+        &["ledger", "balances"],
+        &["ledger", "reductions"],
+        &["ledger", "verify"],
+        &["scenario", "validate", "scenarios/examples/policy.toml"],
+    ] {
+        // The reading end is closed before the command starts, so its first line meets EPIPE.
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_ets"))
+            .env("ETS_DATABASE_URL", &url)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run ets");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "ets {args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("error"),
+            "ets {args:?}: {stderr}"
+        );
+    }
 }
 
 #[test]

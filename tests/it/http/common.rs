@@ -31,6 +31,10 @@ pub struct Flags {
     pub scenario_runs: u32,
     pub scenario_seconds: f64,
     pub key_cache_seconds: u64,
+    /// More `ets serve` flags (e.g. `--cors-origin`, `--log-format`).
+    pub extra: Vec<String>,
+    /// `ETS_LOG` for the server (the level of its log lines on stderr).
+    pub log: &'static str,
 }
 
 impl Default for Flags {
@@ -43,13 +47,15 @@ impl Default for Flags {
             scenario_runs: 2,
             scenario_seconds: 20.0,
             key_cache_seconds: 30,
+            extra: Vec::new(),
+            log: "warn",
         }
     }
 }
 
 impl Flags {
     fn args(&self) -> Vec<String> {
-        vec![
+        let mut args = vec![
             "--body-limit".into(),
             self.body_limit.to_string(),
             "--rate-per-second".into(),
@@ -62,7 +68,9 @@ impl Flags {
             self.scenario_seconds.to_string(),
             "--key-cache-seconds".into(),
             self.key_cache_seconds.to_string(),
-        ]
+        ];
+        args.extend(self.extra.iter().cloned());
+        args
     }
 }
 
@@ -97,7 +105,7 @@ impl Process {
 pub async fn spawn_serve(url: &str, flags: &Flags) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ets"))
         .env("ETS_DATABASE_URL", url)
-        .env("ETS_LOG", "warn")
+        .env("ETS_LOG", flags.log)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(flags.args())
         .stdin(Stdio::null())

@@ -173,7 +173,10 @@ async fn bureau_enterprise_and_economist_do_their_jobs() {
             .expect("metrics");
         let text = metrics.text().await.expect("text");
         assert!(
-            text.contains("ets_http_requests_total{class=\"2xx\"}"),
+            text.lines()
+                .any(|line| line.starts_with("ets_http_requests_total{")
+                    && line.contains("route=\"/v1/whoami\"")
+                    && line.contains("status=\"200\"")),
             "{text}"
         );
         assert!(

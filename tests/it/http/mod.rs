@@ -14,6 +14,7 @@ mod idempotency;
 mod jobs;
 mod market;
 mod openapi;
+mod ops;
 mod process;
 mod reallocation;
 mod scenario_runs;

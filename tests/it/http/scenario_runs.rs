@@ -162,7 +162,8 @@ async fn scenario_errors_name_the_key_and_the_bounds_hold() {
 
 /// A valid scenario that keeps the engine busy for seconds (debug build: ~6 s of CPU): 400 firms
 /// with 60-step cost curves over 200 years with banking (about 340 KB of TOML).
-fn slow_scenario() -> String {
+/// A scenario that runs for seconds (minutes in a debug build).
+pub(super) fn slow_scenario() -> String {
     let mut text = String::from(
         "schema_version = 1\nname = \"slow\"\nyears = { start = 2026, end = 2225 }\n\
          [cap]\nby_year = 20000\n[banking]\nenabled = true\ndiscount_rate = 0.05\n",
