@@ -334,7 +334,18 @@ impl Server {
         if let Some(idempotency) = idempotency {
             request = request.header("idempotency-key", idempotency);
         }
-        answer(request.send().await.expect("send")).await
+        self.answer(request).await
+    }
+
+    /// Sends `request`; a failure to reach the server shows what the server printed.
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Answer {
+        match request.send().await {
+            Ok(response) => answer(response).await,
+            Err(error) => panic!(
+                "send: {error}\n--- ets serve stderr ---\n{}",
+                self.process.stderr()
+            ),
+        }
     }
 
     pub async fn get(&self, path: &str, key: Option<&str>) -> Answer {
@@ -342,7 +353,7 @@ impl Server {
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
-        answer(request.send().await.expect("send")).await
+        self.answer(request).await
     }
 
     /// Regions, instruments and three enterprises, by the bureau in one batch.
