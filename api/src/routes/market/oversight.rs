@@ -52,7 +52,7 @@ async fn oversee(
 /// Freeze an enterprise in the market (bureau): its resting orders are cancelled, its pending
 /// transfers vetoed, and it can no longer order, bid or transfer.
 #[utoipa::path(
-    post, path = "/v1/market/freezes", tag = "market",
+    post, path = "/v1/market/freezes", tag = "market", operation_id = "post_market_freeze",
     request_body = MarketFreezeBody,
     params(("Idempotency-Key" = String, Header, description = "Chosen by the client, reused on retry")),
     responses(
