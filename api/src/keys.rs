@@ -70,6 +70,12 @@ pub enum KeyError {
     UnexpectedEnterprise { role: Role },
     #[error("a key's label must not be empty")]
     EmptyLabel,
+    #[error("--enterprise {code:?} is not a valid unified social credit code: {reason}")]
+    InvalidEnterprise { code: String, reason: String },
+    #[error(
+        "enterprise {code} is not in the register; the bureau registers it first (POST /v1/enterprises)"
+    )]
+    UnregisteredEnterprise { code: String },
     #[error(transparent)]
     Api(#[from] ApiError),
 }
@@ -106,10 +112,41 @@ pub async fn create_key(
     if label.trim().is_empty() {
         return Err(KeyError::EmptyLabel);
     }
+    if let Some(code) = enterprise {
+        check_registered(db_url, code).await?;
+    }
     let db = Db::open(db_url).await?;
     let plaintext = new_plaintext();
     insert_key(&db, &plaintext, role, enterprise, label).await?;
     Ok(plaintext)
+}
+
+/// Refuses a credit code that is malformed (GB 32100 check characters) or not in the register:
+/// a key for nobody would act for whoever is registered under that code later.
+async fn check_registered(db_url: &str, code: &str) -> Result<(), KeyError> {
+    let code = ledger::enterprise::CreditCode::parse(code).map_err(|error| {
+        KeyError::InvalidEnterprise {
+            code: code.to_owned(),
+            reason: error.to_string(),
+        }
+    })?;
+    let ledger = ledger::Ledger::open(db_url, ledger::LedgerOptions::default())
+        .await
+        .map_err(ApiError::Ledger)?;
+    let registered = ledger
+        .store()
+        .enterprises()
+        .await
+        .map_err(ApiError::Ledger)?
+        .iter()
+        .any(|enterprise| enterprise.credit_code == code);
+    if registered {
+        Ok(())
+    } else {
+        Err(KeyError::UnregisteredEnterprise {
+            code: code.as_str().to_owned(),
+        })
+    }
 }
 
 /// Revokes the key with public id `key_id`; true if there was such a live key.

@@ -187,6 +187,12 @@ pub struct FreezeBody {
     /// `true` to freeze (the default), `false` to lift a freeze.
     #[serde(default = "yes")]
     pub frozen: bool,
+    /// Why (shown in every refusal the freeze causes), e.g. `permit suspended pending inspection`.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The decision it rests on, e.g. `渝环罚〔2026〕12号`.
+    #[serde(default)]
+    pub reference: Option<String>,
     #[serde(default)]
     pub memo: Option<String>,
 }

@@ -30,7 +30,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 pub use attributes::{ClassificationTag, CreditGrade, FREE_TAG_CHARS_MAX, FreeTag, ZoningType};
-pub use codes::{DistrictCode, IndustryCode, Section};
+pub use codes::{DistrictCode, IndustryCode, SECTOR_TAGS, Section};
 pub use credit_code::{CreditCode, Registration};
 pub use error::{EnterpriseError, FieldError};
 pub use lists::{

@@ -151,6 +151,11 @@ pub trait Balances {
     fn available(&self, holder: AccountId, asset: Asset) -> u64;
     /// Everything `holder` owns of `instrument`, held or not: the base of holding limits.
     fn position_t(&self, holder: AccountId, instrument: InstrumentId) -> u64;
+    /// Whether the ledger has frozen `holder`'s account in `asset`: nothing may be committed
+    /// from it, and the refusal says frozen rather than short.
+    fn is_frozen(&self, _holder: AccountId, _asset: Asset) -> bool {
+        false
+    }
 }
 
 /// A ledger view with unlimited balances and empty positions: for benchmarks and for callers
@@ -168,13 +173,16 @@ impl Balances for Unlimited {
     }
 }
 
-/// Refuses to hold more than `holder` has available.
+/// Refuses to hold from a frozen account, or more than `holder` has available.
 pub(crate) fn check_available(
     balances: &impl Balances,
     holder: AccountId,
     asset: Asset,
     needed: u64,
 ) -> Result<(), MarketError> {
+    if balances.is_frozen(holder, asset) {
+        return Err(MarketError::AccountFrozen(holder));
+    }
     let available = balances.available(holder, asset);
     if available < needed {
         return Err(MarketError::InsufficientBalance {

@@ -195,7 +195,9 @@ async fn post_enterprise(
     submit(&state, &caller, key, None, vec![action], Shape::Single).await
 }
 
-/// Freeze or unfreeze a holder's account in one instrument (bureau).
+/// Freeze or unfreeze a holder's account in one instrument (bureau). An enterprise frozen in
+/// any instrument is frozen in the market too (resting orders cancelled, pending transfers
+/// vetoed), until none of its accounts is frozen.
 #[utoipa::path(
     post, path = "/v1/freezes", tag = "ledger",
     request_body = FreezeBody,
@@ -214,12 +216,16 @@ async fn post_freeze(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau], "freezing an account")?;
     let holder = Party::parse(&body.holder);
+    let enterprise = match &holder {
+        Party::Enterprise(code) => Some(code.clone()),
+        _ => None,
+    };
     let action = if body.frozen {
         Action::Freeze {
             instrument: body.instrument,
             holder,
-            reason: None,
-            reference: None,
+            reason: body.reason,
+            reference: body.reference,
         }
     } else {
         Action::Unfreeze {
@@ -227,5 +233,17 @@ async fn post_freeze(
             holder,
         }
     };
-    submit(&state, &caller, key, body.memo, vec![action], Shape::Single).await
+    let response = submit(&state, &caller, key, body.memo, vec![action], Shape::Single).await?;
+    if let Some(code) = enterprise
+        && response.status().is_success()
+    {
+        let accounts = state.ledger().store().balances(Some(&code)).await?;
+        let any_frozen = accounts.iter().any(|account| account.frozen);
+        let now = market::Timestamp(chrono::Utc::now().timestamp_millis());
+        state
+            .market()
+            .follow_ledger_freeze(&code, any_frozen, now)
+            .await?;
+    }
+    Ok(response)
 }

@@ -96,6 +96,39 @@ impl MarketService {
     }
 }
 
+impl MarketService {
+    /// Carries a ledger freeze (`frozen`) or its lifting into the market, so one freeze means
+    /// the same everywhere: frozen in any instrument, the enterprise is frozen in the market
+    /// (its resting orders cancelled, its pending transfers vetoed, so nothing it committed
+    /// earlier settles); the market freeze is lifted once none of its ledger accounts is frozen.
+    /// No market yet, or an enterprise the market has never seen: nothing to carry.
+    pub async fn follow_ledger_freeze(
+        &self,
+        credit_code: &str,
+        any_frozen: bool,
+        now: market::Timestamp,
+    ) -> Result<(), ApiError> {
+        let mut market = match self.lock(false).await {
+            Ok(market) => market,
+            Err(ApiError::NotFound(_)) => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        let party = Party::Enterprise(credit_code.to_owned());
+        let Some(account) = market.mapping().and_then(|m| m.account_of(&party)) else {
+            return Ok(());
+        };
+        let command = match (any_frozen, market.market().rules().is_frozen(account)) {
+            (true, false) => MarketCommand::Freeze { account, now },
+            (false, true) => MarketCommand::Unfreeze { account },
+            _ => return Ok(()),
+        };
+        match market.execute_with_new_ids(command, None).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) | Err(error) => ignore_refusal(error).map(|_| ()),
+        }
+    }
+}
+
 fn ignore_refusal(error: BridgeError) -> Result<CommandOutcome, ApiError> {
     if error.is_refusal() {
         Ok(CommandOutcome::Done)

@@ -5,8 +5,9 @@
 //! - Pools come from the ledger: per discharge-right instrument (one pollutant in one basin or
 //!   airshed), the certified reductions in the reserve not yet drawn by earlier rounds, capped at
 //!   what the reserve actually holds (older reductions counted as drawn first).
-//! - Applications name a registered enterprise; its credit grade, zoning, river distance, district
-//!   and classification tags are taken from the register, not from the application.
+//! - Applications name a registered enterprise; its credit grade, zoning, river distance, district,
+//!   classification tags and sector tags (from its GB/T 4754 classes) are taken from the register,
+//!   not from the application: the applicant's own such tags are dropped.
 //! - Commit: per grant, `allocate` the granted amount from the reserve to the enterprise and
 //!   `cancel` the replacement-ratio surplus (drawn − granted). The request's memo is a
 //!   [`RoundMemo`]: round id, policy version and every flow (which reduction funded which grant).
@@ -310,6 +311,10 @@ fn complete_from_register(
     };
     application.location.river_distance_m = Some(enterprise.distance_to_river_m);
     application.location.district = format!("{:06}", enterprise.district.value());
+    // Classification (高技术, 战新, 两高) and sector (chemical, paper, …) tags are the register's
+    // alone: an applicant's own are dropped, so leaving out `chemical` cannot pass the Yangtze
+    // gate and claiming `high_tech_manufacturing` cannot buy a tier. Project tags stay its own.
+    application.tags.retain(|tag| !register_owned(tag));
     let tags = enterprise
         .tags
         .declared
@@ -322,12 +327,25 @@ fn complete_from_register(
                 .iter()
                 .filter(|d| !d.partial)
                 .map(|d| d.tag.name().to_owned()),
+        )
+        .chain(
+            enterprise
+                .industry_codes
+                .iter()
+                .flat_map(|code| code.sectors())
+                .map(str::to_owned),
         );
     for tag in tags {
         if !application.tags.contains(&tag) {
             application.tags.push(tag);
         }
     }
+}
+
+/// Tags only the register may give an applicant.
+fn register_owned(tag: &str) -> bool {
+    ledger::enterprise::SECTOR_TAGS.contains(&tag)
+        || ledger::enterprise::ClassificationTag::parse(tag).is_ok()
 }
 
 fn pool_instruments(round: &Round) -> BTreeMap<String, String> {

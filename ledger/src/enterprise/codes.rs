@@ -110,7 +110,37 @@ impl IndustryCode {
     pub fn starts_with(self, prefix: &str) -> bool {
         self.to_string().starts_with(prefix)
     }
+
+    /// The sectors this class belongs to, as the policies' zoning rules name them (the Yangtze
+    /// 1 km rule's `chemical`, `pulp`, `dyeing`, `textile`, `paper`), from GB/T 4754-2017:
+    /// division 26 化学原料和化学制品制造业 is `chemical`; 17 纺织业 is `textile`, and its
+    /// 印染 / 染整 classes (1713, 1723, 1733, 1743, 1752, 1762) are `dyeing` too; 22 造纸和纸制品业
+    /// is `paper`, and its group 221 纸浆制造 is `pulp` too. The register decides these, never
+    /// the applicant.
+    pub fn sectors(self) -> Vec<&'static str> {
+        let mut sectors = Vec::new();
+        match self.division() {
+            26 => sectors.push("chemical"),
+            17 => {
+                sectors.push("textile");
+                if matches!(self.0, 1713 | 1723 | 1733 | 1743 | 1752 | 1762) {
+                    sectors.push("dyeing");
+                }
+            }
+            22 => {
+                sectors.push("paper");
+                if self.0 / 10 == 221 {
+                    sectors.push("pulp");
+                }
+            }
+            _ => {}
+        }
+        sectors
+    }
 }
+
+/// Every sector name [`IndustryCode::sectors`] can give: tags only the register may set.
+pub const SECTOR_TAGS: [&str; 5] = ["chemical", "textile", "dyeing", "paper", "pulp"];
 
 impl fmt::Display for IndustryCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -212,5 +242,25 @@ impl Section {
             .iter()
             .find(|(section, ..)| *section == self)
             .map_or("", |(.., name)| name)
+    }
+}
+
+#[cfg(test)]
+mod sector_tests {
+    use super::IndustryCode;
+
+    #[test]
+    fn sectors_follow_gb_t_4754() {
+        let of = |code: &str| IndustryCode::parse(code).unwrap().sectors();
+        assert_eq!(of("2614"), ["chemical"]);
+        assert_eq!(of("1713"), ["textile", "dyeing"]);
+        assert_eq!(of("1711"), ["textile"]);
+        assert_eq!(of("2211"), ["paper", "pulp"]);
+        assert_eq!(of("2221"), ["paper"]);
+        assert!(of("3961").is_empty());
+        assert!(
+            of("2710").is_empty(),
+            "pharmaceuticals are not chemical manufacturing"
+        );
     }
 }

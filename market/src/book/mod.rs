@@ -440,15 +440,7 @@ impl Book {
                 )
             }
         };
-        let available = balances.available(request.owner, hold_asset);
-        if available < hold_amount {
-            return Err(MarketError::InsufficientBalance {
-                holder: request.owner,
-                asset: hold_asset,
-                needed: hold_amount,
-                available,
-            });
-        }
+        crate::settlement::check_available(balances, request.owner, hold_asset, hold_amount)?;
         Ok(Admission {
             limit_idx: self.index_of(limit_ticks),
             hold_asset,

@@ -276,6 +276,10 @@ impl Balances for View<'_> {
         available(self.view, &self.overlay.delta, holder, asset)
     }
 
+    fn is_frozen(&self, holder: AccountId, asset: Asset) -> bool {
+        self.view.is_frozen(holder, asset)
+    }
+
     fn position_t(&self, holder: AccountId, instrument: InstrumentId) -> u64 {
         let asset = Asset::Rights(instrument);
         let (balance, held) = change(&self.overlay.delta, holder, asset);

@@ -165,6 +165,10 @@ impl Balances for LedgerBalances {
         self.amounts.available(holder, asset)
     }
 
+    fn is_frozen(&self, holder: AccountId, asset: Asset) -> bool {
+        self.amounts.frozen.contains(&(holder, asset))
+    }
+
     fn position_t(&self, holder: AccountId, instrument: InstrumentId) -> u64 {
         let asset = Asset::Rights(instrument);
         self.balance(holder, asset) + self.held(holder, asset)

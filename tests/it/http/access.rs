@@ -378,3 +378,37 @@ async fn revoked_keys_and_key_rules() {
         );
     }
 }
+
+/// An enterprise key is made only for a valid, registered credit code.
+#[tokio::test]
+async fn enterprise_keys_need_a_registered_credit_code() {
+    for server in servers().await {
+        for (code, expected) in [
+            (
+                "91500103MA5U00012H",
+                "not a valid unified social credit code",
+            ),
+            ("not-a-code", "not a valid unified social credit code"),
+            ("91500106MA5U00046F", "is not in the register"),
+        ] {
+            let out = ets(
+                &server.url,
+                &[
+                    "admin",
+                    "create-key",
+                    "--role",
+                    "enterprise",
+                    "--enterprise",
+                    code,
+                ],
+            )
+            .await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{code}: {stderr}");
+            assert!(stderr.contains(expected), "{code}: {stderr}");
+            assert!(out.stdout.is_empty(), "no key printed for {code}");
+        }
+        let made = create_key(&server.url, "enterprise", Some(B), "beta-2").await;
+        assert!(made.starts_with("ets_"), "{made}");
+    }
+}

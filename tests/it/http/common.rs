@@ -255,15 +255,30 @@ pub async fn sqlite_server(flags: Flags) -> Server {
 /// `ets serve` on `url`, then a key for every role from `ets admin create-key` (run at once).
 pub async fn start(url: String, dir: Option<tempfile::TempDir>, flags: Flags) -> Server {
     let process = spawn_serve(&url, &flags).await;
-    let (bureau, enterprise_a, enterprise_b, economist) = tokio::join!(
+    let (bureau, economist) = tokio::join!(
         create_key(&url, "bureau", None, "bureau"),
-        create_key(&url, "enterprise", Some(A), "alpha"),
-        create_key(&url, "enterprise", Some(B), "beta"),
         create_key(&url, "economist", None, "economist"),
     );
+    // Enterprise keys are only made for registered enterprises: the register comes first
+    // (a test's own `setup()` replays this request).
+    let client = reqwest::Client::new();
+    let base = format!("http://{}", process.addr);
+    let registered = client
+        .post(format!("{base}/v1/requests"))
+        .bearer_auth(&bureau)
+        .header("idempotency-key", "setup")
+        .json(&json!({"memo": "register", "actions": setup_actions()}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), StatusCode::CREATED, "setup");
+    let (enterprise_a, enterprise_b) = tokio::join!(
+        create_key(&url, "enterprise", Some(A), "alpha"),
+        create_key(&url, "enterprise", Some(B), "beta"),
+    );
     Server {
-        base: format!("http://{}", process.addr),
-        client: reqwest::Client::new(),
+        base,
+        client,
         bureau,
         enterprise_a,
         enterprise_b,

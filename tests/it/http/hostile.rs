@@ -313,3 +313,131 @@ async fn market_refusals_name_things_as_the_caller_knows_them() {
         }
     }
 }
+
+/// One freeze: wherever units can move (ledger transfers, surrenders, orders, bilateral
+/// transfers) a frozen enterprise is refused with `account_frozen`, and nothing it committed
+/// before the freeze settles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeze_means_the_same_everywhere() {
+    for s in servers().await {
+        s.setup().await;
+        s.issue(COD, A, "100").await;
+        s.issue(CEA, A, "50").await;
+        list_cod(&s).await;
+        let rest = |key: &'static str| {
+            let s = &s;
+            async move {
+                s.post(
+                    "/v1/market/orders",
+                    Some(&s.enterprise_a),
+                    Some(key),
+                    &sell("100.00", "10"),
+                )
+                .await
+            }
+        };
+        let resting = rest("o1").await;
+        assert_eq!(resting.status, StatusCode::CREATED, "{}", resting.body);
+        let transfer = json!({"instrument": COD, "from": A, "to": B, "amount": "1"});
+        let surrender =
+            json!({"instrument": CEA, "enterprise": A, "amount": "1", "compliance_year": 2024});
+
+        // A market freeze reaches the ledger.
+        let frozen = s
+            .post(
+                "/v1/market/freezes",
+                Some(&s.bureau),
+                Some("mf"),
+                &json!({"enterprise": A}),
+            )
+            .await;
+        assert_eq!(frozen.status, StatusCode::CREATED, "{}", frozen.body);
+        let mine = s.get("/v1/market/orders", Some(&s.enterprise_a)).await;
+        assert_eq!(mine.body, json!([]), "resting orders cancelled");
+        let moved = s
+            .post(
+                "/v1/transfers",
+                Some(&s.enterprise_a),
+                Some("t1"),
+                &transfer,
+            )
+            .await;
+        moved.problem(409, "account_frozen");
+        assert!(
+            moved.body["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("frozen in the market"),
+            "{}",
+            moved.body
+        );
+        s.post(
+            "/v1/surrenders",
+            Some(&s.enterprise_a),
+            Some("s1"),
+            &surrender,
+        )
+        .await
+        .problem(409, "account_frozen");
+        rest("o2").await.problem(409, "account_frozen");
+        let lifted = s
+            .post(
+                "/v1/market/unfreezes",
+                Some(&s.bureau),
+                Some("mu"),
+                &json!({"enterprise": A}),
+            )
+            .await;
+        assert_eq!(lifted.status, StatusCode::CREATED, "{}", lifted.body);
+        let moved = s
+            .post(
+                "/v1/transfers",
+                Some(&s.enterprise_a),
+                Some("t2"),
+                &transfer,
+            )
+            .await;
+        assert_eq!(moved.status, StatusCode::CREATED, "{}", moved.body);
+
+        // A ledger freeze reaches the market: the order resting before it never settles.
+        let resting = rest("o3").await;
+        assert_eq!(resting.status, StatusCode::CREATED, "{}", resting.body);
+        let freeze = json!({"instrument": COD, "holder": A, "reason": "permit suspended",
+            "reference": "渝环罚〔2026〕12号"});
+        let frozen = s
+            .post("/v1/freezes", Some(&s.bureau), Some("lf"), &freeze)
+            .await;
+        assert_eq!(frozen.status, StatusCode::CREATED, "{}", frozen.body);
+        let lift = json!({"instrument": COD, "side": "buy", "type": "limit", "price": "100.00", "quantity": "10", "time_in_force": "ioc"});
+        let bought = s
+            .post(
+                "/v1/market/orders",
+                Some(&s.enterprise_b),
+                Some("b1"),
+                &lift,
+            )
+            .await;
+        assert_eq!(bought.status, StatusCode::CREATED, "{}", bought.body);
+        assert_ne!(bought.body["status"], "filled", "{}", bought.body);
+        assert_eq!(
+            s.balance(B, COD).await,
+            "1.000",
+            "only the transfer reached B"
+        );
+        rest("o4").await.problem(409, "account_frozen");
+        let moved = s
+            .post(
+                "/v1/transfers",
+                Some(&s.enterprise_a),
+                Some("t3"),
+                &transfer,
+            )
+            .await;
+        moved.problem(409, "account_frozen");
+        let detail = moved.body["detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains("permit suspended") && detail.contains("渝环罚〔2026〕12号"),
+            "{detail}"
+        );
+    }
+}

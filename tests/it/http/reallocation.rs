@@ -614,3 +614,69 @@ async fn an_interrupted_commit_is_finished_with_the_stored_request() {
         assert_eq!(server.head().await, head + 1);
     }
 }
+
+/// The register decides eligibility: a chemical manufacturer (GB/T 4754 class 2614) 800 m from
+/// the Yangtze that leaves `chemical` out of its application, and claims a priority tag the
+/// register does not give it, is still excluded by the 1 km rule.
+#[tokio::test]
+async fn the_register_not_the_applicant_decides_eligibility() {
+    const D: &str = "91500106MA5U00046F";
+    for server in servers().await {
+        server.setup().await;
+        free_capacity(&server).await;
+        let mut chemical = enterprise(D, "Delta Chemicals", "500106");
+        chemical["industry_codes"] = json!(["2614"]);
+        chemical["declared_tags"] = json!([]);
+        chemical["distance_to_river_m"] = json!(800);
+        let registered = server
+            .post(
+                "/v1/enterprises",
+                Some(&server.bureau),
+                Some("reg-d"),
+                &chemical,
+            )
+            .await;
+        assert_eq!(
+            registered.status,
+            StatusCode::CREATED,
+            "{}",
+            registered.body
+        );
+        let mut filing = application("20");
+        filing["enterprise"] = json!(D);
+        filing["tags"] = json!(["high_tech_manufacturing", "major_project"]);
+        let filed = server
+            .post(
+                "/v1/applications",
+                Some(&server.bureau),
+                Some("apply-d"),
+                &filing,
+            )
+            .await;
+        assert_eq!(filed.status, StatusCode::CREATED, "{}", filed.body);
+        let dry = server
+            .post(
+                "/v1/rounds/2026-R9/dry-run",
+                Some(&server.bureau),
+                Some("dry-d"),
+                &json!({"policy_id": "chongqing-2020-r1"}),
+            )
+            .await;
+        assert_eq!(dry.status, StatusCode::OK, "{}", dry.body);
+        let apps = dry.body["allocation"]["applications"]
+            .as_array()
+            .expect("apps");
+        let delta = apps
+            .iter()
+            .find(|a| a["enterprise"] == D)
+            .unwrap_or_else(|| panic!("D in {apps:?}"));
+        assert_eq!(delta["status"], "excluded", "{delta}");
+        let rules: Vec<&str> = delta["exclusions"]
+            .as_array()
+            .expect("exclusions")
+            .iter()
+            .map(|hit| hit["rule"].as_str().unwrap_or(""))
+            .collect();
+        assert!(rules.contains(&"river_distance"), "{delta}");
+    }
+}

@@ -1,8 +1,11 @@
 //! Market oversight (bureau): freeze an enterprise in the market (its resting orders are
-//! cancelled, its pending transfers vetoed) and lift the freeze.
+//! cancelled, its pending transfers vetoed) and lift the freeze. One freeze: the same call
+//! freezes (or unfreezes) the enterprise's account in every instrument in the ledger, so no
+//! ledger transfer or surrender moves its units either ([`mirror_in_ledger`]).
 
 use axum::extract::State;
 use axum::response::Response;
+use ledger::{Action, Party, Request};
 use market::AccountId;
 use market::durable::MarketCommand;
 use serde::{Deserialize, Serialize};
@@ -49,8 +52,9 @@ async fn oversee(
     .await
 }
 
-/// Freeze an enterprise in the market (bureau): its resting orders are cancelled, its pending
-/// transfers vetoed, and it can no longer order, bid or transfer.
+/// Freeze an enterprise (bureau): in the market its resting orders are cancelled, its pending
+/// transfers vetoed, and it can no longer order, bid or transfer; in the ledger its account in
+/// every instrument is frozen, so ledger transfers and surrenders are refused too.
 #[utoipa::path(
     post, path = "/v1/market/freezes", tag = "market", operation_id = "post_market_freeze",
     request_body = MarketFreezeBody,
@@ -68,16 +72,60 @@ pub(super) async fn post_freeze(
     ApiJson(body): ApiJson<MarketFreezeBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau], "freezing an account in the market")?;
-    oversee(&state, &caller, key, &body, |account| {
+    let key_text = key.key.clone();
+    let response = oversee(&state, &caller, key, &body, |account| {
         MarketCommand::Freeze {
             account,
             now: now(),
         }
     })
-    .await
+    .await?;
+    if response.status().is_success() {
+        mirror_in_ledger(&state, &caller, &key_text, &body.enterprise, true).await?;
+    }
+    Ok(response)
 }
 
-/// Lift a market freeze (bureau): the enterprise may order, bid and transfer again.
+/// The market's freeze (or unfreeze) of `enterprise`, written to the ledger for every
+/// instrument in one request, keyed by the caller's key so a retry writes it once.
+async fn mirror_in_ledger(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+    enterprise: &str,
+    freeze: bool,
+) -> Result<(), ApiError> {
+    let holder = Party::Enterprise(enterprise.to_owned());
+    let instruments = state.ledger().store().instruments().await?;
+    let actions = instruments
+        .into_iter()
+        .map(|instrument| {
+            let (instrument, holder) = (instrument.code, holder.clone());
+            if freeze {
+                Action::Freeze {
+                    instrument,
+                    holder,
+                    reason: Some("frozen in the market by the bureau".to_owned()),
+                    reference: Some(format!("POST /v1/market/freezes, Idempotency-Key {key}")),
+                }
+            } else {
+                Action::Unfreeze { instrument, holder }
+            }
+        })
+        .collect();
+    let verb = if freeze { "freeze" } else { "unfreeze" };
+    let request = Request {
+        idempotency_key: format!("{}:market-{verb}:{key}", caller.0.key_id),
+        actor: caller.actor(),
+        memo: Some(format!("market {verb} of {enterprise}")),
+        actions,
+    };
+    state.ledger().submit(request).await?;
+    Ok(())
+}
+
+/// Lift a freeze (bureau): the enterprise may order, bid and transfer again, in the market and
+/// in the ledger (every instrument's account is unfrozen).
 #[utoipa::path(
     post, path = "/v1/market/unfreezes", tag = "market",
     request_body = MarketFreezeBody,
@@ -95,8 +143,13 @@ pub(super) async fn post_unfreeze(
     ApiJson(body): ApiJson<MarketFreezeBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau], "unfreezing an account in the market")?;
-    oversee(&state, &caller, key, &body, |account| {
+    let key_text = key.key.clone();
+    let response = oversee(&state, &caller, key, &body, |account| {
         MarketCommand::Unfreeze { account }
     })
-    .await
+    .await?;
+    if response.status().is_success() {
+        mirror_in_ledger(&state, &caller, &key_text, &body.enterprise, false).await?;
+    }
+    Ok(response)
 }
