@@ -1,5 +1,7 @@
-//! The OpenAPI document: generated from the handlers, served at /openapi.json, and identical to
-//! the checked-in `api/openapi.json` (regenerate with `UPDATE_OPENAPI=1 cargo test -p ets --test it http::openapi`).
+//! The OpenAPI document: generated from the handlers, served at /openapi.json, identical to the
+//! checked-in `api/openapi.json` (regenerate with
+//! `UPDATE_OPENAPI=1 cargo test --workspace --locked --test it http::openapi`), and valid by
+//! `openapi-spec-validator`.
 
 use super::common::*;
 
@@ -92,5 +94,63 @@ async fn openapi_is_served_lists_every_route_and_matches_the_checked_in_copy() {
         checked_in.trim_end(),
         generated,
         "api/openapi.json is stale: rerun with UPDATE_OPENAPI=1"
+    );
+}
+
+/// The served document passes `openapi-spec-validator` (the pinned Python package that
+/// `scripts/install-deps --for-tests` installs): every path parameter in its path, unique
+/// operationIds, schemas that resolve. A missing validator fails the test, never skips it.
+#[tokio::test]
+async fn the_served_document_passes_openapi_spec_validator() {
+    let probe = tokio::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator", "--version"])
+        .output()
+        .await;
+    match &probe {
+        Ok(output) if output.status.success() => {}
+        other => panic!(
+            "python3 -m openapi_spec_validator is not runnable ({}); install it with \
+             `scripts/install-deps --for-tests`",
+            match other {
+                Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                Err(e) => e.to_string(),
+            }
+        ),
+    }
+
+    let server = sqlite_server(limits()).await;
+    let answer = server
+        .client
+        .get(format!("{}/openapi.json", server.base))
+        .send()
+        .await
+        .expect("GET /openapi.json");
+    assert_eq!(answer.status(), 200);
+    let text = answer.text().await.expect("the document's text");
+    let spec: serde_json::Value = serde_json::from_str(&text).expect("the document is JSON");
+    assert!(
+        spec["paths"].as_object().is_some_and(|p| p.len() >= 40),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, &text).expect("write the served document");
+    let output = tokio::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator", "--validation-errors", "all"])
+        .arg(&file)
+        .output()
+        .await
+        .expect("run python3 -m openapi_spec_validator");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "openapi-spec-validator refused the served document ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains(": OK"),
+        "the validator says OK: {stdout}\n{stderr}"
     );
 }

@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InstrumentQuery {
     /// Ledger instrument code.
     pub instrument: String,
@@ -50,6 +51,7 @@ pub struct BookBody {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TradesQuery {
     pub instrument: String,
     /// Trades with a sequence number after this (cursor), default 0.

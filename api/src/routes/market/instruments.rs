@@ -41,8 +41,9 @@ pub struct ListInstrumentBody {
     pub block_min_t: Option<u64>,
 }
 
+/// A listed instrument as traded: tick, lot, block size and today's price band (CNY per tonne).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct InstrumentBody {
+pub struct MarketInstrumentBody {
     pub instrument: String,
     #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
@@ -60,11 +61,11 @@ pub struct InstrumentBody {
     pub band_upper: Decimal,
 }
 
-fn instrument_body(market: &DurableMarket, id: InstrumentId) -> Option<InstrumentBody> {
+fn instrument_body(market: &DurableMarket, id: InstrumentId) -> Option<MarketInstrumentBody> {
     let book = market.market().book(id).ok()?;
     let spec = book.spec();
     let band = book.band();
-    Some(InstrumentBody {
+    Some(MarketInstrumentBody {
         instrument: code_of(market, id),
         tick: {
             let mut tick = spec.tick_cny();
@@ -102,7 +103,7 @@ fn list_command(
     request_body = ListInstrumentBody,
     params(("Idempotency-Key" = String, Header, description = "Chosen by the client, reused on retry")),
     responses(
-        (status = 201, body = InstrumentBody),
+        (status = 201, body = MarketInstrumentBody),
         (status = "4XX", description = "Refused; nothing was written", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
@@ -142,9 +143,9 @@ pub(super) async fn post_instrument(
 
 /// Instruments listed for trading, with tick, lot and today's band (everyone).
 #[utoipa::path(
-    get, path = "/v1/market/instruments", tag = "market",
+    get, path = "/v1/market/instruments", tag = "market", operation_id = "get_market_instruments",
     responses(
-        (status = 200, body = Vec<InstrumentBody>),
+        (status = 200, body = Vec<MarketInstrumentBody>),
         (status = "4XX", description = "Refused", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
@@ -152,7 +153,7 @@ pub(super) async fn post_instrument(
 pub(super) async fn get_instruments(
     State(state): State<AppState>,
     _caller: Caller,
-) -> Result<Json<Vec<InstrumentBody>>, ApiError> {
+) -> Result<Json<Vec<MarketInstrumentBody>>, ApiError> {
     let service = state.market();
     let market = match service.lock(false).await {
         Ok(market) => market,

@@ -45,7 +45,7 @@ pub use bids::{BidAckBody, BidBody, BidView};
 pub use data::{
     BookBody, DailyBody, InstrumentQuery, LevelBody, TradeBody, TradesPage, TradesQuery,
 };
-pub use instruments::{InstrumentBody, ListInstrumentBody};
+pub use instruments::{ListInstrumentBody, MarketInstrumentBody};
 pub use orders::{
     CancelBody, OrderAckBody, OrderBody, OrderType, OrdersQuery, RestingOrderBody, TimeInForceBody,
 };

@@ -97,6 +97,7 @@ pub struct RestingOrderBody {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
     #[serde(default)]
     pub instrument: Option<String>,

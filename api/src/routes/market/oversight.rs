@@ -56,7 +56,7 @@ async fn oversee(
 /// transfers vetoed, and it can no longer order, bid or transfer; in the ledger its account in
 /// every instrument is frozen, so ledger transfers and surrenders are refused too.
 #[utoipa::path(
-    post, path = "/v1/market/freezes", tag = "market",
+    post, path = "/v1/market/freezes", tag = "market", operation_id = "post_market_freeze",
     request_body = MarketFreezeBody,
     params(("Idempotency-Key" = String, Header, description = "Chosen by the client, reused on retry")),
     responses(

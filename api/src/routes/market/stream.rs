@@ -25,6 +25,7 @@ const POLL: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     pub instrument: String,
     /// Resume after this trade sequence number (or send `Last-Event-ID`).

@@ -87,7 +87,7 @@ fn transfer_view(market: &DurableMarket, t: &market::Transfer) -> TransferView {
 /// Propose a bilateral transfer to a buyer (the seller, an enterprise): the rights are held.
 /// At or above the block size it is a block trade (±30% band).
 #[utoipa::path(
-    post, path = "/v1/market/transfers", tag = "market",
+    post, path = "/v1/market/transfers", tag = "market", operation_id = "post_market_transfer",
     request_body = TransferProposalBody,
     params(("Idempotency-Key" = String, Header, description = "Chosen by the client, reused on retry")),
     responses(
