@@ -552,16 +552,20 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// An open hold that has not expired.
-    fn open_hold(&self, hold: &str) -> Result<Hold, LedgerError> {
-        let held = self
-            .book
+    /// The hold named `hold`, in whatever state.
+    fn known_hold(&self, hold: &str) -> Result<Hold, LedgerError> {
+        self.book
             .holds
             .get(hold)
             .cloned()
             .ok_or_else(|| LedgerError::UnknownHold {
                 hold: hold.to_owned(),
-            })?;
+            })
+    }
+
+    /// An open hold that has not expired.
+    fn open_hold(&self, hold: &str) -> Result<Hold, LedgerError> {
+        let held = self.known_hold(hold)?;
         if held.state != HoldState::Open {
             return Err(LedgerError::HoldNotOpen {
                 hold: hold.to_owned(),
@@ -611,14 +615,7 @@ impl Machine<'_> {
                 "releasing a hold code needs a reason".into(),
             ));
         }
-        let held = self
-            .book
-            .holds
-            .get(hold)
-            .cloned()
-            .ok_or_else(|| LedgerError::UnknownHold {
-                hold: hold.to_owned(),
-            })?;
+        let held = self.known_hold(hold)?;
         if held.state == HoldState::Released {
             return Err(LedgerError::HoldNotOpen {
                 hold: hold.to_owned(),
