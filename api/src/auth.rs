@@ -2,10 +2,8 @@
 //! (through a short-lived cache), applies the key's rate limit, and hands the handler a principal
 //! whose checks ([`Caller::require`], [`Caller::require_owner`]) answer 403 with the reason.
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -102,44 +100,41 @@ impl FromRequestParts<AppState> for Caller {
 
 /// Keys already looked up, by hash, for a short time: most requests then need no key query.
 /// Unknown keys are remembered too, more briefly, so a client retrying a bad key cannot make every
-/// request a database read. Kept as our own (a map, two lifetimes and a size bound, cleared when
-/// full) rather than a cache crate: it is small, and revocation within the lifetime is tested.
+/// request a database read. Two moka caches, each bounded in size and lifetime: a revoked key
+/// stops working on every server within the known-key lifetime (`--key-cache-seconds`).
 pub(crate) struct KeyCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<String, (Option<Principal>, Instant)>>,
+    known: moka::sync::Cache<String, Principal>,
+    unknown: moka::sync::Cache<String, ()>,
 }
 
 const UNKNOWN_KEY_TTL: Duration = Duration::from_secs(2);
-const KEY_CACHE_MAX: usize = 10_000;
+const KEY_CACHE_MAX: u64 = 10_000;
 
 impl KeyCache {
     pub(crate) fn new(ttl: Duration) -> KeyCache {
         KeyCache {
-            ttl,
-            entries: Mutex::new(HashMap::new()),
+            known: moka::sync::Cache::builder()
+                .max_capacity(KEY_CACHE_MAX)
+                .time_to_live(ttl)
+                .build(),
+            unknown: moka::sync::Cache::builder()
+                .max_capacity(KEY_CACHE_MAX)
+                .time_to_live(UNKNOWN_KEY_TTL)
+                .build(),
         }
     }
 
     async fn lookup(&self, state: &AppState, hash: &str) -> Result<Option<Principal>, ApiError> {
-        let now = Instant::now();
-        if let Ok(entries) = self.entries.lock()
-            && let Some((found, at)) = entries.get(hash)
-        {
-            let ttl = if found.is_some() {
-                self.ttl
-            } else {
-                UNKNOWN_KEY_TTL
-            };
-            if now.duration_since(*at) < ttl {
-                return Ok(found.clone());
-            }
+        if let Some(found) = self.known.get(hash) {
+            return Ok(Some(found));
+        }
+        if self.unknown.contains_key(hash) {
+            return Ok(None);
         }
         let found = find_by_hash(state.db(), hash).await?;
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= KEY_CACHE_MAX {
-                entries.clear();
-            }
-            entries.insert(hash.to_owned(), (found.clone(), now));
+        match &found {
+            Some(principal) => self.known.insert(hash.to_owned(), principal.clone()),
+            None => self.unknown.insert(hash.to_owned(), ()),
         }
         Ok(found)
     }

@@ -412,3 +412,29 @@ async fn enterprise_keys_need_a_registered_credit_code() {
         assert!(made.starts_with("ets_"), "{made}");
     }
 }
+
+/// A revoked key stops working on every server within the key cache's lifetime
+/// (`--key-cache-seconds`), though each server had it cached.
+#[tokio::test]
+async fn a_revoked_key_stops_on_every_server_within_the_cache_lifetime() {
+    let flags = Flags {
+        key_cache_seconds: 1,
+        ..Flags::default()
+    };
+    let first = sqlite_server(flags).await;
+    let second = first.another_process().await;
+    let key = create_key(&first.url, "economist", None, "short-lived").await;
+    for server in [&first, &second] {
+        let who = server.get("/v1/whoami", Some(&key)).await;
+        assert_eq!(who.status, 200, "{}", who.body);
+    }
+    let revoked = ets(&first.url, &["admin", "revoke-key", &key]).await;
+    assert!(revoked.status.success());
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for server in [&first, &second] {
+        server
+            .get("/v1/whoami", Some(&key))
+            .await
+            .problem(401, "unknown_api_key");
+    }
+}
