@@ -99,6 +99,18 @@ fn describe() {
         "ets_ledger_writer_microseconds_total",
         "Time the ledger writer spent, by phase (read, apply, wait, write, commit)."
     );
+    describe_counter!(
+        "ets_market_rebuilds_total",
+        "Rebuilds of the market projection from the journal (another writer, a refused group)."
+    );
+    describe_counter!(
+        "ets_market_entries_replayed_total",
+        "Journal entries the market replayed to catch up or rebuild."
+    );
+    describe_counter!(
+        "ets_market_checkpoints_total",
+        "Checkpoints of the market projection taken."
+    );
     describe_gauge!(
         "ets_scenario_runs_active",
         "Scenario runs holding a run slot (engine still running)."
@@ -162,8 +174,14 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus exposition text; `scenario_runs` is how many scenario runs hold a slot.
-    pub fn render(&self, head_seq: Option<u64>, scenario_runs: usize) -> String {
+    /// The Prometheus exposition text; `scenario_runs` is how many scenario runs hold a slot;
+    /// `market`: the open market's rebuilds and replay work, when it could be read.
+    pub fn render(
+        &self,
+        head_seq: Option<u64>,
+        scenario_runs: usize,
+        market: Option<(u64, market::durable::ReplayStats)>,
+    ) -> String {
         let Some(handle) = &self.handle else {
             return String::new();
         };
@@ -185,6 +203,11 @@ impl Metrics {
             // Microseconds: a counter holds integers.
             counter!("ets_ledger_writer_microseconds_total", "phase" => phase)
                 .absolute(u64::try_from(time.as_micros()).unwrap_or(u64::MAX));
+        }
+        if let Some((rebuilds, replay)) = market {
+            counter!("ets_market_rebuilds_total").absolute(rebuilds);
+            counter!("ets_market_entries_replayed_total").absolute(replay.entries_replayed);
+            counter!("ets_market_checkpoints_total").absolute(replay.checkpoints_taken);
         }
         handle.run_upkeep();
         handle.render()

@@ -34,7 +34,11 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let head = state.ledger().store().head().await.ok().map(|(seq, _)| seq);
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        state.metrics().render(head, state.scenario_runs_active()),
+        state.metrics().render(
+            head,
+            state.scenario_runs_active(),
+            state.market().replay_counters(),
+        ),
     )
 }
 

@@ -97,6 +97,14 @@ impl MarketService {
 }
 
 impl MarketService {
+    /// Rebuilds and replay work of the open market, for `/metrics`; `None` when no market is
+    /// open yet or a request holds it right now (the last values stand until the next scrape).
+    pub fn replay_counters(&self) -> Option<(u64, market::durable::ReplayStats)> {
+        let guard = self.market.try_lock().ok()?;
+        let market = guard.as_ref()?;
+        Some((market.rebuilds(), market.replay_stats()))
+    }
+
     /// Carries a ledger freeze (`frozen`) or its lifting into the market, so one freeze means
     /// the same everywhere: frozen in any instrument, the enterprise is frozen in the market
     /// (its resting orders cancelled, its pending transfers vetoed, so nothing it committed

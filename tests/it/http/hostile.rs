@@ -311,6 +311,13 @@ async fn market_refusals_name_things_as_the_caller_knows_them() {
                 assert!(!detail.contains(internal), "{internal:?} in {detail:?}");
             }
         }
+        // The open market's replay work is on /metrics.
+        for name in [
+            "ets_market_rebuilds_total",
+            "ets_market_entries_replayed_total",
+        ] {
+            assert!(s.metric(name).await.is_some(), "{name} on /metrics");
+        }
     }
 }
 
