@@ -349,12 +349,13 @@ async fn a_freeze_means_the_same_everywhere() {
         let surrender =
             json!({"instrument": CEA, "enterprise": A, "amount": "1", "compliance_year": 2024});
 
-        // A market freeze reaches the ledger.
+        // A market freeze reaches the ledger (under the longest key a client may choose).
+        let long_key = "f".repeat(100);
         let frozen = s
             .post(
                 "/v1/market/freezes",
                 Some(&s.bureau),
-                Some("mf"),
+                Some(&long_key),
                 &json!({"enterprise": A}),
             )
             .await;

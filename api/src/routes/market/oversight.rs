@@ -87,7 +87,9 @@ pub(super) async fn post_freeze(
 }
 
 /// The market's freeze (or unfreeze) of `enterprise`, written to the ledger for every
-/// instrument in one request, keyed by the caller's key so a retry writes it once.
+/// instrument in one request, keyed by the caller's key so a retry writes it once. Should it fail
+/// after the market's freeze, the caller gets the error, and its retry (the market part replays)
+/// finishes the ledger part.
 async fn mirror_in_ledger(
     state: &AppState,
     caller: &Caller,
@@ -106,7 +108,7 @@ async fn mirror_in_ledger(
                     instrument,
                     holder,
                     reason: Some("frozen in the market by the bureau".to_owned()),
-                    reference: Some(format!("POST /v1/market/freezes, Idempotency-Key {key}")),
+                    reference: Some("POST /v1/market/freezes".to_owned()),
                 }
             } else {
                 Action::Unfreeze { instrument, holder }
@@ -114,8 +116,11 @@ async fn mirror_in_ledger(
         })
         .collect();
     let verb = if freeze { "freeze" } else { "unfreeze" };
+    // The client's key is up to 100 characters and the ledger's at most 128 in all: a digest
+    // keeps the derived key short whatever the client chose.
+    let digest = crate::idempotency::fingerprint("POST", verb, key.as_bytes());
     let request = Request {
-        idempotency_key: format!("{}:market-{verb}:{key}", caller.0.key_id),
+        idempotency_key: format!("{}:market-{verb}:{}", caller.0.key_id, &digest[..32]),
         actor: caller.actor(),
         memo: Some(format!("market {verb} of {enterprise}")),
         actions,
