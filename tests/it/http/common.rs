@@ -494,6 +494,11 @@ async fn answer(response: reqwest::Response) -> Answer {
     }
 }
 
+/// A `deposit` action: settlement cash (CNY) into an enterprise's account.
+pub fn deposit(enterprise: &str, amount: &str) -> Value {
+    json!({"type": "deposit", "instrument": CNY, "enterprise": enterprise, "amount": amount})
+}
+
 pub fn enterprise(code: &str, name: &str, district: &str) -> Value {
     json!({
         "credit_code": code,

@@ -6,10 +6,6 @@ use serde_json::{Value, json};
 
 use super::common::*;
 
-fn deposit(enterprise: &str, amount: &str) -> Value {
-    json!({"type": "deposit", "instrument": CNY, "enterprise": enterprise, "amount": amount})
-}
-
 fn sell(price: &str, quantity: &str) -> Value {
     json!({"instrument": COD, "side": "sell", "type": "limit", "price": price, "quantity": quantity})
 }

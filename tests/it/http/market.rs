@@ -12,10 +12,6 @@ use sha2::Digest;
 
 use super::common::*;
 
-fn deposit(enterprise: &str, amount: &str) -> Value {
-    json!({"type": "deposit", "instrument": CNY, "enterprise": enterprise, "amount": amount})
-}
-
 async fn open_holds(server: &Server) -> usize {
     server
         .ledger()
