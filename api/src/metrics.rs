@@ -6,7 +6,8 @@
 //! written `/v1/market/auctions/:id`, never the raw URI, so ids do not multiply series; `:` rather
 //! than axum's `{id}` because simple text-format parsers stop a label value at `}`), rate-limit
 //! refusals, ledger submissions and replays, the ledger writer's group commits (batches, requests,
-//! time per phase, from `Ledger::writer_stats`), scenario runs in progress and the journal head.
+//! time per phase, from `Ledger::writer_stats`; histograms of commit latency and group size,
+//! which the ledger records through the facade itself), market replay work, scenario runs in progress and the journal head.
 //!
 //! The recorder is process-global (the facade has one), installed by the first [`Metrics`]; every
 //! state in one process therefore reports into the same series.
@@ -28,6 +29,16 @@ const LATENCY_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Upper bounds of the ledger's commit-latency buckets, in seconds.
+const COMMIT_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// Upper bounds of the group-commit size buckets, in requests.
+const GROUP_BUCKETS: [f64; 11] = [
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
 /// The route label of a request no route matched (a 404 from the fallback).
 const UNMATCHED: &str = "unmatched";
 
@@ -45,6 +56,16 @@ fn handle() -> Option<PrometheusHandle> {
                 .set_buckets_for_metric(
                     Matcher::Full("ets_http_request_duration_seconds".to_owned()),
                     &LATENCY_BUCKETS,
+                )
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(ledger::service::COMMIT_SECONDS.to_owned()),
+                    &COMMIT_BUCKETS,
+                )
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(ledger::service::GROUP_REQUESTS.to_owned()),
+                    &GROUP_BUCKETS,
                 )
                 .ok()?;
             match builder.install_recorder() {
@@ -98,6 +119,16 @@ fn describe() {
     describe_counter!(
         "ets_ledger_writer_microseconds_total",
         "Time the ledger writer spent, by phase (read, apply, wait, write, commit)."
+    );
+    describe_histogram!(
+        ledger::service::COMMIT_SECONDS,
+        Unit::Seconds,
+        "Time from writing a group commit's rows to its durable commit."
+    );
+    describe_histogram!(
+        ledger::service::GROUP_REQUESTS,
+        Unit::Count,
+        "Requests per committed group."
     );
     describe_counter!(
         "ets_market_rebuilds_total",

@@ -64,6 +64,11 @@ impl AppState {
         &self.inner.ledger
     }
 
+    /// The time by the ledger's clock: every handler and service decides by it.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.ledger.now()
+    }
+
     pub fn db(&self) -> &Db {
         &self.inner.db
     }

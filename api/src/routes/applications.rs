@@ -203,8 +203,8 @@ async fn post_application(
         value_added_cny_per_year: body.value_added_cny_per_year,
         jobs: body.jobs,
     };
-    let register = service::register(state.ledger(), state.db()).await?;
-    let now = chrono::Utc::now();
+    let register = service::register(state.ledger()).await?;
+    let now = state.now();
     let application = service::validate(&filing, &register, &service::new_id(), now.timestamp())
         .map_err(ApiError::Invalid)?;
     if service::pending_count(state.db(), &filing.enterprise).await?
@@ -234,7 +234,7 @@ async fn post_application(
         status: StatusCode::CREATED.as_u16(),
         body: text.clone(),
     };
-    if !service::insert(state.db(), &application, &keyed).await? {
+    if !service::insert(state.db(), state.now(), &application, &keyed).await? {
         // A concurrent retry with the same key stored its answer first.
         if let Some(replay) =
             idempotency::replay(state.db(), &caller.0.key_id, &key, &fingerprint).await?
@@ -388,7 +388,7 @@ async fn withdraw_application(
             stored.status.as_str()
         )));
     }
-    let updated_at = ledger::journal::format_time(chrono::Utc::now());
+    let updated_at = ledger::journal::format_time(state.now());
     stored.status = Status::Withdrawn;
     stored.updated_at = updated_at.clone();
     let text = serde_json::to_string(&out(stored))

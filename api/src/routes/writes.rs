@@ -239,7 +239,7 @@ async fn post_freeze(
     {
         let accounts = state.ledger().store().balances(Some(&code)).await?;
         let any_frozen = accounts.iter().any(|account| account.frozen);
-        let now = market::Timestamp(chrono::Utc::now().timestamp_millis());
+        let now = market::Timestamp(state.now().timestamp_millis());
         state
             .market()
             .follow_ledger_freeze(&code, any_frozen, now)

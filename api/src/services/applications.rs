@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use ledger::Ledger;
-use ledger::instrument::{InstrumentKind, Medium, Region, RegionKind};
+use ledger::instrument::{InstrumentKind, Medium, RegionKind};
 use optimizer::{Application, CreditGrade, Location, ZoneType};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -145,9 +145,15 @@ pub struct Register {
 }
 
 /// Reads what [`validate`] checks against.
-pub async fn register(ledger: &Ledger, db: &Db) -> Result<Register, ApiError> {
+pub async fn register(ledger: &Ledger) -> Result<Register, ApiError> {
     let store = ledger.store();
-    let today = chrono::Utc::now().date_naive();
+    let today = ledger.now().date_naive();
+    let media: BTreeMap<String, Medium> = store
+        .pollutants()
+        .await?
+        .into_iter()
+        .map(|p| (p.code, p.medium))
+        .collect();
     let mut pollutants: BTreeMap<String, (Medium, u32)> = BTreeMap::new();
     for instrument in store.instruments().await? {
         if let InstrumentKind::DischargeRight {
@@ -159,7 +165,12 @@ pub async fn register(ledger: &Ledger, db: &Db) -> Result<Register, ApiError> {
             && *valid_from <= today
             && today <= *valid_to
         {
-            let medium = medium_of(pollutant);
+            let Some(&medium) = media.get(pollutant) else {
+                return Err(ApiError::Internal(format!(
+                    "instrument {} names pollutant {pollutant}, which the register lacks",
+                    instrument.code
+                )));
+            };
             let entry = pollutants
                 .entry(pollutant.clone())
                 .or_insert((medium, instrument.scale));
@@ -167,7 +178,7 @@ pub async fn register(ledger: &Ledger, db: &Db) -> Result<Register, ApiError> {
         }
     }
     let (mut basins, mut airsheds) = (BTreeSet::new(), BTreeSet::new());
-    for region in regions(db).await? {
+    for region in store.regions().await? {
         match region.kind {
             RegionKind::Basin => basins.insert(region.code),
             RegionKind::Airshed => airsheds.insert(region.code),
@@ -185,33 +196,6 @@ pub async fn register(ledger: &Ledger, db: &Db) -> Result<Register, ApiError> {
         airsheds,
         enterprises,
     })
-}
-
-/// Water pollutants live in basins, the rest in airsheds (as the reallocation service counts them).
-pub fn medium_of(pollutant: &str) -> Medium {
-    if matches!(pollutant, "COD" | "NH3-N" | "TP") {
-        Medium::Water
-    } else {
-        Medium::Air
-    }
-}
-
-/// Every basin and airshed the register defines.
-pub async fn regions(db: &Db) -> Result<Vec<Region>, ApiError> {
-    let sql = "SELECT record FROM regions ORDER BY code";
-    let records: Vec<String> = on_db!(db, |pool| {
-        let rows = sqlx::query(sql).fetch_all(pool).await?;
-        rows.iter()
-            .map(|row| row.try_get::<String, _>("record"))
-            .collect::<Result<Vec<_>, _>>()?
-    });
-    records
-        .iter()
-        .map(|record| {
-            serde_json::from_str(record)
-                .map_err(|error| ApiError::Internal(format!("region record {record:?}: {error}")))
-        })
-        .collect()
 }
 
 /// Checks a filing against the register and lists every problem, each with the body field at
@@ -390,10 +374,6 @@ pub fn new_id() -> String {
     format!("app-{}", hex::encode(bytes))
 }
 
-fn now() -> String {
-    ledger::journal::format_time(chrono::Utc::now())
-}
-
 /// Counts an enterprise's pending applications.
 pub async fn pending_count(db: &Db, enterprise: &str) -> Result<usize, ApiError> {
     let sql =
@@ -411,12 +391,13 @@ pub async fn pending_count(db: &Db, enterprise: &str) -> Result<usize, ApiError>
 /// and `false` is returned (the caller replays the stored answer).
 pub async fn insert(
     db: &Db,
+    now: chrono::DateTime<chrono::Utc>,
     application: &Application,
     replay: &crate::idempotency::Keyed<'_>,
 ) -> Result<bool, ApiError> {
     let json = serde_json::to_string(application)
         .map_err(|error| ApiError::Internal(format!("encoding an application: {error}")))?;
-    let now = now();
+    let now = ledger::journal::format_time(now);
     let insert = "INSERT INTO api_applications (id, enterprise, status, round_id, application, result, filed_at, updated_at)
                   VALUES ($1, $2, 'pending', NULL, $3, NULL, $4, $4)";
     let done = on_db!(db, |pool| {

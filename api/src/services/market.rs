@@ -59,7 +59,7 @@ impl MarketService {
                             namespace: NAMESPACE.into(),
                             cash_instrument: CASH.into(),
                             self_trade: SelfTradePrevention::CancelResting,
-                            trading_day_end: day_end(Utc::now()),
+                            trading_day_end: day_end(self.ledger.now()),
                             transfer_grace: Duration::hours(1),
                         };
                         let mut market = DurableMarket::open(self.ledger.clone(), init)

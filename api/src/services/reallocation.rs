@@ -23,9 +23,21 @@ use optimizer::{
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+/// What every round commit's idempotency key starts with.
+const ROUND_KEY_PREFIX: &str = "reallocation-round/";
+
 /// The idempotency key of a round's commit: one commit per round id, ever.
 pub fn commit_key(round_id: &str) -> String {
-    format!("reallocation-round/{round_id}")
+    format!("{ROUND_KEY_PREFIX}{round_id}")
+}
+
+/// The optimizer's medium of a ledger pollutant: water pollutants are pooled by basin, the
+/// rest by airshed.
+fn optimizer_medium(medium: ledger::Medium) -> Medium {
+    match medium {
+        ledger::Medium::Water => Medium::Water,
+        ledger::Medium::Air => Medium::Air,
+    }
 }
 
 /// What the bureau submits: the round's id, its policy and the applications.
@@ -63,6 +75,11 @@ pub enum ReallocationError {
     UnknownEnterprise {
         application: String,
         enterprise: String,
+    },
+    #[error("instrument {instrument} names pollutant {pollutant}, which the register lacks")]
+    UnknownPollutant {
+        instrument: String,
+        pollutant: String,
     },
     #[error("round {0:?} was already committed with a different result")]
     AlreadyCommitted(String),
@@ -111,7 +128,7 @@ pub async fn run_round(
 pub async fn build_round(ledger: &Ledger, input: RoundInput) -> Result<Round, ReallocationError> {
     let store = ledger.store();
     let instruments = store.instruments().await?;
-    let today = chrono::Utc::now().date_naive();
+    let today = ledger.now().date_naive();
     let reserve: BTreeMap<String, Decimal> = store
         .balances(Some(ledger::account::BUREAU))
         .await?
@@ -120,6 +137,12 @@ pub async fn build_round(ledger: &Ledger, input: RoundInput) -> Result<Round, Re
         .map(|b| (b.instrument, b.balance))
         .collect();
     let drawn = previous_draws(ledger).await?;
+    let media: BTreeMap<String, ledger::Medium> = store
+        .pollutants()
+        .await?
+        .into_iter()
+        .map(|p| (p.code, p.medium))
+        .collect();
     let reductions = store.reductions().await?;
 
     let mut pollutants: BTreeMap<String, PollutantSpec> = BTreeMap::new();
@@ -147,9 +170,17 @@ pub async fn build_round(ledger: &Ledger, input: RoundInput) -> Result<Round, Re
         }
     }
     for ((pollutant, region), instrument) in chosen {
-        let water = matches!(pollutant.as_str(), "COD" | "NH3-N" | "TP");
-        let medium = if water { Medium::Water } else { Medium::Air };
-        let areas = if water { &mut basins } else { &mut airsheds };
+        let Some(&medium) = media.get(&pollutant) else {
+            return Err(ReallocationError::UnknownPollutant {
+                instrument: instrument.code.clone(),
+                pollutant,
+            });
+        };
+        let areas = match medium {
+            ledger::Medium::Water => &mut basins,
+            ledger::Medium::Air => &mut airsheds,
+        };
+        let medium = optimizer_medium(medium);
         if !areas.contains(&region) {
             areas.push(region.clone());
         }
@@ -270,13 +301,13 @@ async fn previous_draws(ledger: &Ledger) -> Result<BTreeMap<String, Decimal>, Le
     let mut drawn = BTreeMap::new();
     let mut after = 0;
     loop {
-        let page = ledger.store().journal(after, 1_000).await?;
+        let page = ledger
+            .store()
+            .journal_keyed(ROUND_KEY_PREFIX, after, 1_000)
+            .await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        for stored in page
-            .iter()
-            .filter(|e| e.idempotency_key.starts_with("reallocation-round/"))
-        {
+        for stored in &page {
             let entry: ledger::journal::Entry = serde_json::from_str(&stored.body)?;
             if let Some(memo) = entry
                 .request

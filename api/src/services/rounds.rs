@@ -161,7 +161,7 @@ pub async fn plan(ledger: &Ledger, db: &Db, spec: RoundSpec) -> Result<Plan, Api
     };
     // Every defined basin and airshed is known to the round, so an applicant in an area with no
     // freed capacity is answered "no pool there" rather than refused.
-    for region in applications::regions(db).await? {
+    for region in ledger.store().regions().await? {
         let list = match region.kind {
             ledger::instrument::RegionKind::Basin => &mut round.basins,
             ledger::instrument::RegionKind::Airshed => &mut round.airsheds,
@@ -328,19 +328,14 @@ pub async fn commit(
     }
     // A round committed to the ledger without this table (the demo, `run_round`) keeps its id.
     let key = crate::services::reallocation::commit_key(&id);
-    let sql = "SELECT COUNT(*) AS n FROM journal WHERE idempotency_key = $1";
-    let taken: i64 = on_db!(db, |pool| sqlx::query(sql)
-        .bind(&key)
-        .fetch_one(pool)
-        .await?
-        .try_get("n")?);
-    if taken > 0 {
+    let taken = ledger.store().entry_by_key(&key).await?.is_some();
+    if taken {
         return Err(ApiError::Conflict(format!(
             "round {id} is already in the ledger (journal key {key}), committed outside this API; use a new round id"
         )));
     }
     let plan = plan(ledger, db, spec).await?;
-    let now = ledger::journal::format_time(chrono::Utc::now());
+    let now = ledger::journal::format_time(ledger.now());
     let request_json = serde_json::to_string(&plan.request)
         .map_err(|e| ApiError::Internal(format!("encoding a round request: {e}")))?;
     let result_json = serde_json::to_string(&plan.allocation)
@@ -441,7 +436,7 @@ async fn post(
             Err(error) => return Err(error.into()),
         }
     };
-    let now = ledger::journal::format_time(chrono::Utc::now());
+    let now = ledger::journal::format_time(ledger.now());
     let seq_i64 = seq.and_then(|s| i64::try_from(s).ok());
     let decided: BTreeMap<&str, &optimizer::ApplicationResult> = round
         .allocation

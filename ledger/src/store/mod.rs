@@ -14,7 +14,7 @@ use crate::account::{Account, AccountKind};
 use crate::amount::to_decimal;
 use crate::book::{Hold, Reduction};
 use crate::error::LedgerError;
-use crate::instrument::Instrument;
+use crate::instrument::{Instrument, Pollutant, Region};
 use crate::journal::StoredEntry;
 
 pub use postgres::PgStore;
@@ -42,6 +42,26 @@ macro_rules! read_rows {
         }
     };
 }
+
+/// Runs a read of journal rows (`seq, idempotency_key, fingerprint, recorded_at, body,
+/// prev_hash, hash`) on whichever database is open.
+macro_rules! read_entries {
+    ($store:expr, $sql:expr, [$($bind:expr),*]) => {
+        match $store {
+            Store::Sqlite(s) => {
+                let rows = sqlx::query($sql)$(.bind($bind))*.fetch_all(&s.reader).await?;
+                rows.iter().map(sqlite::stored_entry).collect::<Result<Vec<_>, LedgerError>>()
+            }
+            Store::Postgres(p) => {
+                let rows = sqlx::query($sql)$(.bind($bind))*.fetch_all(&p.pool).await?;
+                rows.iter().map(postgres::stored_entry).collect::<Result<Vec<_>, LedgerError>>()
+            }
+        }
+    };
+}
+
+/// The columns [`read_entries`] expects.
+const ENTRY_COLUMNS: &str = "seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash";
 
 /// An account as reports show it: the balance as a decimal at the instrument's scale.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -147,6 +167,27 @@ impl Store {
         )
     }
 
+    /// Every pollutant the register defines, with its medium (water pollutants are pooled by
+    /// basin, air pollutants by airshed).
+    pub async fn pollutants(&self) -> Result<Vec<Pollutant>, LedgerError> {
+        read_rows!(
+            self,
+            "SELECT record FROM pollutants ORDER BY code",
+            [],
+            |row| rows::record(row.try_get("record")?)
+        )
+    }
+
+    /// Every basin and airshed the register defines.
+    pub async fn regions(&self) -> Result<Vec<Region>, LedgerError> {
+        read_rows!(
+            self,
+            "SELECT record FROM regions ORDER BY code",
+            [],
+            |row| rows::record(row.try_get("record")?)
+        )
+    }
+
     pub async fn enterprises(&self) -> Result<Vec<crate::enterprise::Enterprise>, LedgerError> {
         read_rows!(
             self,
@@ -179,26 +220,33 @@ impl Store {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<StoredEntry>, LedgerError> {
-        let sql = "SELECT seq, idempotency_key, fingerprint, recorded_at, body, prev_hash, hash
-                   FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2";
-        match self {
-            Store::Sqlite(s) => {
-                let rows = sqlx::query(sql)
-                    .bind(after_seq as i64)
-                    .bind(i64::from(limit))
-                    .fetch_all(&s.reader)
-                    .await?;
-                rows.iter().map(sqlite::stored_entry).collect()
-            }
-            Store::Postgres(p) => {
-                let rows = sqlx::query(sql)
-                    .bind(after_seq as i64)
-                    .bind(i64::from(limit))
-                    .fetch_all(&p.pool)
-                    .await?;
-                rows.iter().map(postgres::stored_entry).collect()
-            }
-        }
+        let sql =
+            format!("SELECT {ENTRY_COLUMNS} FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2");
+        read_entries!(self, &sql, [after_seq as i64, i64::from(limit)])
+    }
+
+    /// The entry recorded under `key`, if any.
+    pub async fn entry_by_key(&self, key: &str) -> Result<Option<StoredEntry>, LedgerError> {
+        let sql = format!("SELECT {ENTRY_COLUMNS} FROM journal WHERE idempotency_key = $1");
+        Ok(read_entries!(self, &sql, [key])?.pop())
+    }
+
+    /// Up to `limit` entries after `after_seq` whose idempotency key starts with `prefix`, in
+    /// order: one service's entries (e.g. every committed reallocation round) without reading
+    /// the rest of the journal. (`substr`, not `LIKE`: SQLite's `LIKE` ignores case, and a
+    /// PostgreSQL range on text follows the database's collation, not byte order.)
+    pub async fn journal_keyed(
+        &self,
+        prefix: &str,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredEntry>, LedgerError> {
+        let sql = format!(
+            "SELECT {ENTRY_COLUMNS} FROM journal
+             WHERE seq > $1 AND substr(idempotency_key, 1, length($2)) = $2
+             ORDER BY seq LIMIT $3"
+        );
+        read_entries!(self, &sql, [after_seq as i64, prefix, i64::from(limit)])
     }
 
     /// The stored postings of entries `from..=to`, as `(seq, idx, posting)`. Read from the

@@ -296,11 +296,31 @@ async fn metrics_count_each_route_template_by_status_and_time_it() {
             sample(&scrape, "ets_ledger_batches_total", &[]).unwrap_or(0.0) >= 1.0,
             "{text}"
         );
+        // Every committed group is timed once and sized once; the sizes add up to the
+        // requests the server committed (the registration, at least).
+        let commits = histogram_count(&scrape, ledger::service::COMMIT_SECONDS);
+        assert!(commits >= 1.0, "{text}");
+        assert_eq!(
+            histogram_count(&scrape, ledger::service::GROUP_REQUESTS),
+            commits,
+            "{text}"
+        );
         assert_eq!(
             sample(&scrape, "ets_journal_head_seq", &[]),
             Some(server.head().await as f64),
             "{text}"
         );
+    }
+}
+
+/// Samples counted by the unlabelled histogram `metric` (its `+Inf` bucket).
+fn histogram_count(scrape: &prometheus_parse::Scrape, metric: &str) -> f64 {
+    let found = scrape.samples.iter().find(|s| s.metric == metric);
+    match found.map(|s| &s.value) {
+        Some(prometheus_parse::Value::Histogram(buckets)) => {
+            buckets.iter().map(|b| b.count).fold(0.0, f64::max)
+        }
+        other => panic!("{metric}: a histogram, got {other:?}"),
     }
 }
 

@@ -359,7 +359,7 @@ pub(super) async fn post_close_auction(
             let command = MarketCommand::CloseAuction {
                 auction: AuctionId(auction),
                 seed,
-                now: now(),
+                now: now(&state),
             };
             Ok(Planned::new(command, viewer(&caller, market)))
         },

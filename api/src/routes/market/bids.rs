@@ -82,7 +82,7 @@ pub(super) async fn post_bid(
                     bidder,
                     price_ticks: spec.price_ticks(body.price)?,
                     lots: spec.quantity_lots(body.quantity)?,
-                    now: now(),
+                    now: now(&state),
                 })
             })();
             Ok(Planned::checked(command, ()))
@@ -130,7 +130,7 @@ pub(super) async fn post_withdraw_bid(
                 auction: AuctionId(auction),
                 bidder: own_account(&caller, market)?,
                 bid: BidId(bid),
-                now: now(),
+                now: now(&state),
             };
             Ok(Planned::new(command, ()))
         },

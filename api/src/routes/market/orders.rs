@@ -7,7 +7,7 @@ use axum::response::Response;
 use market::durable::MarketCommand;
 use market::{
     AccountId, CommandOutcome, InstrumentId, InstrumentSpec, MarketError, OrderId, OrderPrice,
-    OrderRequest, Side, TimeInForce,
+    OrderRequest, Side, TimeInForce, Timestamp,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -108,6 +108,7 @@ fn order_command(
     instrument: InstrumentId,
     spec: &InstrumentSpec,
     owner: AccountId,
+    now: Timestamp,
 ) -> Result<MarketCommand, MarketError> {
     let price = match (body.order_type, body.price) {
         (OrderType::Limit, Some(p)) => OrderPrice::Limit {
@@ -136,7 +137,7 @@ fn order_command(
                 TimeInForceBody::Fok => TimeInForce::FillOrKill,
             },
         },
-        now: now(),
+        now,
     })
 }
 
@@ -169,7 +170,7 @@ pub(super) async fn post_order(
             let (id, spec) = listed(market, &body.instrument)?;
             let owner = own_account(&caller, market)?;
             Ok(Planned::checked(
-                order_command(&body, id, &spec, owner),
+                order_command(&body, id, &spec, owner, now(&state)),
                 spec,
             ))
         },

@@ -76,7 +76,7 @@ pub(super) async fn post_freeze(
     let response = oversee(&state, &caller, key, &body, |account| {
         MarketCommand::Freeze {
             account,
-            now: now(),
+            now: now(&state),
         }
     })
     .await?;

@@ -123,7 +123,7 @@ pub(super) async fn post_transfer(
                         price_ticks: spec.price_ticks(body.price)?,
                         expires_at: Timestamp(body.expires_at.timestamp_millis()),
                     },
-                    now: now(),
+                    now: now(&state),
                 })
             })();
             Ok(Planned::checked(command, ()))
@@ -208,7 +208,7 @@ pub(super) async fn post_transfer_decision(
         &(transfer, &decision),
         Open::Existing,
         async |market| {
-            let t = now();
+            let t = now(&state);
             let command = match decision.as_str() {
                 "veto" => {
                     caller.require(&[Role::Bureau], "vetoing a transfer")?;

@@ -6,9 +6,11 @@ use market::{InstrumentSpec, Side, Timestamp};
 use rust_decimal::Decimal;
 
 use super::types::SideBody;
+use crate::state::AppState;
 
-pub(super) fn now() -> Timestamp {
-    Timestamp(Utc::now().timestamp_millis())
+/// The market's time: the ledger's clock, in the engine's milliseconds.
+pub(super) fn now(state: &AppState) -> Timestamp {
+    Timestamp(state.now().timestamp_millis())
 }
 
 pub(super) fn time_of(at: Timestamp) -> DateTime<Utc> {
