@@ -7,7 +7,7 @@
 //! than axum's `{id}` because simple text-format parsers stop a label value at `}`), rate-limit
 //! refusals, ledger submissions and replays, the ledger writer's group commits (batches, requests,
 //! time per phase, from `Ledger::writer_stats`; histograms of commit latency and group size,
-//! which the ledger records through the facade itself), market replay work, scenario runs in progress and the journal head.
+//! which the ledger records through the facade itself), market replay work and time, scenario runs in progress and the journal head.
 //!
 //! The recorder is process-global (the facade has one), installed by the first [`Metrics`]; every
 //! state in one process therefore reports into the same series.
@@ -120,6 +120,11 @@ fn describe() {
         "ets_ledger_writer_microseconds_total",
         "Time the ledger writer spent, by phase (read, apply, wait, write, commit)."
     );
+    describe_ledger_and_market();
+}
+
+/// The ledger writer's and the market's series.
+fn describe_ledger_and_market() {
     describe_histogram!(
         ledger::service::COMMIT_SECONDS,
         Unit::Seconds,
@@ -129,6 +134,10 @@ fn describe() {
         ledger::service::GROUP_REQUESTS,
         Unit::Count,
         "Requests per committed group."
+    );
+    describe_counter!(
+        "ets_market_replay_microseconds_total",
+        "Time the market spent reading and replaying the journal (catch-ups and rebuilds)."
     );
     describe_counter!(
         "ets_market_rebuilds_total",
@@ -211,7 +220,7 @@ impl Metrics {
         &self,
         head_seq: Option<u64>,
         scenario_runs: usize,
-        market: Option<(u64, market::durable::ReplayStats)>,
+        market: Option<(u64, exchange::durable::ReplayStats)>,
     ) -> String {
         let Some(handle) = &self.handle else {
             return String::new();
@@ -239,6 +248,8 @@ impl Metrics {
             counter!("ets_market_rebuilds_total").absolute(rebuilds);
             counter!("ets_market_entries_replayed_total").absolute(replay.entries_replayed);
             counter!("ets_market_checkpoints_total").absolute(replay.checkpoints_taken);
+            counter!("ets_market_replay_microseconds_total")
+                .absolute(u64::try_from(replay.replay_time.as_micros()).unwrap_or(u64::MAX));
         }
         handle.run_upkeep();
         handle.render()

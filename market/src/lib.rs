@@ -11,9 +11,11 @@
 //! Prices and quantities are integers inside (ticks, lots, tonnes, fen); `rust_decimal`
 //! appears only at the edge ([`InstrumentSpec::price_ticks`], [`InstrumentSpec::quantity_lots`]).
 //!
-//! [`ledger_bridge`] and [`durable`] are the exceptions: the settlement bridge that runs the
-//! engine against the real `ledger` crate and posts its instructions ([`LedgerMarket`]), and
-//! the durable market whose command log is the ledger journal ([`DurableMarket`]).
+//! The crate depends on no crate of this workspace, so Cargo keeps it pure: running the engine
+//! against the real ledger (the settlement bridge, the durable market whose command log is the
+//! journal) is the `exchange` crate's job. The one rule both share, which settlement
+//! instructions are valid against the open holds, is written once here ([`HoldBook`] behind
+//! the small [`HoldStore`] trait).
 //!
 //! Deliberately left out: HTTP, identities and authorisation (the caller states who acts; the
 //! bureau-only operations are separate commands for the caller to guard).
@@ -21,12 +23,10 @@
 pub mod auction;
 pub mod book;
 mod contract;
-pub mod durable;
 pub mod error;
 mod fx;
 pub mod ids;
 pub mod instrument;
-pub mod ledger_bridge;
 mod market;
 pub mod model;
 pub mod rules;
@@ -41,14 +41,10 @@ pub use book::{
     Book, DailyStats, DayClose, Depth, DepthLevel, OrderAck, OrderPrice, OrderRequest, OrderStatus,
     RestingOrder, SelfTradePrevention, TimeInForce, Trade,
 };
-pub use durable::{CommandOutcome, DurableMarket, MarketCommand, MarketInit};
+pub use contract::{HoldBook, HoldStore};
 pub use error::MarketError;
 pub use ids::{AccountId, AuctionId, BidId, InstrumentId, OrderId, Side, Timestamp, TransferId};
 pub use instrument::{Band, InstrumentSpec};
-pub use ledger_bridge::{
-    BridgeError, HoldHorizons, LedgerBalances, LedgerMapping, LedgerMarket, OrderCommand,
-    OrderOutcome,
-};
 pub use market::{DecimalOrder, FreezeReport, Market};
 pub use model::{ContractViolation, LedgerModel};
 pub use rules::{AccountRules, LimitTable};

@@ -1,5 +1,5 @@
 //! The demo's market session, through the same durable path the API serves
-//! (`market::DurableMarket`: the ledger journal is the market's command log): a reserve auction
+//! (`exchange::DurableMarket`: the ledger journal is the market's command log): a reserve auction
 //! of carbon allowances (uniform price, reserve price, per-bidder cap) with bids from several
 //! covered enterprises, then a short session of continuous trading in group-committed batches.
 //! The session is left open (resting orders stay on the book), so `ets serve` on the demo
@@ -11,12 +11,13 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{Duration, TimeZone, Utc};
+use exchange::durable::{MarketCommand, MarketInit};
+use exchange::{CommandOutcome, DurableMarket};
 use ledger::{Ledger, Party};
 use market::auction::{Clearing, Pricing, UndersubscribedPolicy};
-use market::durable::{MarketCommand, MarketInit};
 use market::{
-    AccountId, AuctionConfig, AuctionId, AuctionKind, CommandOutcome, DurableMarket, InstrumentId,
-    InstrumentSpec, OrderPrice, OrderRequest, SelfTradePrevention, Side, TimeInForce, Timestamp,
+    AccountId, AuctionConfig, AuctionId, AuctionKind, InstrumentId, InstrumentSpec, OrderPrice,
+    OrderRequest, SelfTradePrevention, Side, TimeInForce, Timestamp,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -128,7 +129,9 @@ pub async fn session(
         .await?
         .into_iter()
         .find(|b| b.instrument == CEA && b.kind == ledger::AccountKind::Reserve)
-        .map(|b| market::ledger_bridge::market_units(market::Asset::Rights(ALLOWANCES), b.balance))
+        .map(|b| {
+            exchange::ledger_bridge::market_units(market::Asset::Rights(ALLOWANCES), b.balance)
+        })
         .unwrap_or(0);
     let volume_lots = reserve_t / 8 / LOT_T;
     if volume_lots == 0 {

@@ -5,6 +5,7 @@
 mod cli;
 mod http;
 mod readme;
+mod tidy;
 mod two_processes;
 
 use std::process::{Command, Output};

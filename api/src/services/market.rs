@@ -4,11 +4,10 @@
 //! codes, credit codes) and the market's integer ids, which are themselves logged commands.
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
+use exchange::durable::{CommandTag, MarketCommand, MarketInit};
+use exchange::{BridgeError, CommandOutcome, DurableMarket};
 use ledger::{Ledger, Party};
-use market::durable::{CommandTag, MarketCommand, MarketInit};
-use market::{
-    AccountId, BridgeError, CommandOutcome, DurableMarket, InstrumentId, SelfTradePrevention,
-};
+use market::{AccountId, InstrumentId, SelfTradePrevention};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::error::ApiError;
@@ -99,7 +98,7 @@ impl MarketService {
 impl MarketService {
     /// Rebuilds and replay work of the open market, for `/metrics`; `None` when no market is
     /// open yet or a request holds it right now (the last values stand until the next scrape).
-    pub fn replay_counters(&self) -> Option<(u64, market::durable::ReplayStats)> {
+    pub fn replay_counters(&self) -> Option<(u64, exchange::durable::ReplayStats)> {
         let guard = self.market.try_lock().ok()?;
         let market = guard.as_ref()?;
         Some((market.rebuilds(), market.replay_stats()))

@@ -1,5 +1,5 @@
 //! Durable orders per second through the ledger: the market engine with the settlement bridge
-//! (`market::LedgerMarket`) on a real ledger, SQLite (temp file) and PostgreSQL (a fresh database
+//! (`exchange::LedgerMarket`) on a real ledger, SQLite (temp file) and PostgreSQL (a fresh database
 //! on `ETS_TEST_PG_URL`, e.g. under `scripts/with-postgres`).
 //!
 //! An order counts when the command returned and every ledger request it caused (its hold, each
@@ -13,12 +13,12 @@
 //!   the next batch while the ledger commits the previous one.
 
 use chrono::{Duration, Utc};
+use exchange::{HoldHorizons, LedgerMapping, LedgerMarket, OrderCommand};
 use ledger::enterprise::CreditCode;
 use ledger::{Action, Ledger, LedgerOptions, Party, Quantity, Request};
 use market::{
-    AccountId, AccountRules, HoldHorizons, InstrumentId, InstrumentSpec, LedgerMapping,
-    LedgerMarket, Market, OrderCommand, OrderPrice, OrderRequest, SelfTradePrevention, Side,
-    TimeInForce, Timestamp,
+    AccountId, AccountRules, InstrumentId, InstrumentSpec, Market, OrderPrice, OrderRequest,
+    SelfTradePrevention, Side, TimeInForce, Timestamp,
 };
 use rust_decimal::Decimal;
 use std::time::Instant;

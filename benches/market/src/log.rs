@@ -1,4 +1,4 @@
-//! Durable orders per second through the market's command log (`market::DurableMarket`): each
+//! Durable orders per second through the market's command log (`exchange::DurableMarket`): each
 //! durable step is one ledger request carrying the orders' commands in its memo and all their
 //! settlements as its actions (`market/<n>`), so group commit is one journal entry per batch.
 //! Same ledger setup and order stream as [`crate::durable`]; the projection catches up with the
@@ -6,11 +6,11 @@
 
 use crate::durable::{ENTERPRISES, Row, enterprise, fresh_pg, orders, seed};
 use chrono::{Duration, Utc};
+use exchange::DurableMarket;
+use exchange::durable::{MarketCommand, MarketInit};
 use ledger::{Ledger, LedgerOptions, Party};
-use market::durable::{MarketCommand, MarketInit};
 use market::{
-    AccountId, DurableMarket, InstrumentId, InstrumentSpec, OrderRequest, SelfTradePrevention,
-    Timestamp,
+    AccountId, InstrumentId, InstrumentSpec, OrderRequest, SelfTradePrevention, Timestamp,
 };
 use std::time::Instant;
 

@@ -11,7 +11,7 @@
 //!   pro-rata tie-break against a plain sort-then-walk.
 //!
 //! * `--log`: durable orders per second through the market's command log
-//!   (`market::DurableMarket`: one journal entry per batch); see [`log`].
+//!   (`exchange::DurableMarket`: one journal entry per batch); see [`log`].
 //! * `--durable`: durable orders per second through the ledger (SQLite, and PostgreSQL when
 //!   `ETS_TEST_PG_URL` is set, e.g. under `scripts/with-postgres`), one at a time and with group
 //!   commit; see [`durable`].

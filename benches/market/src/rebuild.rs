@@ -22,9 +22,10 @@
 use crate::durable::{CLOSE_TICKS, ENTERPRISES, fresh_pg};
 use crate::log::{RIGHTS, open};
 use chrono::Utc;
+use exchange::DurableMarket;
+use exchange::durable::{CHECKPOINT_EVERY, MarketCommand};
 use ledger::{Ledger, LedgerOptions};
-use market::durable::{CHECKPOINT_EVERY, MarketCommand};
-use market::{AccountId, DurableMarket, OrderPrice, OrderRequest, Side, TimeInForce, Timestamp};
+use market::{AccountId, OrderPrice, OrderRequest, Side, TimeInForce, Timestamp};
 use std::time::Instant;
 
 const BATCH: usize = 500;
@@ -94,7 +95,7 @@ async fn lost_race(
     a: &mut DurableMarket,
     b: &mut DurableMarket,
     k: u64,
-) -> Result<(f64, f64, market::durable::RebuildStats), Box<dyn std::error::Error>> {
+) -> Result<(f64, f64, exchange::durable::RebuildStats), Box<dyn std::error::Error>> {
     let now = Timestamp(Utc::now().timestamp_millis());
     let far = |side, n: u64| OrderRequest {
         owner: AccountId(1 + n % ENTERPRISES),

@@ -1,3 +1,5 @@
+//! Unit and property tests of the register's validation: credit codes, districts, classes.
+
 use proptest::prelude::*;
 use serde_json::json;
 

@@ -7,11 +7,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
+use exchange::DurableMarket;
+use exchange::durable::MarketCommand;
 use market::auction::{Pricing, UndersubscribedPolicy};
-use market::durable::MarketCommand;
 use market::{
-    AccountId, AuctionConfig, AuctionId, AuctionKind, AuctionState, DurableMarket, InstrumentId,
-    InstrumentSpec, MarketError, Timestamp,
+    AccountId, AuctionConfig, AuctionId, AuctionKind, AuctionState, InstrumentId, InstrumentSpec,
+    MarketError, Timestamp,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -3,8 +3,9 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use market::durable::MarketCommand;
-use market::{AuctionId, BidId, CommandOutcome};
+use exchange::CommandOutcome;
+use exchange::durable::MarketCommand;
+use market::{AuctionId, BidId};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

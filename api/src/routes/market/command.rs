@@ -6,8 +6,9 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use market::durable::{CommandTag, MarketCommand};
-use market::{BridgeError, CommandOutcome, DurableMarket, MarketError};
+use exchange::durable::{CommandTag, MarketCommand};
+use exchange::{BridgeError, CommandOutcome, DurableMarket};
+use market::MarketError;
 use serde::Serialize;
 
 use crate::auth::Caller;

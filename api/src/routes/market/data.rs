@@ -4,7 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use market::{DurableMarket, InstrumentId, InstrumentSpec};
+use exchange::DurableMarket;
+use market::{InstrumentId, InstrumentSpec};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -4,8 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use market::durable::MarketCommand;
-use market::{DurableMarket, InstrumentId, InstrumentSpec, MarketError};
+use exchange::DurableMarket;
+use exchange::durable::MarketCommand;
+use market::{InstrumentId, InstrumentSpec, MarketError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -115,7 +116,7 @@ pub(super) async fn post_instrument(
     ApiJson(body): ApiJson<ListInstrumentBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Bureau], "listing an instrument")?;
-    let tick_fen = market::ledger_bridge::market_units(market::Asset::CashFen, body.tick);
+    let tick_fen = exchange::ledger_bridge::market_units(market::Asset::CashFen, body.tick);
     if body.tick <= Decimal::ZERO || Decimal::from(tick_fen) != body.tick * Decimal::ONE_HUNDRED {
         return Err(ApiError::field(
             "tick",

@@ -1,8 +1,9 @@
 //! Names ↔ ids under the market lock: a listed instrument and its spec, an auction, the
 //! caller's market account, and what the caller may see.
 
+use exchange::DurableMarket;
 use ledger::Party;
-use market::{AccountId, Auction, AuctionId, Book, DurableMarket, InstrumentId, InstrumentSpec};
+use market::{AccountId, Auction, AuctionId, Book, InstrumentId, InstrumentSpec};
 
 use crate::auth::Caller;
 use crate::error::ApiError;

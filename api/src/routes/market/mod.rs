@@ -2,7 +2,7 @@
 //! bidding), bilateral transfers, market data and a server-sent-events feed.
 //!
 //! Every write is one market command, logged durably in the ledger journal (`market/<n>`
-//! entries, see `market::durable`) with the caller's `Idempotency-Key` as its tag: a retry, on
+//! entries, see `exchange::durable`) with the caller's `Idempotency-Key` as its tag: a retry, on
 //! any server process, answers the first outcome. Refusals change nothing and are kept in
 //! `api_idempotency` like ledger refusals. Every write handler goes through
 //! [`command::execute`]: lock the market, plan the command (instrument, the caller's account),

@@ -4,10 +4,11 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use market::durable::MarketCommand;
+use exchange::CommandOutcome;
+use exchange::durable::MarketCommand;
 use market::{
-    AccountId, CommandOutcome, InstrumentId, InstrumentSpec, MarketError, OrderId, OrderPrice,
-    OrderRequest, Side, TimeInForce, Timestamp,
+    AccountId, InstrumentId, InstrumentSpec, MarketError, OrderId, OrderPrice, OrderRequest, Side,
+    TimeInForce, Timestamp,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

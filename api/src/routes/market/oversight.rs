@@ -5,9 +5,9 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use exchange::durable::MarketCommand;
 use ledger::{Action, Party, Request};
 use market::AccountId;
-use market::durable::MarketCommand;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

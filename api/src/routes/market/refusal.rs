@@ -3,7 +3,8 @@
 //! API hands out, never the engine's internal account, instrument or order ids.
 
 use axum::http::StatusCode;
-use market::{AccountId, Asset, BridgeError, DurableMarket, InstrumentId, MarketError, OrderId};
+use exchange::{BridgeError, DurableMarket};
+use market::{AccountId, Asset, InstrumentId, MarketError, OrderId};
 
 use ledger::Party;
 

@@ -1,12 +1,12 @@
 //! The market's command log: what a market journal entry's memo records, and what each command
 //! answered.
 
-use crate::auction::{AuctionConfig, AuctionRecord};
-use crate::book::{DayClose, OrderAck, OrderRequest, RestingOrder, SelfTradePrevention};
-use crate::ids::{AccountId, AuctionId, BidId, InstrumentId, OrderId, Timestamp, TransferId};
-use crate::instrument::InstrumentSpec;
-use crate::market::FreezeReport;
-use crate::transfer::TransferRequest;
+use market::FreezeReport;
+use market::auction::{AuctionConfig, AuctionRecord};
+use market::book::{DayClose, OrderAck, OrderRequest, RestingOrder, SelfTradePrevention};
+use market::ids::{AccountId, AuctionId, BidId, InstrumentId, OrderId, Timestamp, TransferId};
+use market::instrument::InstrumentSpec;
+use market::transfer::TransferRequest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

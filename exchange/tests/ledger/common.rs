@@ -4,11 +4,12 @@
 #![allow(dead_code)]
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use exchange::{HoldHorizons, LedgerBalances, LedgerMapping, LedgerMarket};
 use ledger::enterprise::CreditCode;
 use ledger::{Action, Ledger, LedgerOptions, Party, Quantity, Request};
 use market::{
-    AccountId, AccountRules, Asset, HoldHorizons, InstrumentId, InstrumentSpec, LedgerBalances,
-    LedgerMapping, LedgerMarket, LedgerModel, Market, SelfTradePrevention, Timestamp,
+    AccountId, AccountRules, Asset, InstrumentId, InstrumentSpec, LedgerModel, Market,
+    SelfTradePrevention, Timestamp,
 };
 use rust_decimal::Decimal;
 use std::sync::Arc;
@@ -266,7 +267,7 @@ impl Fixture {
                 .sum();
             let expected = self.model.total(asset);
             assert_eq!(
-                market::ledger_bridge::market_units(asset, inside),
+                exchange::ledger_bridge::market_units(asset, inside),
                 expected,
                 "{}: {context}: {code} is conserved",
                 self.url

@@ -6,11 +6,11 @@
 //! of the batch being executed have held or delivered but the ledger has not committed yet (in
 //! market units), plus the market's own open holds for the settlement-contract checks.
 
-use crate::contract::{ContractViolation, HoldBook, HoldStore};
-use crate::ids::{AccountId, InstrumentId};
 use crate::ledger_bridge::LedgerMapping;
-use crate::settlement::{Asset, Balances, Settlement};
 use ledger::{AccountKey, AccountKind, Action, Party, Posting, PostingCode};
+use market::ids::{AccountId, InstrumentId};
+use market::settlement::{Asset, Balances, Settlement};
+use market::{ContractViolation, HoldBook, HoldStore};
 use std::collections::{BTreeSet, HashMap};
 
 /// A ledger hold as the postings show it.

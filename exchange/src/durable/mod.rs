@@ -34,16 +34,17 @@ pub mod view;
 pub use command::{CommandOutcome, CommandTag, KEY_PREFIX, LOG_VERSION, LogRecord, MarketCommand};
 pub use view::{JournalView, Overlay, View};
 
-use crate::error::MarketError;
-use crate::ids::{AccountId, AuctionId, InstrumentId};
 use crate::ledger_bridge::{BridgeError, LedgerMapping};
-use crate::market::Market;
-use crate::rules::AccountRules;
-use crate::settlement::{Asset, HoldId, Settlement};
 use chrono::{DateTime, Duration, Utc};
 use ledger::journal::{Entry, StoredEntry};
 use ledger::{Action, Ledger, LedgerError, Party, Posting, Receipt, Request};
+use market::Market;
+use market::error::MarketError;
+use market::ids::{AccountId, AuctionId, InstrumentId};
+use market::rules::AccountRules;
+use market::settlement::{Asset, HoldId, Settlement};
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 /// Journal entries read per page while catching up.
 const PAGE: u32 = 2_000;
@@ -57,7 +58,7 @@ pub const ACTOR: &str = "market";
 pub struct MarketInit {
     pub namespace: String,
     pub cash_instrument: String,
-    pub self_trade: crate::book::SelfTradePrevention,
+    pub self_trade: market::book::SelfTradePrevention,
     pub trading_day_end: DateTime<Utc>,
     pub transfer_grace: Duration,
 }
@@ -233,8 +234,8 @@ impl State {
                 book.previous_close_ticks(),
                 book.daily(),
                 book.depth(usize::MAX),
-                book.resting_orders(crate::ids::Side::Buy),
-                book.resting_orders(crate::ids::Side::Sell),
+                book.resting_orders(market::ids::Side::Buy),
+                book.resting_orders(market::ids::Side::Sell),
                 book.trades_after(0),
             );
         }
@@ -551,6 +552,8 @@ pub struct ReplayStats {
     pub checkpoints_taken: u64,
     /// Rebuilds that started from a checkpoint instead of the journal's beginning.
     pub restored_from_checkpoint: u64,
+    /// Wall-clock time spent reading and replaying the journal (catch-ups and rebuilds).
+    pub replay_time: std::time::Duration,
     /// The last rebuild: the journal entry it started after (0: the beginning) and how many
     /// entries it replayed.
     pub last_rebuild: Option<RebuildStats>,
@@ -797,7 +800,10 @@ impl DurableMarket {
     /// Replays the entries after the cursor; returns how many. On an error the projection is
     /// stale.
     async fn catch_up(&mut self) -> Result<u64, BridgeError> {
-        match replay_journal(&self.ledger, &mut self.state, None).await {
+        let started = Instant::now();
+        let replayed = replay_journal(&self.ledger, &mut self.state, None).await;
+        self.stats.replay_time += started.elapsed();
+        match replayed {
             Ok(entries) => {
                 self.stats.entries_replayed += entries;
                 self.maybe_checkpoint();

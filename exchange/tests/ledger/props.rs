@@ -3,9 +3,8 @@
 //! Few cases: every case is a fresh database and hundreds of commits.
 
 use crate::common::*;
-use market::{
-    AccountId, OrderCommand, OrderId, OrderOutcome, OrderPrice, OrderRequest, Side, TimeInForce,
-};
+use exchange::{OrderCommand, OrderOutcome};
+use market::{AccountId, OrderId, OrderPrice, OrderRequest, Side, TimeInForce};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]

@@ -3,7 +3,7 @@
 //!
 //! * [`LedgerMapping`]: market ids ↔ ledger codes, hold codes and idempotency keys; the pure
 //!   translation of one instruction into one ledger request.
-//! * [`LedgerBalances`]: the engine's [`crate::Balances`] view, loaded from the ledger and kept
+//! * [`LedgerBalances`]: the engine's [`market::Balances`] view, loaded from the ledger and kept
 //!   current by the instructions the bridge posts.
 //! * [`LedgerMarket`]: the driver. Each method runs one engine command and returns once its
 //!   instructions are durable in the ledger; [`LedgerMarket::execute_batch`] runs many order
@@ -21,18 +21,18 @@ mod mapping;
 pub use balances::LedgerBalances;
 pub use mapping::{LedgerMapping, NAMESPACE_LEN_MAX, market_units, quantity};
 
-use crate::auction::{AuctionConfig, AuctionRecord};
-use crate::book::{DayClose, OrderAck, OrderRequest, RestingOrder};
-use crate::error::MarketError;
-use crate::ids::{AccountId, AuctionId, BidId, InstrumentId, OrderId, Timestamp, TransferId};
-use crate::instrument::InstrumentSpec;
-use crate::market::{DecimalOrder, FreezeReport, Market};
-use crate::model::ContractViolation;
-use crate::rules::AccountRules;
-use crate::settlement::{HoldId, Settlement};
-use crate::transfer::TransferRequest;
 use chrono::{DateTime, Duration, Utc};
 use ledger::{Ledger, LedgerError, Receipt, Request};
+use market::auction::{AuctionConfig, AuctionRecord};
+use market::book::{DayClose, OrderAck, OrderRequest, RestingOrder};
+use market::error::MarketError;
+use market::ids::{AccountId, AuctionId, BidId, InstrumentId, OrderId, Timestamp, TransferId};
+use market::instrument::InstrumentSpec;
+use market::model::ContractViolation;
+use market::rules::AccountRules;
+use market::settlement::{HoldId, Settlement};
+use market::transfer::TransferRequest;
+use market::{DecimalOrder, FreezeReport, Market};
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;

@@ -2,10 +2,10 @@
 //! translation of one [`Settlement`] into one ledger [`Request`].
 
 use super::BridgeError;
-use crate::ids::{AccountId, InstrumentId};
-use crate::settlement::{Asset, HoldId, Settlement, SettlementRef};
 use chrono::{DateTime, Utc};
 use ledger::{Action, Party, Purpose, Quantity, Request};
+use market::ids::{AccountId, InstrumentId};
+use market::settlement::{Asset, HoldId, Settlement, SettlementRef};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
@@ -254,7 +254,7 @@ pub fn market_units(asset: Asset, value: Decimal) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AuctionId, BidId, OrderId};
+    use market::ids::{AuctionId, BidId, OrderId};
 
     fn mapping() -> LedgerMapping {
         let mut m = LedgerMapping::new("day-1", "market", "CNY").expect("mapping");

@@ -7,12 +7,12 @@ mod durable;
 mod props;
 
 use common::*;
+use exchange::{BridgeError, OrderCommand, OrderOutcome};
 use ledger::{Action, LedgerError, Party};
 use market::auction::{Pricing, UndersubscribedPolicy};
 use market::{
-    AccountId, Asset, AuctionConfig, AuctionId, AuctionKind, BridgeError, OrderCommand,
-    OrderOutcome, OrderPrice, OrderRequest, OrderStatus, Side, TimeInForce, TransferRequest,
-    seed_commitment,
+    AccountId, Asset, AuctionConfig, AuctionId, AuctionKind, OrderPrice, OrderRequest, OrderStatus,
+    Side, TimeInForce, TransferRequest, seed_commitment,
 };
 
 fn limit(owner: u64, side: Side, price_ticks: u64, lots: u64) -> OrderRequest {
@@ -289,7 +289,7 @@ async fn bureau_auction_sells_from_reserve_and_proceeds_land_in_reserve_cash() {
             .map(|b| b.balance)
             .unwrap_or_default();
         assert_eq!(
-            market::ledger_bridge::market_units(Asset::CashFen, reserve_cny),
+            exchange::ledger_bridge::market_units(Asset::CashFen, reserve_cny),
             sold_fen
         );
         f.assert_escrow_empty().await;

@@ -4,10 +4,10 @@
 
 use super::BridgeError;
 use super::mapping::{LedgerMapping, market_units};
-use crate::contract::{ContractViolation, HoldBook, HoldStore};
-use crate::ids::{AccountId, InstrumentId};
-use crate::settlement::{Asset, Balances, Settlement};
 use ledger::{AccountKind, Ledger};
+use market::ids::{AccountId, InstrumentId};
+use market::settlement::{Asset, Balances, Settlement};
+use market::{ContractViolation, HoldBook, HoldStore};
 use std::collections::{BTreeSet, HashMap};
 
 /// Balances of the mapped accounts as the ledger has them, in market units.
@@ -154,7 +154,7 @@ impl LedgerBalances {
     }
 
     /// Applies one instruction, checking it against the settlement contract first (the checks of
-    /// [`crate::LedgerModel`], over the open holds only); on a violation nothing changes.
+    /// [`market::LedgerModel`], over the open holds only); on a violation nothing changes.
     pub fn apply(&mut self, settlement: &Settlement) -> Result<(), ContractViolation> {
         self.book.apply(&mut self.amounts, settlement)
     }

@@ -1,17 +1,19 @@
-//! The durable market (`market::durable`): the journal is the command log, every process's
+//! The durable market (`exchange::durable`): the journal is the command log, every process's
 //! market is a projection of it. On SQLite and PostgreSQL: a restart rebuilds the same books,
 //! auctions and transfers; two handles racing on one database agree and log every accepted
 //! command exactly once; the conflict and refusal paths; replay determinism (proptest).
 
 use crate::common::*;
 use chrono::Duration;
+use exchange::durable::{CommandTag, LogRecord};
+use exchange::{
+    BridgeError, CommandOutcome, DurableMarket, LedgerBalances, MarketCommand, MarketInit,
+};
 use ledger::journal::Entry;
 use ledger::{Action, Ledger, Party};
 use market::auction::{Pricing, UndersubscribedPolicy};
-use market::durable::{CommandTag, LogRecord};
 use market::{
-    AccountId, Asset, AuctionConfig, AuctionId, AuctionKind, BridgeError, CommandOutcome,
-    DurableMarket, InstrumentSpec, LedgerBalances, MarketCommand, MarketError, MarketInit,
+    AccountId, Asset, AuctionConfig, AuctionId, AuctionKind, InstrumentSpec, MarketError,
     OrderPrice, OrderRequest, OrderStatus, SelfTradePrevention, Side, TimeInForce, Timestamp,
     TransferRequest, seed_commitment,
 };
@@ -519,7 +521,7 @@ async fn a_lost_race_rebuilds_and_retries_and_a_refused_settlement_refuses_one_c
         // Replay of a tampered log is refused, never skipped: a fresh process reading a market
         // entry whose command cannot run (an order from an unmapped account) stops.
         let bogus = LogRecord {
-            v: market::durable::LOG_VERSION,
+            v: exchange::durable::LOG_VERSION,
             first: b.commands_logged(),
             based_on: b.cursor(),
             commands: vec![order(99, Side::Buy, 10_000, 1, at(5))],
@@ -711,7 +713,7 @@ async fn entries_that_settle_nothing_carry_a_note_and_old_expire_holds_carriers_
     for (url, _dir) in databases().await {
         let (mut m, clock) = new_market(&url).await;
         let carrier = vec![Action::Annotate {
-            note: market::durable::CARRIER_NOTE.into(),
+            note: exchange::durable::CARRIER_NOTE.into(),
         }];
         let actions = market_entry_actions(m.ledger()).await;
         assert!(!actions.is_empty());
@@ -722,7 +724,7 @@ async fn entries_that_settle_nothing_carry_a_note_and_old_expire_holds_carriers_
         // An entry written before `annotate` existed: a limit (settles nothing) carried by
         // `expire_holds`. A process replaying the journal accepts it, and so does this one.
         let legacy = LogRecord {
-            v: market::durable::LOG_VERSION,
+            v: exchange::durable::LOG_VERSION,
             first: m.commands_logged(),
             based_on: m.cursor(),
             commands: vec![MarketCommand::SetHoldingLimit {
@@ -815,7 +817,7 @@ async fn a_lost_race_after_a_checkpoint_replays_only_the_tail() {
         let stats = a.replay_stats();
         assert_eq!(
             stats.last_rebuild,
-            Some(market::durable::RebuildStats {
+            Some(exchange::durable::RebuildStats {
                 from_entry: checkpoint,
                 entries_replayed: 3,
             }),
@@ -831,7 +833,7 @@ async fn a_lost_race_after_a_checkpoint_replays_only_the_tail() {
             .expect("full retries");
         assert_eq!(
             full.replay_stats().last_rebuild,
-            Some(market::durable::RebuildStats {
+            Some(exchange::durable::RebuildStats {
                 from_entry: 0,
                 entries_replayed: before + 1,
             }),
@@ -984,7 +986,7 @@ async fn a_new_account_is_mapped_only_with_an_accepted_first_command() {
             .await
             .expect("answered");
         assert!(
-            matches!(refused, Err(market::BridgeError::InvalidMapping(ref why)) if why.contains("not a registered")),
+            matches!(refused, Err(exchange::BridgeError::InvalidMapping(ref why)) if why.contains("not a registered")),
             "{url}: {refused:?}"
         );
         assert_eq!(
@@ -1075,7 +1077,7 @@ async fn racing_first_commands_never_share_an_account_and_a_retry_answers_from_t
             .execute_with_new_ids(buy(for_p, 1), Some(tag("p-1")))
             .await;
         assert!(
-            matches!(taken, Err(market::BridgeError::IdsTaken(_))),
+            matches!(taken, Err(exchange::BridgeError::IdsTaken(_))),
             "{url}: {taken:?}"
         );
         assert_eq!(
