@@ -206,4 +206,33 @@ mod tests {
             assert_eq!(entry.postings, postings);
         }
     }
+
+    /// The entry text is the permanent format (its hash is in the chain): a literal entry
+    /// written by today's code is what today's code writes and reads back.
+    #[test]
+    fn a_literal_entry_is_written_and_read_byte_for_byte() {
+        const LITERAL: &str = r#"{"seq":7,"recorded_at":"2025-03-01T08:00:00.500Z","request":{"idempotency_key":"k-1","actor":"bureau","memo":"why","actions":[{"type":"expire_holds"}]},"postings":[{"instrument":"COD.x","debit":"a/holding/COD.x","credit":"b/holding/COD.x","units":1500,"code":"trade"}]}"#;
+        let at = DateTime::parse_from_rfc3339("2025-03-01T08:00:00.5Z")
+            .unwrap()
+            .to_utc();
+        let request = Request {
+            idempotency_key: "k-1".into(),
+            actor: "bureau".into(),
+            memo: Some("why".into()),
+            actions: vec![crate::request::Action::ExpireHolds {}],
+        };
+        let postings = vec![Posting {
+            instrument: "COD.x".into(),
+            debit: "a/holding/COD.x".into(),
+            credit: "b/holding/COD.x".into(),
+            units: 1500,
+            code: PostingCode::Trade,
+            reference: None,
+        }];
+        let body = entry_body(7, at, &request, &actions_json(&request), &postings);
+        assert_eq!(body, LITERAL);
+        let entry: Entry = serde_json::from_str(LITERAL).unwrap();
+        assert_eq!((entry.seq, entry.recorded_at), (7, at));
+        assert_eq!((entry.request, entry.postings), (request, postings));
+    }
 }

@@ -1107,3 +1107,102 @@ async fn racing_first_commands_never_share_an_account_and_a_retry_answers_from_t
         assert_eq!(b.verify_projection().await.expect("verify"), b.cursor());
     }
 }
+
+/// The market entries of `golden/market-v1.jsonl`, one ledger request per line, exactly as
+/// today's code wrote them (`ETS_WRITE_GOLDEN=1` rewrites the file from the session below).
+const GOLDEN_MARKET: &str = include_str!("golden/market-v1.jsonl");
+
+/// Trades, a resting order, a transfer proposed and a day's end: the session the golden
+/// entries record, on top of [`seed_ledger`] and [`setup_commands`].
+fn golden_session() -> Vec<MarketCommand> {
+    let transfer = TransferRequest {
+        instrument: RIGHTS,
+        seller: AccountId(2),
+        buyer: AccountId(4),
+        lots: 2,
+        price_ticks: 10_050,
+        expires_at: at(90),
+    };
+    vec![
+        order(1, Side::Sell, 10_100, 5, at(1)),
+        order(3, Side::Buy, 10_150, 7, at(3)),
+        MarketCommand::ProposeTransfer {
+            request: transfer,
+            now: at(4),
+        },
+        MarketCommand::EndDay {
+            next_day_end_ms: (start_time() + Duration::hours(32)).timestamp_millis(),
+        },
+    ]
+}
+
+/// Every market entry's request, in journal order, one JSON text per entry.
+async fn market_requests(ledger: &Ledger) -> Vec<String> {
+    let page = ledger.store().journal(0, 1_000).await.expect("journal");
+    page.iter()
+        .filter(|stored| stored.idempotency_key.starts_with("market/"))
+        .map(|stored| {
+            let entry: Entry = serde_json::from_str(&stored.body).expect("entry");
+            serde_json::to_string(&entry.request).expect("request text")
+        })
+        .collect()
+}
+
+/// The persisted market format cannot drift silently: literal entries written by this code
+/// replay into the same market, and today's code writes them byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn literal_market_entries_replay_and_are_what_todays_code_writes() {
+    for (url, _dir) in databases().await {
+        let (mut live, _clock) = new_market(&url).await;
+        for command in golden_session() {
+            run_ok(&mut live, command).await;
+        }
+        let written = market_requests(live.ledger()).await;
+        if std::env::var_os("ETS_WRITE_GOLDEN").is_some() {
+            let path = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/ledger/golden/market-v1.jsonl"
+            );
+            std::fs::write(path, written.join("\n") + "\n").expect("write the golden file");
+        }
+        let golden: Vec<&str> = GOLDEN_MARKET.lines().collect();
+        assert_eq!(
+            written, golden,
+            "today's market entries differ from the golden text"
+        );
+
+        // A fresh database: the same register, then the literal entries, submitted as text.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fresh_url = format!("sqlite://{}", dir.path().join("golden.db").display());
+        let clock = TestClock::new();
+        let ledger = seed_ledger(&fresh_url, &clock).await;
+        for line in &golden {
+            let request: ledger::Request = serde_json::from_str(line).expect("a literal request");
+            ledger
+                .submit(request)
+                .await
+                .expect("the literal entry is accepted");
+        }
+        let replayed = DurableMarket::open_existing(ledger)
+            .await
+            .expect("the literal entries replay");
+        assert_eq!(replayed.commands_logged(), live.commands_logged());
+        let (book, live_book) = (
+            replayed.market().book(RIGHTS).expect("listed"),
+            live.market().book(RIGHTS).expect("listed"),
+        );
+        assert_eq!(book.trades_after(0), live_book.trades_after(0));
+        assert_eq!(book.trades_after(0).len(), 1, "one trade of 5 lots");
+        assert_eq!(book.depth(10), live_book.depth(10));
+        for n in 0..=ENTERPRISES {
+            for asset in [RIGHTS_ASSET, Asset::CashFen] {
+                let account = AccountId(n);
+                assert_eq!(
+                    replayed.balance(account, asset),
+                    live.balance(account, asset)
+                );
+            }
+        }
+        assert_ledger_agrees(&replayed, "golden replay").await;
+    }
+}
