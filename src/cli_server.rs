@@ -62,6 +62,13 @@ pub struct ServeArgs {
     /// `warn`; `ETS_LOG=info` logs every request).
     #[arg(long, env = "ETS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Seconds between runs of the time-driven duties (each trading day closed at the
+    /// calendar's close, expired transfers released, auctions past their close reported); 0:
+    /// never, for operators who run `ets tick` from cron instead.
+    #[arg(long, env = "ETS_DUTY_SECONDS", default_value_t = 30)]
+    duty_seconds: u64,
+    #[command(flatten)]
+    calendar: crate::cli_tick::CalendarArgs,
 }
 
 /// How `ets serve` writes its log lines.
@@ -170,6 +177,8 @@ pub async fn serve(args: ServeArgs, database_url: &str) -> Result<()> {
         database_url: database_url.to_owned(),
         limits: args.limits(),
         cors_origins: args.cors_origins.clone(),
+        calendar: args.calendar.load()?,
+        duty_interval: (args.duty_seconds > 0).then(|| Duration::from_secs(args.duty_seconds)),
     };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await

@@ -18,6 +18,7 @@ mod cli_ledger;
 mod cli_market;
 mod cli_round;
 mod cli_server;
+mod cli_tick;
 mod demo;
 mod http_client;
 
@@ -103,6 +104,14 @@ enum Command {
         database: Database,
         #[command(flatten)]
         args: cli_server::ServeArgs,
+    },
+    /// Perform the time-driven duties that are due (day closes, expired transfers, auctions
+    /// past their close), as `ets serve` does by itself; for cron.
+    Tick {
+        #[command(flatten)]
+        database: Database,
+        #[command(flatten)]
+        args: cli_tick::TickArgs,
     },
     /// Administration: API keys.
     Admin(AdminArgs),
@@ -194,6 +203,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Market(args) => cli_market::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Api(args) => cli_api::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::Serve { database, args } => cli_server::serve(args, &database.database_url)
+            .await
+            .map(|()| ExitCode::SUCCESS),
+        Command::Tick { database, args } => cli_tick::tick(args, &database.database_url)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Admin(AdminArgs { database, command }) => {

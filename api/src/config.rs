@@ -13,6 +13,11 @@ pub struct Config {
     /// Origins (`https://host[:port]`) whose pages may call the API from a browser (CORS). Empty,
     /// the default: no CORS headers at all.
     pub cors_origins: Vec<String>,
+    /// The market's trading days and sessions: when the time-driven duties close each day.
+    pub calendar: market::TradingCalendar,
+    /// How often `ets serve` performs the duties that are due; `None`: never (an operator runs
+    /// `ets tick` from cron instead).
+    pub duty_interval: Option<Duration>,
 }
 
 /// Limits that protect the server and the ledger from any one client.
@@ -64,6 +69,8 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             limits: Limits::default(),
             cors_origins: Vec::new(),
+            calendar: market::TradingCalendar::default(),
+            duty_interval: Some(Duration::from_secs(30)),
         }
     }
 }

@@ -152,12 +152,34 @@ pub async fn serve_on(
         tracing::info!(%addr, backend = state.ledger().store().backend_name(), "serving the ets API");
     }
     let upkeep = tokio::spawn(metrics_upkeep(state.clone()));
+    let duties = state
+        .config()
+        .duty_interval
+        .map(|every| tokio::spawn(perform_duties(state.clone(), every)));
     let served = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServeError::Serve);
     upkeep.abort();
+    if let Some(duties) = duties {
+        duties.abort();
+    }
     served
+}
+
+/// Performs the time-driven duties due (`services::duties`) every `every`, by the ledger's clock.
+/// A failed run is logged and tried again at the next tick: the duties are idempotent.
+async fn perform_duties(state: AppState, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match services::duties::run_due(state.market(), state.now()).await {
+            Ok(report) if report.is_empty() => {}
+            Ok(report) => tracing::info!(?report, "performed the duties due"),
+            Err(error) => tracing::warn!(%error, "time-driven duties failed; retrying next tick"),
+        }
+    }
 }
 
 /// Folds recorded latencies into their histogram buckets every few seconds, scraped or not.

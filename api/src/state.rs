@@ -42,7 +42,8 @@ impl AppState {
         ledger: Ledger,
     ) -> Result<AppState, crate::error::ApiError> {
         let db = Db::open(&config.database_url).await?;
-        let market = crate::services::market::MarketService::new(ledger.clone());
+        let market =
+            crate::services::market::MarketService::new(ledger.clone(), config.calendar.clone());
         let scenario_runs = Arc::new(tokio::sync::Semaphore::new(config.limits.scenario_runs));
         let metrics = Metrics::new(ledger.clone());
         Ok(AppState {

@@ -22,6 +22,7 @@
 
 pub mod auction;
 pub mod book;
+pub mod calendar;
 mod contract;
 pub mod error;
 mod fx;
@@ -41,6 +42,7 @@ pub use book::{
     Book, DailyStats, DayClose, Depth, DepthLevel, OrderAck, OrderPrice, OrderRequest, OrderStatus,
     RestingOrder, SelfTradePrevention, TimeInForce, Trade,
 };
+pub use calendar::{CalendarError, Session, TradingCalendar};
 pub use contract::{HoldBook, HoldStore};
 pub use error::MarketError;
 pub use ids::{AccountId, AuctionId, BidId, InstrumentId, OrderId, Side, Timestamp, TransferId};

@@ -9,7 +9,7 @@
 //! the demo's seeded RNG; only the ledger hold expiries follow the wall clock (a hold must expire
 //! in the future).
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use chrono::{Duration, TimeZone, Utc};
 use exchange::durable::{MarketCommand, MarketInit};
 use exchange::{CommandOutcome, DurableMarket};
@@ -82,10 +82,10 @@ pub async fn session(
 ) -> Result<MarketReport> {
     let mut report = MarketReport::default();
     let before = ledger.store().head().await?.0;
-    let wall_day_end = (Utc::now().date_naive() + Duration::days(2))
-        .and_hms_opt(0, 0, 0)
-        .map(|t| t.and_utc())
-        .ok_or_else(|| anyhow!("no day end"))?;
+    // Today's trading day by the calendar `ets serve` keeps (its duties close it on time).
+    let calendar = market::TradingCalendar::default();
+    let today = calendar.open_day_at(ledger.now())?;
+    let wall_day_end = api::services::market::day_end(&calendar, today)?;
     let init = MarketInit {
         namespace: NAMESPACE.into(),
         cash_instrument: CNY.into(),

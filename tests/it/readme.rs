@@ -54,6 +54,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
             "pass P1",
         ],
     ),
+    ("ets tick", &["days closed:", "transfers expired:"]),
     (
         "ets ledger apply requests.json",
         &["1 recorded", "1 replayed"],

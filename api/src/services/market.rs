@@ -3,11 +3,11 @@
 //! database serve one book), plus the id plumbing between the API's names (ledger instrument
 //! codes, credit codes) and the market's integer ids, which are themselves logged commands.
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use exchange::durable::{CommandTag, MarketCommand, MarketInit};
 use exchange::{BridgeError, CommandOutcome, DurableMarket};
 use ledger::{Ledger, Party};
-use market::{AccountId, InstrumentId, SelfTradePrevention};
+use market::{AccountId, InstrumentId, SelfTradePrevention, TradingCalendar};
 use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
 
 use crate::error::ApiError;
@@ -22,22 +22,52 @@ pub const CASH: &str = "CNY";
 pub struct MarketService {
     ledger: Ledger,
     market: Mutex<Option<DurableMarket>>,
+    calendar: TradingCalendar,
 }
 
-/// The end of the trading day that contains `now` (UTC midnight after it, plus a day of grace so
-/// an operator who closes late is not overtaken by ledger hold expiry).
-pub fn day_end(now: DateTime<Utc>) -> DateTime<Utc> {
-    (now.date_naive() + Duration::days(2))
-        .and_time(NaiveTime::MIN)
+/// How long after its day's close an order hold expires in the ledger: the day close releases
+/// it long before, so this only bounds how long funds stay held if no process closes the day
+/// (a server down over a week-long holiday). A day whose close is due is closed first.
+pub const DAY_HOLD_GRACE: Duration = Duration::days(7);
+
+/// When an auction closing at `closes_at` must be settled by: its bid guarantees expire in the
+/// ledger at the UTC midnight a day after the close, so a bureau that closes late is not
+/// overtaken by hold expiry.
+pub fn auction_settle_by(closes_at: DateTime<Utc>) -> DateTime<Utc> {
+    (closes_at.date_naive() + Duration::days(2))
+        .and_time(chrono::NaiveTime::MIN)
         .and_utc()
 }
 
+/// When the order holds of the trading day `day` expire in the ledger.
+pub fn day_end(calendar: &TradingCalendar, day: NaiveDate) -> Result<DateTime<Utc>, ApiError> {
+    Ok(calendar.close_of(day).map_err(calendar_error)? + DAY_HOLD_GRACE)
+}
+
+/// The trading day whose orders' holds expire at `day_end` (the inverse of [`day_end`]).
+pub fn day_of(calendar: &TradingCalendar, day_end: DateTime<Utc>) -> Result<NaiveDate, ApiError> {
+    let close = day_end - DAY_HOLD_GRACE;
+    calendar
+        .open_day_at(close - Duration::milliseconds(1))
+        .map_err(calendar_error)
+}
+
+/// A calendar the server was started with that cannot answer (validated at start, so a bug).
+pub fn calendar_error(error: market::CalendarError) -> ApiError {
+    ApiError::Internal(format!("the trading calendar: {error}"))
+}
+
 impl MarketService {
-    pub fn new(ledger: Ledger) -> MarketService {
+    pub fn new(ledger: Ledger, calendar: TradingCalendar) -> MarketService {
         MarketService {
             ledger,
             market: Mutex::new(None),
+            calendar,
         }
+    }
+
+    pub fn calendar(&self) -> &TradingCalendar {
+        &self.calendar
     }
 
     /// The market, caught up with the journal. With `create`, a journal that has no market yet
@@ -54,11 +84,15 @@ impl MarketService {
                 let opened = match DurableMarket::open_existing(self.ledger.clone()).await {
                     Ok(market) => Some(market),
                     Err(BridgeError::InvalidMapping(_)) if create => {
+                        let today = self
+                            .calendar
+                            .open_day_at(self.ledger.now())
+                            .map_err(calendar_error)?;
                         let init = MarketInit {
                             namespace: NAMESPACE.into(),
                             cash_instrument: CASH.into(),
                             self_trade: SelfTradePrevention::CancelResting,
-                            trading_day_end: day_end(self.ledger.now()),
+                            trading_day_end: day_end(&self.calendar, today)?,
                             transfer_grace: Duration::hours(1),
                         };
                         let mut market = DurableMarket::open(self.ledger.clone(), init)

@@ -2,6 +2,7 @@
 //! and the CLI alike.
 
 pub mod applications;
+pub mod duties;
 pub mod market;
 pub mod reallocation;
 pub mod rounds;

@@ -31,6 +31,9 @@ pub struct Flags {
     pub scenario_runs: u32,
     pub scenario_seconds: f64,
     pub key_cache_seconds: u64,
+    /// `--duty-seconds`: 0 (no time-driven duties) unless a test is about them, so a test that
+    /// happens to run across the calendar's close sees no day end.
+    pub duty_seconds: u64,
     /// More `ets serve` flags (e.g. `--cors-origin`, `--log-format`).
     pub extra: Vec<String>,
     /// `ETS_LOG` for the server (the level of its log lines on stderr).
@@ -47,6 +50,7 @@ impl Default for Flags {
             scenario_runs: 2,
             scenario_seconds: 20.0,
             key_cache_seconds: 30,
+            duty_seconds: 0,
             extra: Vec::new(),
             log: "warn",
         }
@@ -68,6 +72,8 @@ impl Flags {
             self.scenario_seconds.to_string(),
             "--key-cache-seconds".into(),
             self.key_cache_seconds.to_string(),
+            "--duty-seconds".into(),
+            self.duty_seconds.to_string(),
         ];
         args.extend(self.extra.iter().cloned());
         args

@@ -9,6 +9,7 @@ mod access;
 mod bad_input;
 mod cli_client;
 pub mod common;
+mod duties;
 mod hostile;
 mod idempotency;
 mod jobs;

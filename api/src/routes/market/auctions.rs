@@ -227,7 +227,7 @@ fn open_command(
     (kind, seller): (AuctionKind, AccountId),
     seed_commitment: [u8; 32],
 ) -> Result<MarketCommand, MarketError> {
-    let settle_by = crate::services::market::day_end(body.closes_at);
+    let settle_by = crate::services::market::auction_settle_by(body.closes_at);
     Ok(MarketCommand::OpenAuction {
         config: AuctionConfig {
             id: AuctionId(body.auction),

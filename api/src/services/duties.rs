@@ -1,0 +1,133 @@
+//! Time-driven duties: what the registry does because time passed, performed by `ets serve`
+//! every few seconds and by `ets tick` (for operators who prefer cron).
+//!
+//! * **Day close**: every trading day whose close (the calendar's) is due is ended in order, each
+//!   at its VWAP (the engine re-centres the band, expires day orders and releases their holds
+//!   exactly); the next day's order holds then expire in the ledger [`DAY_HOLD_GRACE`] after its
+//!   close. A server down over a weekend catches up day by day, oldest first.
+//! * **Transfer expiry**: bilateral transfers past their deadline expire and release the
+//!   seller's rights.
+//! * **Auctions past `closes_at`** are reported to the bureau, never closed: closing needs the
+//!   seed the bureau reveals.
+//!
+//! **Exactly once**: each duty runs as a market command tagged with a key derived from the duty
+//! and its period (`duty/day-close/2026-12-04`), so several servers on one database, a restart
+//! in the middle or a `tick` beside a server perform it once; the others find the tag in the
+//! log. Time is the caller's argument; nothing here reads a clock.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use exchange::DurableMarket;
+use exchange::durable::{CommandTag, MarketCommand};
+use market::{AuctionState, Timestamp, TradingCalendar, TransferState};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::services::market::{MarketService, calendar_error, day_end, day_of, internal};
+
+/// Most day closes one run catches up (a year and a half of trading days); the next run goes on.
+pub const DAY_CLOSES_MAX: usize = 400;
+
+/// What one run performed (or, for auctions, found waiting for the bureau).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DutyReport {
+    /// Trading days ended, oldest first.
+    pub days_closed: Vec<NaiveDate>,
+    /// Transfers expired.
+    pub transfers_expired: Vec<u64>,
+    /// Open auctions whose `closes_at` has passed: the bureau closes them with the seed.
+    pub auctions_to_close: Vec<u64>,
+}
+
+impl DutyReport {
+    pub fn is_empty(&self) -> bool {
+        self.days_closed.is_empty()
+            && self.transfers_expired.is_empty()
+            && self.auctions_to_close.is_empty()
+    }
+}
+
+/// Performs every duty due at `now`. No market yet: nothing is due.
+pub async fn run_due(service: &MarketService, now: DateTime<Utc>) -> Result<DutyReport, ApiError> {
+    let mut market = match service.lock(false).await {
+        Ok(market) => market,
+        Err(ApiError::NotFound(_)) => return Ok(DutyReport::default()),
+        Err(other) => return Err(other),
+    };
+    let mut report = DutyReport {
+        days_closed: close_due_days(&mut market, service.calendar(), now).await?,
+        ..DutyReport::default()
+    };
+    let now_ms = Timestamp(now.timestamp_millis());
+    report.transfers_expired = expire_due_transfers(&mut market, now_ms).await?;
+    report.auctions_to_close = market
+        .market()
+        .auctions()
+        .filter(|a| a.state() == AuctionState::Open && a.config().closes_at <= now_ms)
+        .map(|a| a.config().id.0)
+        .collect();
+    Ok(report)
+}
+
+/// Ends every trading day whose close is at or before `now`, oldest first.
+async fn close_due_days(
+    market: &mut DurableMarket,
+    calendar: &TradingCalendar,
+    now: DateTime<Utc>,
+) -> Result<Vec<NaiveDate>, ApiError> {
+    let mut closed = Vec::new();
+    while closed.len() < DAY_CLOSES_MAX {
+        let day = day_of(calendar, market.trading_day_end())?;
+        if calendar.close_of(day).map_err(calendar_error)? > now {
+            break;
+        }
+        let next = calendar.next_trading_day(day).map_err(calendar_error)?;
+        let command = MarketCommand::EndDay {
+            next_day_end_ms: day_end(calendar, next)?.timestamp_millis(),
+        };
+        run_once(market, command, format!("duty/day-close/{day}")).await?;
+        closed.push(day);
+    }
+    Ok(closed)
+}
+
+/// Expires the transfers whose deadline has passed; returns their ids.
+async fn expire_due_transfers(
+    market: &mut DurableMarket,
+    now: Timestamp,
+) -> Result<Vec<u64>, ApiError> {
+    let due: Vec<u64> = market
+        .market()
+        .transfers()
+        .filter(|t| t.state == TransferState::Proposed && t.request.expires_at <= now)
+        .map(|t| t.id.0)
+        .collect();
+    let (Some(first), Some(last)) = (due.first(), due.last()) else {
+        return Ok(due);
+    };
+    // The same due set gives the same key on every process; a larger set (one more came due
+    // meanwhile) runs again and expires only what is still pending.
+    let key = format!("duty/expire-transfers/{first}-{last}-{}", due.len());
+    run_once(market, MarketCommand::ExpireTransfers { now }, key).await?;
+    Ok(due)
+}
+
+/// Runs `command` tagged with the duty's `key`: once, whichever process gets there first.
+async fn run_once(
+    market: &mut DurableMarket,
+    command: MarketCommand,
+    key: String,
+) -> Result<(), ApiError> {
+    let tag = CommandTag {
+        fingerprint: key.clone(),
+        key,
+    };
+    let mut outcomes = market
+        .execute_tagged(&[command], &[Some(tag)])
+        .await
+        .map_err(internal)?;
+    match outcomes.pop() {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(error)) => Err(internal(error)),
+        None => Err(ApiError::Internal("a duty got no outcome".into())),
+    }
+}

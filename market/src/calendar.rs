@@ -1,0 +1,246 @@
+//! The trading calendar: which local dates trade, and when each trading day closes.
+//!
+//! Pure: every question takes the time it is asked about. A day closes at the end of its last
+//! session in the market's local time (a fixed UTC offset: Chongqing keeps +08:00 all year);
+//! weekends (when closed) and listed holidays do not trade. The defaults are the Chongqing
+//! exchange's: 09:30–11:30 and 13:00–15:00, +08:00, weekends closed.
+
+use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use thiserror::Error;
+
+/// The longest run of closed days a calendar may have; a calendar that never trades is refused.
+pub const CLOSED_DAYS_MAX: u64 = 366;
+
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum CalendarError {
+    #[error("a calendar needs at least one session")]
+    NoSession,
+    #[error("session {index} opens at {open} but closes at {close}: it must close after it opens")]
+    EmptySession {
+        index: usize,
+        open: NaiveTime,
+        close: NaiveTime,
+    },
+    #[error("session {index} opens at {open}, before session {previous} closes")]
+    Overlap {
+        index: usize,
+        previous: usize,
+        open: NaiveTime,
+    },
+    #[error("UTC offset {0} minutes is outside ±18 hours")]
+    Offset(i32),
+    #[error("no trading day within {CLOSED_DAYS_MAX} days after {0}")]
+    NeverTrades(NaiveDate),
+}
+
+/// One trading session, local time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    pub open: NaiveTime,
+    pub close: NaiveTime,
+}
+
+/// A market's trading days and sessions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TradingCalendar {
+    /// Local time's offset from UTC, in minutes (Chongqing: 480).
+    pub utc_offset_minutes: i32,
+    /// In order, not overlapping.
+    pub sessions: Vec<Session>,
+    #[serde(default = "yes")]
+    pub weekends_closed: bool,
+    /// Local dates that do not trade.
+    #[serde(default)]
+    pub holidays: BTreeSet<NaiveDate>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn time(hour: u32, minute: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(hour, minute, 0).expect("a valid time of day")
+}
+
+impl Default for TradingCalendar {
+    /// Chongqing: 09:30–11:30 and 13:00–15:00 at +08:00, weekends closed, no holidays listed.
+    fn default() -> Self {
+        TradingCalendar {
+            utc_offset_minutes: 8 * 60,
+            sessions: vec![
+                Session {
+                    open: time(9, 30),
+                    close: time(11, 30),
+                },
+                Session {
+                    open: time(13, 0),
+                    close: time(15, 0),
+                },
+            ],
+            weekends_closed: true,
+            holidays: BTreeSet::new(),
+        }
+    }
+}
+
+impl TradingCalendar {
+    /// Checks the sessions and the offset, and that some day within [`CLOSED_DAYS_MAX`] of
+    /// 2000-01-01 trades (a calendar closed every day would make every question unanswerable).
+    pub fn validate(&self) -> Result<(), CalendarError> {
+        self.offset()?;
+        if self.sessions.is_empty() {
+            return Err(CalendarError::NoSession);
+        }
+        let mut previous_close = None;
+        for (index, session) in self.sessions.iter().enumerate() {
+            if session.close <= session.open {
+                return Err(CalendarError::EmptySession {
+                    index,
+                    open: session.open,
+                    close: session.close,
+                });
+            }
+            if let Some(close) = previous_close
+                && session.open < close
+            {
+                return Err(CalendarError::Overlap {
+                    index,
+                    previous: index - 1,
+                    open: session.open,
+                });
+            }
+            previous_close = Some(session.close);
+        }
+        let start = NaiveDate::from_ymd_opt(2000, 1, 1).expect("a valid date");
+        self.trading_day_on_or_after(start).map(drop)
+    }
+
+    fn offset(&self) -> Result<FixedOffset, CalendarError> {
+        FixedOffset::east_opt(self.utc_offset_minutes * 60)
+            .ok_or(CalendarError::Offset(self.utc_offset_minutes))
+    }
+
+    /// Whether the local date `date` trades.
+    pub fn is_trading_day(&self, date: NaiveDate) -> bool {
+        let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+        let closed = (self.weekends_closed && weekend) || self.holidays.contains(&date);
+        !closed
+    }
+
+    /// The local date of `at`.
+    pub fn local_date(&self, at: DateTime<Utc>) -> Result<NaiveDate, CalendarError> {
+        Ok(at.with_timezone(&self.offset()?).date_naive())
+    }
+
+    /// When the local date `date` closes (the end of its last session), in UTC.
+    pub fn close_of(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
+        let last = self.sessions.last().ok_or(CalendarError::NoSession)?;
+        let local = self
+            .offset()?
+            .from_local_datetime(&date.and_time(last.close))
+            .single()
+            .expect("a fixed offset maps every local time once");
+        Ok(local.with_timezone(&Utc))
+    }
+
+    /// The first trading day on or after `date`.
+    pub fn trading_day_on_or_after(&self, date: NaiveDate) -> Result<NaiveDate, CalendarError> {
+        (0..=CLOSED_DAYS_MAX)
+            .filter_map(|n| date.checked_add_days(Days::new(n)))
+            .find(|d| self.is_trading_day(*d))
+            .ok_or(CalendarError::NeverTrades(date))
+    }
+
+    /// The first trading day after `date`.
+    pub fn next_trading_day(&self, date: NaiveDate) -> Result<NaiveDate, CalendarError> {
+        let next = date
+            .checked_add_days(Days::new(1))
+            .ok_or(CalendarError::NeverTrades(date))?;
+        self.trading_day_on_or_after(next)
+    }
+
+    /// The trading day that is open at `at`, or the next one: the first trading day whose
+    /// close is after `at`.
+    pub fn open_day_at(&self, at: DateTime<Utc>) -> Result<NaiveDate, CalendarError> {
+        let today = self.trading_day_on_or_after(self.local_date(at)?)?;
+        if self.close_of(today)? > at {
+            Ok(today)
+        } else {
+            self.next_trading_day(today)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    fn date(text: &str) -> NaiveDate {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn chongqing_closes_at_three_in_the_afternoon_local_and_skips_weekends() {
+        let calendar = TradingCalendar::default();
+        calendar.validate().unwrap();
+        // Friday 2026-12-04 closes 15:00 +08:00 = 07:00 UTC.
+        assert_eq!(
+            calendar.close_of(date("2026-12-04")).unwrap(),
+            utc("2026-12-04T07:00:00Z")
+        );
+        // Friday after the close: the next open day is Monday.
+        let after_close = utc("2026-12-04T07:00:00Z");
+        assert_eq!(
+            calendar.open_day_at(after_close).unwrap(),
+            date("2026-12-07")
+        );
+        // Friday 06:59 UTC (14:59 local): still Friday.
+        let before = utc("2026-12-04T06:59:00Z");
+        assert_eq!(calendar.open_day_at(before).unwrap(), date("2026-12-04"));
+        // Sunday 23:30 UTC is Monday 07:30 local: Monday.
+        let sunday = utc("2026-12-06T23:30:00Z");
+        assert_eq!(calendar.open_day_at(sunday).unwrap(), date("2026-12-07"));
+        assert_eq!(
+            calendar.next_trading_day(date("2026-12-04")).unwrap(),
+            date("2026-12-07")
+        );
+    }
+
+    #[test]
+    fn holidays_do_not_trade_and_bad_calendars_are_refused() {
+        let mut calendar = TradingCalendar::default();
+        calendar.holidays.insert(date("2026-12-07"));
+        assert_eq!(
+            calendar.next_trading_day(date("2026-12-04")).unwrap(),
+            date("2026-12-08")
+        );
+        let mut overlapping = TradingCalendar::default();
+        overlapping.sessions[1].open = time(11, 0);
+        assert!(matches!(
+            overlapping.validate(),
+            Err(CalendarError::Overlap { index: 1, .. })
+        ));
+        let mut never = TradingCalendar {
+            weekends_closed: false,
+            ..TradingCalendar::default()
+        };
+        let start = date("2000-01-01");
+        never.holidays = (0..=CLOSED_DAYS_MAX)
+            .map(|n| start.checked_add_days(Days::new(n)).unwrap())
+            .collect();
+        assert_eq!(never.validate(), Err(CalendarError::NeverTrades(start)));
+        let empty = TradingCalendar {
+            sessions: Vec::new(),
+            ..TradingCalendar::default()
+        };
+        assert_eq!(empty.validate(), Err(CalendarError::NoSession));
+    }
+}
