@@ -73,7 +73,12 @@ fn refusal(error: &BridgeError) -> (StatusCode, &'static str, Option<&'static st
             M::DuplicateInstrument(_) | M::DuplicateAuction(_) => {
                 (conflict, "already_exists", None)
             }
-            _ => (conflict, "market_refused", None),
+            M::TooManyBids { .. }
+            | M::TransferExpired { .. }
+            | M::TransferNotPending(..)
+            | M::ResultMismatch(..)
+            | M::NotFrozen(..)
+            | M::BookFull { .. } => (conflict, "market_refused", None),
         },
         BridgeError::InvalidMapping(why) if why.contains("not a registered enterprise") => {
             (StatusCode::NOT_FOUND, "unknown_enterprise", None)
