@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use clap::Args;
 
@@ -69,8 +69,16 @@ pub async fn tick(args: TickArgs, database_url: &str) -> Result<()> {
         .context("performing the duties due")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
-        return Ok(());
+    } else {
+        print_report(&report);
     }
+    match report.failed.first() {
+        None => Ok(()),
+        Some(_) => bail!("{}", report.failed.join("; ")),
+    }
+}
+
+fn print_report(report: &api::services::duties::DutyReport) {
     let list = |items: Vec<String>| match items.is_empty() {
         true => "none".to_owned(),
         false => items.join(", "),
@@ -81,5 +89,4 @@ pub async fn tick(args: TickArgs, database_url: &str) -> Result<()> {
     println!("transfers expired:  {}", list(transfers.collect()));
     let auctions = report.auctions_to_close.iter().map(ToString::to_string);
     println!("auctions to close:  {}", list(auctions.collect()));
-    Ok(())
 }

@@ -176,6 +176,16 @@ async fn perform_duties(state: AppState, every: std::time::Duration) {
         ticks.tick().await;
         match services::duties::run_due(state.market(), state.now()).await {
             Ok(report) if report.is_empty() => {}
+            Ok(report) if !report.failed.is_empty() => {
+                tracing::warn!(
+                    ?report,
+                    "some time-driven duties failed; retrying next tick"
+                )
+            }
+            Ok(report) if !report.auctions_to_close.is_empty() => tracing::warn!(
+                ?report,
+                "auctions past their close wait for the bureau to close them with the seed"
+            ),
             Ok(report) => tracing::info!(?report, "performed the duties due"),
             Err(error) => tracing::warn!(%error, "time-driven duties failed; retrying next tick"),
         }

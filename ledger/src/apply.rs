@@ -316,7 +316,7 @@ impl Machine<'_> {
                 purpose,
             } => self.post_hold(hold, to, amount, *purpose),
             Action::VoidHold { hold } => {
-                let held = self.open_hold(hold)?;
+                let held = self.voidable_hold(hold)?;
                 self.release(held, HoldState::Voided, PostingCode::HoldVoid)
             }
             Action::ReleaseHoldCode { hold, reason } => self.release_code(hold, reason),
@@ -576,6 +576,21 @@ impl Machine<'_> {
             return Err(LedgerError::HoldExpired {
                 hold: hold.to_owned(),
                 expires_at: held.expires_at.to_rfc3339(),
+            });
+        }
+        Ok(held)
+    }
+
+    /// An open hold, expired or not: voiding one past its expiry returns the remainder to its
+    /// holder, as expiry would, so the component that placed it can close it late (a market
+    /// closing a day after a server was down) instead of being refused forever. Only posting
+    /// from a hold is bound by its expiry.
+    fn voidable_hold(&self, hold: &str) -> Result<Hold, LedgerError> {
+        let held = self.known_hold(hold)?;
+        if held.state != HoldState::Open {
+            return Err(LedgerError::HoldNotOpen {
+                hold: hold.to_owned(),
+                state: held.state.as_str(),
             });
         }
         Ok(held)

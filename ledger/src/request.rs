@@ -164,7 +164,8 @@ pub enum Action {
         #[serde(default)]
         purpose: Purpose,
     },
-    /// Returns a hold's remaining amount to its holder.
+    /// Returns a hold's remaining amount to its holder; also past the hold's expiry (as expiry
+    /// would), so whoever placed it can close it late.
     VoidHold {
         hold: String,
     },

@@ -579,7 +579,11 @@ impl Model {
                 true
             }
             (Op::VoidHold { .. }, Action::VoidHold { hold }) => {
-                let open = self.open_hold(hold).is_some();
+                // Expired or not: a late void returns the remainder as expiry would.
+                let open = self
+                    .holds
+                    .get(hold)
+                    .is_some_and(|h| h.state == HoldState::Open);
                 if open {
                     self.close(hold, HoldState::Closed);
                 }

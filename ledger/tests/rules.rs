@@ -242,15 +242,14 @@ async fn holds_post_partially_void_and_expire() {
         );
 
         clock.advance(Duration::minutes(10));
-        let error = ledger
-            .submit(req(
-                "late",
-                vec![Action::VoidHold {
-                    hold: "bid-2".into(),
-                }],
-            ))
-            .await
-            .unwrap_err();
+        // Past its expiry nothing may be posted from a hold (a void would still return it).
+        let late = Action::PostHold {
+            hold: "bid-2".into(),
+            to: Party::Reserve,
+            amount: q("1"),
+            purpose: Purpose::Auction,
+        };
+        let error = ledger.submit(req("late", vec![late])).await.unwrap_err();
         assert!(
             matches!(error.root(), LedgerError::HoldExpired { .. }),
             "{error}"
@@ -280,6 +279,39 @@ async fn holds_post_partially_void_and_expire() {
             .map(|h| h.state.as_str())
             .collect();
         assert_eq!(states, vec!["voided", "expired"]);
+        assert_verified(&ledger).await;
+    }
+}
+
+#[tokio::test]
+async fn a_void_after_expiry_returns_the_hold_as_expiry_would() {
+    for (url, _dir) in databases().await {
+        let clock = TestClock::new(start_time());
+        let ledger = open(&url, &clock).await;
+        let deposit = Action::Deposit {
+            instrument: CNY.into(),
+            enterprise: A.into(),
+            amount: q("100.00"),
+        };
+        let hold = Action::PlaceHold {
+            hold: "day-order".into(),
+            instrument: CNY.into(),
+            from: ent(A),
+            amount: q("40.00"),
+            expires_at: clock.now() + Duration::minutes(1),
+        };
+        ledger.submit(req("d", vec![deposit, hold])).await.unwrap();
+        clock.advance(Duration::days(9));
+        let void = Action::VoidHold {
+            hold: "day-order".into(),
+        };
+        ledger.submit(req("late", vec![void])).await.unwrap();
+        assert_eq!(
+            balance(&ledger, &format!("{A}/holding/{CNY}")).await,
+            dec("100.00")
+        );
+        let states: Vec<_> = ledger.store().holds().await.unwrap();
+        assert_eq!(states[0].state.as_str(), "voided");
         assert_verified(&ledger).await;
     }
 }

@@ -243,4 +243,37 @@ mod tests {
         };
         assert_eq!(empty.validate(), Err(CalendarError::NoSession));
     }
+
+    proptest::proptest! {
+        /// The day open at any time is a trading day that closes after it, and no earlier
+        /// trading day does; one millisecond before a day's close, that day is open (the
+        /// inversion the day-close duty relies on).
+        #[test]
+        fn the_open_day_is_the_first_trading_day_closing_later(
+            minutes in 0_i64..(60 * 24 * 365 * 3),
+            holidays in proptest::collection::btree_set(0_u64..1_100, 0..60),
+        ) {
+            let start = date("2025-01-01");
+            let calendar = TradingCalendar {
+                holidays: holidays
+                    .into_iter()
+                    .map(|n| start.checked_add_days(Days::new(n)).unwrap())
+                    .collect(),
+                ..TradingCalendar::default()
+            };
+            let at = utc("2025-01-01T00:00:00Z") + chrono::Duration::minutes(minutes);
+            let open = calendar.open_day_at(at).unwrap();
+            proptest::prop_assert!(calendar.is_trading_day(open));
+            proptest::prop_assert!(calendar.close_of(open).unwrap() > at);
+            let mut day = calendar.local_date(at).unwrap();
+            while day < open {
+                if calendar.is_trading_day(day) {
+                    proptest::prop_assert!(calendar.close_of(day).unwrap() <= at);
+                }
+                day = day.succ_opt().unwrap();
+            }
+            let just_before = calendar.close_of(open).unwrap() - chrono::Duration::milliseconds(1);
+            proptest::prop_assert_eq!(calendar.open_day_at(just_before).unwrap(), open);
+        }
+    }
 }

@@ -148,6 +148,9 @@ pub struct Register {
 pub async fn register(ledger: &Ledger) -> Result<Register, ApiError> {
     let store = ledger.store();
     let today = ledger.now().date_naive();
+    // Instruments first: a pollutant is defined before any instrument of it, so every
+    // instrument read finds its pollutant in the later read.
+    let instruments = store.instruments().await?;
     let media: BTreeMap<String, Medium> = store
         .pollutants()
         .await?
@@ -155,7 +158,7 @@ pub async fn register(ledger: &Ledger) -> Result<Register, ApiError> {
         .map(|p| (p.code, p.medium))
         .collect();
     let mut pollutants: BTreeMap<String, (Medium, u32)> = BTreeMap::new();
-    for instrument in store.instruments().await? {
+    for instrument in instruments {
         if let InstrumentKind::DischargeRight {
             pollutant,
             valid_from,

@@ -36,6 +36,9 @@ pub struct DutyReport {
     pub transfers_expired: Vec<u64>,
     /// Open auctions whose `closes_at` has passed: the bureau closes them with the seed.
     pub auctions_to_close: Vec<u64>,
+    /// Duties that failed, each with why; the others were still performed, and the next run
+    /// tries the failed ones again.
+    pub failed: Vec<String>,
 }
 
 impl DutyReport {
@@ -43,22 +46,28 @@ impl DutyReport {
         self.days_closed.is_empty()
             && self.transfers_expired.is_empty()
             && self.auctions_to_close.is_empty()
+            && self.failed.is_empty()
     }
 }
 
-/// Performs every duty due at `now`. No market yet: nothing is due.
+/// Performs every duty due at `now`; one that fails does not keep the others from running
+/// (it is named in [`DutyReport::failed`]). No market yet: nothing is due.
 pub async fn run_due(service: &MarketService, now: DateTime<Utc>) -> Result<DutyReport, ApiError> {
     let mut market = match service.lock(false).await {
         Ok(market) => market,
         Err(ApiError::NotFound(_)) => return Ok(DutyReport::default()),
         Err(other) => return Err(other),
     };
-    let mut report = DutyReport {
-        days_closed: close_due_days(&mut market, service.calendar(), now).await?,
-        ..DutyReport::default()
-    };
+    let mut report = DutyReport::default();
+    let calendar = service.calendar();
+    if let Err(error) = close_due_days(&mut market, calendar, now, &mut report.days_closed).await {
+        report.failed.push(format!("day close: {error}"));
+    }
     let now_ms = Timestamp(now.timestamp_millis());
-    report.transfers_expired = expire_due_transfers(&mut market, now_ms).await?;
+    match expire_due_transfers(&mut market, now_ms).await {
+        Ok(expired) => report.transfers_expired = expired,
+        Err(error) => report.failed.push(format!("transfer expiry: {error}")),
+    }
     report.auctions_to_close = market
         .market()
         .auctions()
@@ -68,26 +77,52 @@ pub async fn run_due(service: &MarketService, now: DateTime<Utc>) -> Result<Duty
     Ok(report)
 }
 
-/// Ends every trading day whose close is at or before `now`, oldest first.
+/// Ends every trading day whose close is at or before `now`, oldest first, into `closed`.
 async fn close_due_days(
     market: &mut DurableMarket,
     calendar: &TradingCalendar,
     now: DateTime<Utc>,
-) -> Result<Vec<NaiveDate>, ApiError> {
-    let mut closed = Vec::new();
+    closed: &mut Vec<NaiveDate>,
+) -> Result<(), ApiError> {
     while closed.len() < DAY_CLOSES_MAX {
-        let day = day_of(calendar, market.trading_day_end())?;
+        let end = market.trading_day_end();
+        let (day, legacy) = open_day(calendar, end)?;
         if calendar.close_of(day).map_err(calendar_error)? > now {
             break;
         }
-        let next = calendar.next_trading_day(day).map_err(calendar_error)?;
+        // A legacy market's next day is today's: the days in between had no market day to end.
+        let next = match legacy {
+            false => calendar.next_trading_day(day),
+            true => calendar.open_day_at(now),
+        };
         let command = MarketCommand::EndDay {
-            next_day_end_ms: day_end(calendar, next)?.timestamp_millis(),
+            next_day_end_ms: day_end(calendar, next.map_err(calendar_error)?)?.timestamp_millis(),
         };
         run_once(market, command, format!("duty/day-close/{day}")).await?;
+        if market.trading_day_end() == end {
+            // The tag was in the log but the day did not move: another calendar closed it.
+            return Err(ApiError::Internal(format!(
+                "the close of {day} is logged but the trading day did not move: do all servers and ticks use the same --calendar?"
+            )));
+        }
         closed.push(day);
     }
-    Ok(closed)
+    Ok(())
+}
+
+/// The trading day whose orders' holds expire at `end`, and whether `end` is a legacy value
+/// (a market opened before day closes existed set it to the UTC midnight two days after its
+/// first day, which no calendar day ends at).
+fn open_day(calendar: &TradingCalendar, end: DateTime<Utc>) -> Result<(NaiveDate, bool), ApiError> {
+    let day = day_of(calendar, end)?;
+    if day_end(calendar, day)? == end {
+        return Ok((day, false));
+    }
+    let first = end.date_naive() - chrono::Days::new(2);
+    let legacy = calendar
+        .trading_day_on_or_after(first)
+        .map_err(calendar_error)?;
+    Ok((legacy, true))
 }
 
 /// Expires the transfers whose deadline has passed; returns their ids.

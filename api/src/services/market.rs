@@ -25,9 +25,9 @@ pub struct MarketService {
     calendar: TradingCalendar,
 }
 
-/// How long after its day's close an order hold expires in the ledger: the day close releases
-/// it long before, so this only bounds how long funds stay held if no process closes the day
-/// (a server down over a week-long holiday). A day whose close is due is closed first.
+/// How long after its day's close an order hold expires in the ledger. The day close voids it
+/// long before; the expiry is the ledger's backstop (its `expire_holds` returns the funds if no
+/// process ever closes the day). A late close still voids holds past their expiry.
 pub const DAY_HOLD_GRACE: Duration = Duration::days(7);
 
 /// When an auction closing at `closes_at` must be settled by: its bid guarantees expire in the

@@ -148,7 +148,7 @@ async fn a_week_later_every_due_day_closes_once_and_stuck_rights_come_back() {
         let third = tick(&s, &at_text).await;
         assert_eq!(
             third,
-            json!({"days_closed": [], "transfers_expired": [], "auctions_to_close": []})
+            json!({"days_closed": [], "transfers_expired": [], "auctions_to_close": [], "failed": []})
         );
         let transfers = s.get("/v1/market/transfers", Some(&s.enterprise_a)).await;
         assert_eq!(transfers.body[0]["state"], "expired", "{}", transfers.body);
