@@ -13,6 +13,7 @@ mod duties;
 mod hostile;
 mod idempotency;
 mod jobs;
+mod late_duties;
 mod market;
 mod openapi;
 mod ops;
