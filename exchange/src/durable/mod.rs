@@ -328,9 +328,7 @@ impl State {
                 if let ledger::Party::Enterprise(code) = party
                     && !self.view.is_registered(code)
                 {
-                    return Err(BridgeError::InvalidMapping(format!(
-                        "{code:?} is not a registered enterprise"
-                    )));
+                    return Err(BridgeError::not_registered(code));
                 }
                 mapping.map_account(*account, party.clone())?;
                 self.view.resolve(mapping);
@@ -343,9 +341,7 @@ impl State {
                 match self.view.instrument(code) {
                     Some((_, false)) => {}
                     _ => {
-                        return Err(BridgeError::InvalidMapping(format!(
-                            "{code:?} is not a right or allowance in the ledger"
-                        )));
+                        return Err(BridgeError::not_tradable(code));
                     }
                 }
                 mapping.map_instrument(*instrument, code)?;

@@ -93,9 +93,10 @@ impl LedgerMapping {
             || self.instruments.contains_key(&instrument)
             || self.codes.contains_key(code)
         {
-            return Err(BridgeError::InvalidMapping(format!(
-                "{instrument} or ledger instrument {code:?} is already mapped (or is the cash instrument)"
-            )));
+            return Err(BridgeError::InstrumentTaken {
+                instrument,
+                code: code.to_owned(),
+            });
         }
         self.instruments.insert(instrument, code.to_owned());
         self.codes.insert(code.to_owned(), instrument);

@@ -46,6 +46,23 @@ pub enum BridgeError {
     Market(#[from] MarketError),
     #[error("invalid mapping: {0}")]
     InvalidMapping(String),
+    /// A mapping names an enterprise the register does not have (`by`: the market id mapped).
+    #[error("invalid mapping: {}", not_a(by, code, "a registered enterprise"))]
+    NotRegistered { by: Option<String>, code: String },
+    /// The market instrument or the ledger code is mapped already, or the code is the cash.
+    #[error(
+        "invalid mapping: {instrument} or ledger instrument {code:?} is already mapped (or is the cash instrument)"
+    )]
+    InstrumentTaken {
+        instrument: InstrumentId,
+        code: String,
+    },
+    /// A mapping names a ledger instrument that is not a right or allowance.
+    #[error(
+        "invalid mapping: {}",
+        not_a(by, code, "a right or allowance in the ledger")
+    )]
+    NotTradable { by: Option<String>, code: String },
     #[error("{0} is not mapped to a ledger party")]
     UnmappedAccount(AccountId),
     #[error("{0} is not mapped to a ledger instrument")]
@@ -81,13 +98,40 @@ pub enum BridgeError {
     Contention { attempts: usize },
 }
 
+/// `"X" is not …`, or `<id> maps to "X", which is not …`.
+fn not_a(by: &Option<String>, code: &str, what: &str) -> String {
+    match by {
+        Some(id) => format!("{id} maps to {code:?}, which is not {what}"),
+        None => format!("{code:?} is not {what}"),
+    }
+}
+
 impl BridgeError {
+    /// `code` is not a registered enterprise.
+    pub fn not_registered(code: &str) -> BridgeError {
+        BridgeError::NotRegistered {
+            by: None,
+            code: code.to_owned(),
+        }
+    }
+
+    /// `code` is not a right or allowance in the ledger.
+    pub fn not_tradable(code: &str) -> BridgeError {
+        BridgeError::NotTradable {
+            by: None,
+            code: code.to_owned(),
+        }
+    }
+
     /// True when the command was refused by the market's rules and nothing changed anywhere.
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
             BridgeError::Market(_)
                 | BridgeError::InvalidMapping(_)
+                | BridgeError::NotRegistered { .. }
+                | BridgeError::NotTradable { .. }
+                | BridgeError::InstrumentTaken { .. }
                 | BridgeError::UnmappedAccount(_)
                 | BridgeError::UnmappedInstrument(_)
         )
@@ -183,9 +227,10 @@ impl LedgerMarket {
             match instruments.get(code) {
                 Some(instrument) if !instrument.is_cash() => {}
                 _ => {
-                    return Err(BridgeError::InvalidMapping(format!(
-                        "{id} maps to {code:?}, which is not a right or allowance in the ledger"
-                    )));
+                    return Err(BridgeError::NotTradable {
+                        by: Some(id.to_string()),
+                        code: code.to_string(),
+                    });
                 }
             }
         }
@@ -199,9 +244,10 @@ impl LedgerMarket {
             if let ledger::Party::Enterprise(code) = party
                 && !registered.contains(code)
             {
-                return Err(BridgeError::InvalidMapping(format!(
-                    "{account} maps to {code:?}, which is not a registered enterprise"
-                )));
+                return Err(BridgeError::NotRegistered {
+                    by: Some(account.to_string()),
+                    code: code.clone(),
+                });
             }
         }
         let balances = LedgerBalances::load(&ledger, &mapping).await?;

@@ -986,7 +986,7 @@ async fn a_new_account_is_mapped_only_with_an_accepted_first_command() {
             .await
             .expect("answered");
         assert!(
-            matches!(refused, Err(exchange::BridgeError::InvalidMapping(ref why)) if why.contains("not a registered")),
+            matches!(refused, Err(exchange::BridgeError::NotRegistered { .. })),
             "{url}: {refused:?}"
         );
         assert_eq!(

@@ -80,23 +80,23 @@ fn refusal(error: &BridgeError) -> (StatusCode, &'static str, Option<&'static st
             | M::NotFrozen(..)
             | M::BookFull { .. } => (conflict, "market_refused", None),
         },
-        BridgeError::InvalidMapping(why) if why.contains("not a registered enterprise") => {
-            (StatusCode::NOT_FOUND, "unknown_enterprise", None)
-        }
-        BridgeError::InvalidMapping(why)
-            if why.contains("right or allowance") || why.contains("ledger instrument") =>
-        {
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                Some("instrument"),
-            )
+        BridgeError::NotRegistered { .. } => (StatusCode::NOT_FOUND, "unknown_enterprise", None),
+        BridgeError::NotTradable { .. } | BridgeError::InstrumentTaken { .. } => {
+            (unprocessable, "invalid_field", Some("instrument"))
         }
         BridgeError::UnmappedAccount(_) | BridgeError::UnmappedInstrument(_) => {
             (StatusCode::NOT_FOUND, "not_found", None)
         }
         BridgeError::Settlement { .. } => (conflict, "settlement_refused", None),
-        _ => (unprocessable, "invalid_field", None),
+        BridgeError::InvalidMapping(_)
+        | BridgeError::NoHoldExpiry(..)
+        | BridgeError::AmountOutOfRange(_)
+        | BridgeError::Contract(_)
+        | BridgeError::Ledger(_)
+        | BridgeError::Poisoned(_)
+        | BridgeError::Corrupt(_)
+        | BridgeError::IdsTaken(_)
+        | BridgeError::Contention { .. } => (unprocessable, "invalid_field", None),
     }
 }
 
