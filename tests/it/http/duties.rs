@@ -35,6 +35,17 @@ async fn day_ends_logged(server: &Server) -> usize {
         .sum()
 }
 
+/// The bureau lists COD for trading at 100.00 CNY/t.
+async fn list_cod(server: &Server) {
+    let listing =
+        json!({"instrument": COD, "tick": "0.01", "lot_t": 10, "previous_close": "100.00"});
+    let bureau = Some(server.bureau.as_str());
+    let listed = server
+        .post("/v1/market/instruments", bureau, Some("l"), &listing)
+        .await;
+    assert_eq!(listed.status, StatusCode::CREATED, "{}", listed.body);
+}
+
 async fn tick(server: &Server, at: &str) -> Value {
     let output = ets(&server.url, &["tick", "--at", at, "--json"]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -60,17 +71,7 @@ async fn a_week_later_every_due_day_closes_once_and_stuck_rights_come_back() {
             .post("/v1/requests", Some(&s.bureau), Some("fund"), &fund)
             .await;
         assert_eq!(funded.status, StatusCode::CREATED, "{}", funded.body);
-        let listing =
-            json!({"instrument": COD, "tick": "0.01", "lot_t": 10, "previous_close": "100.00"});
-        let listed = s
-            .post(
-                "/v1/market/instruments",
-                Some(&s.bureau),
-                Some("l"),
-                &listing,
-            )
-            .await;
-        assert_eq!(listed.status, StatusCode::CREATED, "{}", listed.body);
+        list_cod(&s).await;
         let now = Utc::now();
         // A day bid that rests, and a transfer nobody accepts.
         let bid = order("buy", "100.00", "50");
@@ -175,17 +176,7 @@ async fn the_server_itself_expires_a_transfer_at_its_deadline() {
     .await;
     s.setup().await;
     s.issue(COD, A, "1000").await;
-    let listing =
-        json!({"instrument": COD, "tick": "0.01", "lot_t": 10, "previous_close": "100.00"});
-    let listed = s
-        .post(
-            "/v1/market/instruments",
-            Some(&s.bureau),
-            Some("l"),
-            &listing,
-        )
-        .await;
-    assert_eq!(listed.status, StatusCode::CREATED, "{}", listed.body);
+    list_cod(&s).await;
     let proposal = json!({"instrument": COD, "buyer": B, "quantity": "20", "price": "100.00",
                           "expires_at": Utc::now() + Duration::seconds(2)});
     let proposed = s
