@@ -151,12 +151,7 @@ pub async fn register(ledger: &Ledger) -> Result<Register, ApiError> {
     // Instruments first: a pollutant is defined before any instrument of it, so every
     // instrument read finds its pollutant in the later read.
     let instruments = store.instruments().await?;
-    let media: BTreeMap<String, Medium> = store
-        .pollutants()
-        .await?
-        .into_iter()
-        .map(|p| (p.code, p.medium))
-        .collect();
+    let media = store.pollutant_media().await?;
     let mut pollutants: BTreeMap<String, (Medium, u32)> = BTreeMap::new();
     for instrument in instruments {
         if let InstrumentKind::DischargeRight {

@@ -137,12 +137,7 @@ pub async fn build_round(ledger: &Ledger, input: RoundInput) -> Result<Round, Re
         .map(|b| (b.instrument, b.balance))
         .collect();
     let drawn = previous_draws(ledger).await?;
-    let media: BTreeMap<String, ledger::Medium> = store
-        .pollutants()
-        .await?
-        .into_iter()
-        .map(|p| (p.code, p.medium))
-        .collect();
+    let media = store.pollutant_media().await?;
     let reductions = store.reductions().await?;
 
     let mut pollutants: BTreeMap<String, PollutantSpec> = BTreeMap::new();

@@ -178,6 +178,14 @@ impl Store {
         )
     }
 
+    /// Each pollutant's medium, by pollutant code: what pools it by basin or by airshed.
+    pub async fn pollutant_media(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, crate::instrument::Medium>, LedgerError> {
+        let pollutants = self.pollutants().await?;
+        Ok(pollutants.into_iter().map(|p| (p.code, p.medium)).collect())
+    }
+
     /// Every basin and airshed the register defines.
     pub async fn regions(&self) -> Result<Vec<Region>, LedgerError> {
         read_rows!(
