@@ -13,6 +13,9 @@ pub enum RoundCommand {
     /// Plan and commit a round: every grant in one atomic, idempotent ledger request. Running it
     /// again with the same arguments prints the committed result and writes nothing.
     Commit(RoundArgs),
+    /// Solve a round from files, with no database: applications and pools CSV (or a Round
+    /// JSON/TOML) and a policy in; grants.csv, pools.csv, summary.json and manifest.json out.
+    Solve(crate::cli_offline::SolveArgs),
     /// List capacity applications (all enterprises), optionally of one status.
     Applications {
         /// pending, withdrawn, granted, partial, none or excluded.
@@ -40,6 +43,7 @@ pub async fn run(command: RoundCommand, database_url: &str) -> Result<()> {
         .with_context(|| format!("opening the ledger at {database_url}"))?;
     let db = api::db::Db::open(database_url).await?;
     match command {
+        RoundCommand::Solve(_) => unreachable!("solved without a database in main"),
         RoundCommand::Applications { status } => {
             let status = match status {
                 Some(text) => Some(

@@ -16,6 +16,7 @@ macro_rules! println {
 mod cli_api;
 mod cli_ledger;
 mod cli_market;
+mod cli_offline;
 mod cli_round;
 mod cli_server;
 mod cli_tick;
@@ -91,8 +92,13 @@ enum Command {
     },
     /// Inspect and operate the ledger: balances, journal, verification, scripted requests.
     Ledger(LedgerArgs),
-    /// Reallocation rounds: dry-run or commit a round over the pending capacity applications.
+    /// Reallocation rounds: dry-run or commit a round over the pending capacity applications, or
+    /// solve one from files (`ets round solve`, no database).
     Round(RoundArgs),
+    /// Sealed-bid auctions from files, no database or server: clear a bid stack exactly as the
+    /// registry would.
+    #[command(subcommand)]
+    Auction(cli_offline::AuctionCommand),
     /// Trade from scripts: orders, auctions, transfers and market data, through a running
     /// `ets serve` with your API key.
     Market(cli_market::MarketArgs),
@@ -130,6 +136,12 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         // Scenario runs are CPU-bound (rayon) and need no runtime.
         Command::Scenario(command) => scenarios::cli::run_cli(command).map(|()| ExitCode::SUCCESS),
+        // Offline tools read files only.
+        Command::Auction(command) => cli_offline::auction(command).map(|()| ExitCode::SUCCESS),
+        Command::Round(RoundArgs {
+            command: cli_round::RoundCommand::Solve(args),
+            ..
+        }) => cli_offline::solve(args).map(|()| ExitCode::SUCCESS),
         command => match tokio::runtime::Runtime::new() {
             Ok(runtime) => runtime.block_on(run(command)),
             Err(error) => Err(error.into()),
@@ -213,7 +225,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .await
                 .map(|()| ExitCode::SUCCESS)
         }
-        Command::Scenario(_) => unreachable!("handled without a runtime"),
+        Command::Scenario(_) | Command::Auction(_) => unreachable!("handled without a runtime"),
     }
 }
 

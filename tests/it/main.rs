@@ -4,6 +4,7 @@
 
 mod cli;
 mod http;
+mod offline;
 mod readme;
 mod tidy;
 mod two_processes;

@@ -56,6 +56,14 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     ("ets tick", &["days closed:", "transfers expired:"]),
     (
+        "ets round solve",
+        &["5 applications (2 full, 3 partial)", "cod: granted 14.000"],
+    ),
+    (
+        "ets auction clear",
+        &["cleared at 58.00 CNY/t", "1 below the reserve price"],
+    ),
+    (
         "ets ledger apply requests.json",
         &["1 recorded", "1 replayed"],
     ),
@@ -139,8 +147,10 @@ impl Drop for Servers {
 fn workspace() -> (tempfile::TempDir, PathBuf) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("temp dir");
-    std::os::unix::fs::symlink(repo.join("scenarios"), dir.path().join("scenarios"))
-        .expect("link scenarios/");
+    for examples in ["scenarios", "optimizer", "market"] {
+        std::os::unix::fs::symlink(repo.join(examples), dir.path().join(examples))
+            .expect("link the examples' folders");
+    }
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).expect("bin dir");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ets"), bin.join("ets")).expect("link ets");

@@ -128,6 +128,25 @@ pub enum AuctionState {
     Cancelled,
 }
 
+/// Clears `bids` of auction `auction` with its revealed `seed`: the one clearing the registry
+/// runs at the close, re-runs from a record, and `ets auction clear` runs from files. The tie
+/// draw is keyed by the auction's id and seed, so the same bids and seed always give the same
+/// awards.
+pub fn clear_revealed(
+    rules: &ClearingRules,
+    auction: AuctionId,
+    seed: &[u8; 32],
+    bids: &[SealedBid],
+    bidder_count: usize,
+) -> Clearing {
+    clear(
+        rules,
+        bids,
+        bidder_count,
+        tie_break::tie_seed(auction, seed),
+    )
+}
+
 /// Everything needed to re-run and check an auction: inputs, seed and result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuctionRecord {
@@ -145,12 +164,12 @@ pub struct AuctionRecord {
 impl AuctionRecord {
     /// Clears the stored inputs again with the stored seed.
     pub fn rerun(&self) -> Clearing {
-        let key = tie_break::tie_seed(self.config.id, &self.seed);
-        clear(
+        clear_revealed(
             &self.config.clearing_rules(),
+            self.config.id,
+            &self.seed,
             &self.bids,
             self.bidders.len(),
-            key,
         )
     }
 
@@ -429,12 +448,12 @@ impl Auction {
         if seed_commitment(&seed) != self.seed_commitment {
             return Err(MarketError::SeedMismatch(self.config.id));
         }
-        let key = tie_break::tie_seed(self.config.id, &seed);
-        let clearing = clear(
+        let clearing = clear_revealed(
             &self.config.clearing_rules(),
+            self.config.id,
+            &seed,
             &self.bids,
             self.bidders.len(),
-            key,
         );
         self.state = match &clearing {
             Clearing::Cleared(result) => {
