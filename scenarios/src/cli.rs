@@ -3,7 +3,7 @@
 
 use crate::compare::compare;
 use crate::mc::run_mc;
-use crate::numbers::{fixed, plain, signed};
+use crate::numbers::{cell, fixed, signed};
 use crate::output::{LONG_HEADER, Manifest, create, write_json, write_long_csv, write_long_rows};
 use crate::params::parse_assignment;
 use crate::plots;
@@ -275,6 +275,23 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The header of `sweep_runs.csv`: one column per swept parameter between the run id and totals.
+fn sweep_header(axes: &[SweepAxis]) -> Vec<&str> {
+    let mut header = vec!["run_id"];
+    header.extend(axes.iter().map(|a| a.path.as_str()));
+    header.extend([
+        "status",
+        "abatement_cost",
+        "abatement_cost_pv",
+        "emissions_t",
+        "auction_revenue",
+        "first_year_price",
+        "last_year_price",
+        "error",
+    ]);
+    header
+}
+
 fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
     let (scenario, _) = load(&args.scenario, &[])?;
     let axes = args
@@ -287,51 +304,42 @@ fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
     let runs = run_sweep(&scenario, &axes, Some(&bar))?;
     bar.finish_and_clear();
     let path = args.out.join("sweep_runs.csv");
-    let mut writer = create(&path)?;
-    let names: Vec<&str> = axes.iter().map(|a| a.path.as_str()).collect();
-    writeln!(
-        writer,
-        "run_id,{},status,abatement_cost,abatement_cost_pv,emissions_t,auction_revenue,first_year_price,last_year_price,error",
-        names.join(",")
-    )?;
+    let mut writer = ::csv::Writer::from_writer(create(&path)?);
+    writer.write_record(sweep_header(&axes))?;
     let long_path = args.out.join("results_long.csv");
     let mut long = create(&long_path)?;
     writeln!(long, "{LONG_HEADER}")?;
     let mut failed = 0;
     for run in &runs {
-        let values: Vec<String> = run
-            .overrides
-            .iter()
-            .map(|(_, v)| plain(*v).to_string())
-            .collect();
+        let mut record = vec![run.run_id.to_string()];
+        record.extend(run.overrides.iter().map(|(_, v)| cell(*v)));
         match &run.outcome {
             Ok(result) => {
                 let prices = result.prices();
-                writeln!(
-                    writer,
-                    "{},{},ok,{},{},{},{},{},{},",
-                    run.run_id,
-                    values.join(","),
-                    plain(result.totals.abatement_cost),
-                    plain(result.totals.abatement_cost_pv),
-                    plain(result.totals.emissions_t),
-                    plain(result.totals.auction_revenue),
-                    plain(prices.first().copied().unwrap_or(f64::NAN)),
-                    plain(prices.last().copied().unwrap_or(f64::NAN))
-                )?;
+                let totals = &result.totals;
+                record.push("ok".into());
+                record.extend(
+                    [
+                        totals.abatement_cost,
+                        totals.abatement_cost_pv,
+                        totals.emissions_t,
+                        totals.auction_revenue,
+                        prices.first().copied().unwrap_or(f64::NAN),
+                        prices.last().copied().unwrap_or(f64::NAN),
+                    ]
+                    .map(cell),
+                );
+                record.push(String::new());
                 write_long_rows(&mut long, result, &run.run_id.to_string())?;
             }
             Err(error) => {
                 failed += 1;
-                let error = error.replace([',', '\n'], ";");
-                writeln!(
-                    writer,
-                    "{},{},failed,,,,,,,{error}",
-                    run.run_id,
-                    values.join(",")
-                )?;
+                record.push("failed".into());
+                record.extend(std::iter::repeat_n(String::new(), 6));
+                record.push(error.clone());
             }
         }
+        writer.write_record(&record)?;
     }
     writer.flush()?;
     long.flush()?;
@@ -431,40 +439,28 @@ fn mc_command(args: &McArgs) -> anyhow::Result<()> {
 
 /// One row per draw and year (failed draws: one row with the error).
 fn write_mc_draws(path: &Path, mc: &crate::mc::McResult) -> anyhow::Result<()> {
-    let mut writer = create(path)?;
-    writeln!(
-        writer,
-        "draw,{},year,price,emissions_t,bank_t,error",
-        mc.parameter_paths.join(",")
-    )?;
+    let mut writer = ::csv::Writer::from_writer(create(path)?);
+    let mut header = vec!["draw"];
+    header.extend(mc.parameter_paths.iter().map(String::as_str));
+    header.extend(["year", "price", "emissions_t", "bank_t", "error"]);
+    writer.write_record(&header)?;
     for draw in &mc.draws {
-        let values: Vec<String> = draw
-            .parameters
-            .iter()
-            .map(|v| plain(*v).to_string())
-            .collect();
+        let mut head = vec![draw.index.to_string()];
+        head.extend(draw.parameters.iter().map(|v| cell(*v)));
         match &draw.error {
             None => {
                 for (t, year) in mc.years.iter().enumerate() {
-                    writeln!(
-                        writer,
-                        "{},{},{year},{},{},{},",
-                        draw.index,
-                        values.join(","),
-                        plain(draw.prices[t]),
-                        plain(draw.emissions_t[t]),
-                        plain(draw.bank_t[t])
-                    )?;
+                    let mut record = head.clone();
+                    record.push(year.to_string());
+                    record.extend([draw.prices[t], draw.emissions_t[t], draw.bank_t[t]].map(cell));
+                    record.push(String::new());
+                    writer.write_record(&record)?;
                 }
             }
             Some(error) => {
-                writeln!(
-                    writer,
-                    "{},{},,,,,{}",
-                    draw.index,
-                    values.join(","),
-                    error.replace([',', '\n'], ";")
-                )?;
+                head.extend(std::iter::repeat_n(String::new(), 4));
+                head.push(error.clone());
+                writer.write_record(&head)?;
             }
         }
     }

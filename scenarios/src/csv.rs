@@ -6,8 +6,8 @@
 //! `baseline_t_<year>` columns (e.g. `baseline_t_2030`) for baselines that change by year:
 //! they override `baseline_t` from that year on, like a year table in TOML.
 //! A row is linear when `slope` is given, and a step table when `steps` holds
-//! `quantity:cost` pairs separated by `;`. Quoted fields are not supported: tags are
-//! plain identifiers, which keeps the reader small and its errors precise.
+//! `quantity:cost` pairs separated by `;`. Fields are read by the `csv` crate: quoted fields
+//! may hold commas and quotes (`"Fuling Power, Unit 3"`).
 
 use crate::error::{Result, ScenarioError};
 use crate::spec::{FirmSpec, MacSpec, Series, StepQuantity};
@@ -20,17 +20,18 @@ pub fn parse_firms(text: &str, path: &Path) -> Result<Vec<FirmSpec>> {
         line,
         reason,
     };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        return Err(error(1, "empty file: a header row is required".into()));
+    let mut reader = ::csv::ReaderBuilder::new()
+        .trim(::csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let csv_error = |e: ::csv::Error| {
+        let line = e.position().map_or(1, |p| p.line() as usize);
+        error(line, e.to_string())
     };
-    let columns: Vec<String> = header
-        .split(',')
-        .map(|c| c.trim().to_ascii_lowercase())
-        .collect();
+    let header = reader.headers().map_err(csv_error)?.clone();
+    if header.iter().all(str::is_empty) {
+        return Err(error(1, "empty file: a header row is required".into()));
+    }
+    let columns: Vec<String> = header.iter().map(str::to_ascii_lowercase).collect();
     let find = |name: &str| columns.iter().position(|c| c == name);
     let known = [
         "id",
@@ -71,18 +72,13 @@ pub fn parse_firms(text: &str, path: &Path) -> Result<Vec<FirmSpec>> {
         ));
     };
     let mut firms = Vec::new();
-    for (index, line) in lines {
-        let line_number = index + 1;
-        if line.contains('"') {
-            return Err(error(line_number, "quoted fields are not supported".into()));
+    for record in reader.records() {
+        let record = record.map_err(csv_error)?;
+        if record.iter().all(str::is_empty) {
+            continue;
         }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != columns.len() {
-            return Err(error(
-                line_number,
-                format!("{} fields, header has {}", fields.len(), columns.len()),
-            ));
-        }
+        let line_number = record.position().map_or(0, |p| p.line() as usize);
+        let fields: Vec<&str> = record.iter().collect();
         let text_at = |col: Option<usize>| col.map(|c| fields[c]).filter(|s| !s.is_empty());
         let number_at = |name: &str| -> Result<Option<f64>> {
             match text_at(find(name)) {
@@ -201,6 +197,17 @@ mod tests {
         let years = [2028, 2029, 2030, 2031];
         let path = crate::model::resolve_series("b", &firms[0].baseline_t, &years).expect("series");
         assert_eq!(path, vec![10.0, 10.0, 4.0, 4.0]);
+    }
+
+    #[test]
+    fn quoted_fields_keep_commas_quotes_and_chinese() {
+        let text = "id,sector,region,baseline_t,slope\n\"Fuling Power, Unit 3\",power,涪陵,10,0.5\n\"Jialing \"\"Green\"\"\",chemicals,渝北,5,1\n";
+        let firms = parse_firms(text, Path::new("f.csv")).expect("valid csv");
+        let ids: Vec<&str> = firms.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["Fuling Power, Unit 3", "Jialing \"Green\""]);
+        assert_eq!(firms[0].region, "涪陵");
+        let ragged = parse_firms("id,baseline_t,slope\na,1,1,9\n", Path::new("f.csv"));
+        assert!(ragged.unwrap_err().to_string().contains("f.csv:2"));
     }
 
     #[test]

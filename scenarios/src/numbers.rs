@@ -9,6 +9,24 @@ pub fn plain(value: f64) -> f64 {
     if value == 0.0 { 0.0 } else { value }
 }
 
+/// Decimal places of a float in a file meant for people (CSV cells).
+pub const CELL_PLACES: usize = 6;
+
+/// `value` as a CSV cell: at most [`CELL_PLACES`] decimals, no trailing zeros and no sign on a
+/// zero, so a file shows `2` where the arithmetic left `1.9999999999999998`. Non-finite values
+/// print as Rust does (`NaN`, `inf`).
+pub fn cell(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    let text = fixed(value, CELL_PLACES);
+    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
+    match trimmed {
+        "" | "-" => "0".to_owned(),
+        t => unsign_zero(t.to_owned()),
+    }
+}
+
 /// `value` to `places` decimals; a value that rounds to zero prints without a sign.
 pub fn fixed(value: f64, places: usize) -> String {
     unsign_zero(format!("{value:.places$}"))

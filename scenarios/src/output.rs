@@ -4,7 +4,7 @@
 //! variable, unit, value`, the shape pandas, polars and R's tidyverse pivot directly.
 
 use crate::error::{Result, ScenarioError};
-use crate::numbers::{plain, unsign_json_zeros};
+use crate::numbers::{cell as cell_text, unsign_json_zeros};
 use crate::results::RunResult;
 use crate::scenario::Scenario;
 use serde::Serialize;
@@ -56,7 +56,23 @@ struct Row<'a> {
     entity: &'a str,
 }
 
-/// Writes the long rows of one run (market, sectors, regions, firms) to `writer`.
+/// One row of the long table.
+fn put_long(
+    csv: &mut ::csv::Writer<impl Write>,
+    (scenario, run_id): (&str, &str),
+    row: &Row<'_>,
+    (variable, unit, value): (&str, &str, f64),
+) -> std::io::Result<()> {
+    let year = row.year.to_string();
+    let value = cell_text(value);
+    let record = [
+        scenario, run_id, &year, row.region, row.sector, row.entity, variable, unit, &value,
+    ];
+    csv.write_record(record).map_err(std::io::Error::other)
+}
+
+/// Writes the long rows of one run (market, sectors, regions, firms) to `writer`, quoted by the
+/// `csv` crate (a comma or a quote in a firm's name stays inside its field).
 pub fn write_long_rows(
     writer: &mut impl Write,
     result: &RunResult,
@@ -64,19 +80,15 @@ pub fn write_long_rows(
 ) -> std::io::Result<()> {
     let currency = result.currency.as_str();
     let per_t = format!("{currency}/t");
+    let mut csv = ::csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(writer);
     let mut put = |row: &Row<'_>, variable: &str, unit: &str, value: f64| {
-        writeln!(
-            writer,
-            "{},{},{},{},{},{},{},{},{}",
-            result.scenario,
-            run_id,
-            row.year,
-            row.region,
-            row.sector,
-            row.entity,
-            variable,
-            unit,
-            plain(value)
+        put_long(
+            &mut csv,
+            (&result.scenario, run_id),
+            row,
+            (variable, unit, value),
         )
     };
     for y in &result.market {
@@ -169,7 +181,7 @@ pub fn write_long_rows(
             }
         }
     }
-    Ok(())
+    csv.flush()
 }
 
 /// Writes the long CSV of one run to `path`.

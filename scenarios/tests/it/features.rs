@@ -392,3 +392,30 @@ fn cli_compare_writes_deltas_and_both_price_paths() {
         "legend names the baseline"
     );
 }
+
+/// A firm whose name holds a comma, quotes and Chinese stays in its field of the long table:
+/// every row has the header's nine fields, and values carry no binary-float noise.
+#[test]
+fn long_csv_quotes_names_and_prints_plain_decimals() {
+    let text = MINIMAL.replace("id = \"a\"", "id = \"重庆 \\\"Fuling\\\" Power, Unit 3\"");
+    let (_, result) =
+        scenarios::run_text(&text, scenarios::TextFormat::Toml, &Default::default()).expect("runs");
+    let mut bytes = scenarios::output::LONG_HEADER.as_bytes().to_vec();
+    bytes.push(b'\n');
+    scenarios::output::write_long_rows(&mut bytes, &result, "0").expect("writes");
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let mut firm_rows = 0;
+    for record in reader.records() {
+        let record = record.expect("a well-formed row");
+        assert_eq!(record.len(), 9, "{record:?}");
+        if &record[5] == "重庆 \"Fuling\" Power, Unit 3" {
+            firm_rows += 1;
+        }
+        let value = &record[8];
+        assert!(
+            value.split('.').nth(1).is_none_or(|d| d.len() <= 6),
+            "{value}"
+        );
+    }
+    assert!(firm_rows > 0, "the firm's rows carry its name");
+}
