@@ -153,12 +153,18 @@ pub fn solve(args: SolveArgs) -> Result<()> {
         "policy": args.policy,
         "policy_version": allocation.policy_version,
         "solver": format!("{:?}", optimizer::Options::default()),
-        "seconds": {"read": read_s, "allocate": solve_s, "write": writing.elapsed().as_secs_f64()},
+        "seconds": {"read": ms(read_s), "allocate": ms(solve_s), "write": ms(writing.elapsed().as_secs_f64())},
         "files": files,
     });
     write_json(&args.out, "manifest.json", &manifest)?;
     print_summary(&summary, &args.out);
     Ok(())
+}
+
+/// Seconds to the millisecond, for the manifest (no `1.1098648309999999`).
+fn ms(seconds: f64) -> serde_json::Value {
+    serde_json::Number::from_f64((seconds * 1000.0).round() / 1000.0)
+        .map_or(serde_json::Value::Null, Into::into)
 }
 
 fn write_json(dir: &Path, name: &str, value: &impl serde::Serialize) -> Result<()> {
