@@ -34,6 +34,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::FormatError;
+use crate::document::{self, Format};
 use crate::round::Input;
 use crate::table::Table;
 
@@ -126,16 +127,8 @@ impl Prepared {
 }
 
 pub fn rules_from(input: Input<impl Read>) -> Result<Prepared, FormatError> {
-    let Input { label, mut reader } = input;
-    let mut text = String::new();
-    reader
-        .read_to_string(&mut text)
-        .map_err(|e| FormatError::file(&label, format!("cannot be read: {e}")))?;
-    let rules: Rules = if label.ends_with(".json") {
-        serde_json::from_str(&text).map_err(|e| FormatError::file(&label, e.to_string()))?
-    } else {
-        toml::from_str(&text).map_err(|e| FormatError::file(&label, e.to_string()))?
-    };
+    let label = input.label.clone();
+    let rules: Rules = document::read(input, Format::Toml)?;
     prepare(&rules).map_err(|(field, reason)| FormatError::Field {
         file: label,
         line: 0,

@@ -16,6 +16,7 @@
 //! caller's (the `ets` CLI).
 
 pub mod auction;
+mod document;
 mod error;
 pub mod round;
 mod table;

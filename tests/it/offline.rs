@@ -317,3 +317,71 @@ fn auction_clear_example() {
     assert_eq!(clearing["tie_leftover_lots"], 1);
     assert_eq!(clearing["revenue_cny"], "58000.00");
 }
+
+/// A whole Round as TOML, and `--policy` replacing its own: that policy's 5 % reserve is held
+/// back from the pool.
+#[test]
+fn round_solve_reads_a_round_document() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let round = dir.path().join("round.toml");
+    let application = |id: &str, tonnes: &str, value: &str| {
+        format!(
+            "[[applications]]\nid = \"{id}\"\nenterprise = \"E-{id}\"\nrequests = [{{ pollutant = \"COD\", quantity = \"{tonnes}\" }}]\n\
+             location = {{ district = \"fuling\", basin = \"wujiang\", airshed = \"east\", zone = \"general\" }}\n\
+             credit = \"good\"\nvalue_added_cny_per_year = \"{value}\"\nfiled_at_unix_s = 0\n"
+        )
+    };
+    let body = format!(
+        "id = \"doc-1\"\ndistricts = [\"fuling\"]\nbasins = [\"wujiang\"]\nairsheds = [\"east\"]\n\
+         [[pollutants]]\nid = \"COD\"\nmedium = \"water\"\nscale = 3\n\
+         [[pools]]\nid = \"cod-wujiang\"\npollutant = \"COD\"\narea = \"wujiang\"\nsources = [{{ reduction_id = \"R-1\", quantity = \"10.000\" }}]\n\
+         {}{}[policy]\nversion = \"inline\"\ndefault_tier = 4\n",
+        application("A", "6.000", "900"),
+        application("B", "6.000", "800"),
+    );
+    std::fs::write(&round, body).expect("write");
+    let out = dir.path().join("out");
+    let args = |policy: Option<&str>, out: &Path| {
+        let mut args = vec![
+            "round",
+            "solve",
+            "--round",
+            round.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(policy.map(|p| ["--policy", p]).into_iter().flatten());
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| {
+        ets(
+            "sqlite://unused.db",
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+    };
+    let solved = run(args(None, &out));
+    assert!(solved.status.success(), "{}", text(&solved));
+    let grants = rows(&out.join("grants.csv"));
+    let granted: Vec<(&str, &str)> = grants
+        .iter()
+        .map(|g| (g["application"].as_str(), g["COD_granted"].as_str()))
+        .collect();
+    assert_eq!(granted, [("A", "6.000"), ("B", "4.000")]);
+    let policy = dir.path().join("reserve.toml");
+    std::fs::write(
+        &policy,
+        "version = \"reserve\"\nreserve_share = \"0.05\"\ndefault_tier = 4\n",
+    )
+    .expect("write");
+    let stored = dir.path().join("stored");
+    let solved = run(args(Some(policy.to_str().unwrap()), &stored));
+    assert!(solved.status.success(), "{}", text(&solved));
+    let pools = rows(&stored.join("pools.csv"));
+    assert_eq!(
+        (
+            pools[0]["held_back"].as_str(),
+            pools[0]["available"].as_str()
+        ),
+        ("0.500", "9.500")
+    );
+}

@@ -25,6 +25,7 @@ use optimizer::{
 use rust_decimal::Decimal;
 
 use crate::FormatError;
+use crate::document::{self, Format};
 use crate::table::{Row, Table};
 
 /// Decimal places of a pollutant whose pools file gives no `scale` (3 = kilograms of tonnes).
@@ -80,16 +81,7 @@ pub fn from_document(
     input: Input<impl Read>,
     policy: Option<Policy>,
 ) -> Result<Round, FormatError> {
-    let mut text = String::new();
-    let Input { label, mut reader } = input;
-    reader
-        .read_to_string(&mut text)
-        .map_err(|e| FormatError::file(&label, format!("cannot be read: {e}")))?;
-    let mut round: Round = if label.ends_with(".toml") {
-        toml::from_str(&text).map_err(|e| FormatError::file(&label, e.to_string()))?
-    } else {
-        serde_json::from_str(&text).map_err(|e| FormatError::file(&label, e.to_string()))?
-    };
+    let mut round: Round = document::read(input, Format::Json)?;
     if let Some(policy) = policy {
         round.policy = policy;
     }
@@ -98,16 +90,7 @@ pub fn from_document(
 
 /// A policy file: TOML by default, JSON when `label` ends in `.json`.
 pub fn policy_from(input: Input<impl Read>) -> Result<Policy, FormatError> {
-    let Input { label, mut reader } = input;
-    let mut text = String::new();
-    reader
-        .read_to_string(&mut text)
-        .map_err(|e| FormatError::file(&label, format!("cannot be read: {e}")))?;
-    if label.ends_with(".json") {
-        serde_json::from_str(&text).map_err(|e| FormatError::file(&label, e.to_string()))
-    } else {
-        toml::from_str(&text).map_err(|e| FormatError::file(&label, e.to_string()))
-    }
+    document::read(input, Format::Toml)
 }
 
 /// The tag an application with a `tier` column value of `tier` carries.
