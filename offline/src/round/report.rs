@@ -1,7 +1,8 @@
 //! What `ets round solve` writes: the grants table (one row per application, with its
 //! explanation), the pools table (use and shadow prices) and a summary, all from an
 //! [`optimizer::Allocation`]. Quantities are the allocation's exact decimals; shadow prices and
-//! fill rates (floats by nature) are printed with at most six decimal places.
+//! fill rates (floats by nature) are printed as scenario files print them
+//! ([`scenarios::numbers::cell`]: at most six decimal places, no float noise).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -12,19 +13,8 @@ use serde::Serialize;
 
 use crate::FormatError;
 
-/// Decimal places of a float written for people (fill rates, shadow prices).
-const FLOAT_PLACES: usize = 6;
-
-/// `value` with at most [`FLOAT_PLACES`] decimals and no trailing zeros: `0.5`, not
-/// `0.49999999999999994`.
-pub fn float_cell(value: f64) -> String {
-    let text = format!("{value:.FLOAT_PLACES$}");
-    let trimmed = text.trim_end_matches('0').trim_end_matches('.');
-    match trimmed {
-        "-0" | "" => "0".to_owned(),
-        t => t.to_owned(),
-    }
-}
+/// A float as a CSV cell, the same rule as the scenario files.
+pub use scenarios::numbers::cell as float_cell;
 
 fn csv_error(file: &str) -> impl Fn(csv::Error) -> FormatError + '_ {
     move |source| FormatError::Csv {
@@ -104,7 +94,10 @@ fn fill_rate(a: &ApplicationResult) -> String {
         .map(|g| g.granted / g.requested)
         .min()
         .unwrap_or(Decimal::ZERO);
-    ratio.round_dp(FLOAT_PLACES as u32).normalize().to_string()
+    ratio
+        .round_dp(scenarios::numbers::CELL_PLACES as u32)
+        .normalize()
+        .to_string()
 }
 
 pub fn status_name(status: Status) -> &'static str {
