@@ -129,10 +129,9 @@ impl Prepared {
 pub fn rules_from(input: Input<impl Read>) -> Result<Prepared, FormatError> {
     let label = input.label.clone();
     let rules: Rules = document::read(input, Format::Toml)?;
-    prepare(&rules).map_err(|(field, reason)| FormatError::Field {
+    prepare(&rules).map_err(|(field, reason)| FormatError::Setting {
         file: label,
-        line: 0,
-        column: field.to_owned(),
+        field: field.to_owned(),
         reason,
     })
 }

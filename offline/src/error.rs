@@ -13,6 +13,13 @@ pub enum FormatError {
         column: String,
         reason: String,
     },
+    /// A setting of a document (an auction's `reserve_price`) is not acceptable.
+    #[error("{file}, setting `{field}`: {reason}")]
+    Setting {
+        file: String,
+        field: String,
+        reason: String,
+    },
     /// The header, or the file as a whole, is wrong.
     #[error("{file}: {reason}")]
     File { file: String, reason: String },

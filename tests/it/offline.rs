@@ -316,6 +316,35 @@ fn auction_clear_example() {
     assert_eq!(clearing["tie_draw"][0], "Changshou Chemicals");
     assert_eq!(clearing["tie_leftover_lots"], 1);
     assert_eq!(clearing["revenue_cny"], "58000.00");
+    // A rule finer than the tick is refused by its setting's name, and nothing is written.
+    let coarse = dir.path().join("coarse.toml");
+    let finer = std::fs::read_to_string(&rules)
+        .expect("rules")
+        .replace("\"30.00\"", "\"30.005\"");
+    std::fs::write(&coarse, finer).expect("write");
+    let refused_out = dir.path().join("refused");
+    let run = ets(
+        "sqlite://unused.db",
+        &[
+            "auction",
+            "clear",
+            "--rules",
+            coarse.to_str().unwrap(),
+            "--bids",
+            bids.to_str().unwrap(),
+            "--out",
+            refused_out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(
+        text(&run).contains(
+            "coarse.toml, setting `reserve_price`: 30.005 has more than 2 decimal places"
+        ),
+        "{}",
+        text(&run)
+    );
+    assert!(!refused_out.exists());
 }
 
 /// A whole Round as TOML, and `--policy` replacing its own: that policy's 5 % reserve is held
