@@ -168,6 +168,26 @@ impl Row<'_> {
         }
     }
 
+    /// A decimal with at most `scale` places (trailing zeros aside): more is refused, not
+    /// rounded.
+    pub(crate) fn decimal_at_scale(
+        &self,
+        column: usize,
+        scale: u32,
+    ) -> Result<Option<Decimal>, FormatError> {
+        let value = self.decimal(column)?;
+        match value {
+            Some(d) if d.normalize().scale() > scale => Err(self.error(
+                column,
+                format!(
+                    "`{}` has more than {scale} decimal places (the pollutant's scale); more is refused, not rounded",
+                    self.text(column)
+                ),
+            )),
+            _ => Ok(value),
+        }
+    }
+
     pub(crate) fn parsed<T: FromStr>(
         &self,
         column: usize,

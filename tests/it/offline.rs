@@ -232,7 +232,7 @@ fn round_solve_refuses_bad_files_and_writes_nothing() {
         ),
         (
             &format!("{header}A,E,1,D,B0,A0,1.2345,5\n"),
-            "more decimal places than the pollutant scale 3",
+            "line 2, column `cod`: `1.2345` has more than 3 decimal places",
         ),
         (
             &format!("{header}A,E,1,D,B0,A0,1,\n"),

@@ -45,8 +45,10 @@ pub fn from_tables(
     mut policy: Policy,
 ) -> Result<Round, FormatError> {
     let pool_rows = read_pools(pools)?;
-    let pollutant_ids: Vec<String> = pool_rows.pollutants.keys().cloned().collect();
-    let read = read_applications(applications, &pollutant_ids)?;
+    let scales: BTreeMap<String, u32> = (pool_rows.pollutants.iter())
+        .map(|(id, declared)| (id.clone(), declared.scale.unwrap_or(DEFAULT_SCALE)))
+        .collect();
+    let read = read_applications(applications, &scales)?;
     if let Some(file) = &read.tier_column_of {
         policy.tiers.splice(0..0, tier_rules(file));
     }
@@ -370,18 +372,19 @@ struct AppColumns {
     airshed: usize,
     value_added: usize,
     optional: [Option<usize>; 8],
-    /// (column, pollutant id) of every requested-quantity column.
-    pollutants: Vec<(usize, String)>,
+    /// (column, pollutant id, its scale) of every requested-quantity column.
+    pollutants: Vec<(usize, String, u32)>,
 }
 
 impl AppColumns {
-    fn of(table: &Table<impl Read>, pollutant_ids: &[String]) -> Result<Self, FormatError> {
-        let pollutant_of = |column: &str| pollutant_ids.iter().find(|p| p.to_lowercase() == column);
-        let pollutants: Vec<(usize, String)> = table
+    fn of(table: &Table<impl Read>, scales: &BTreeMap<String, u32>) -> Result<Self, FormatError> {
+        let pollutant_ids: Vec<&str> = scales.keys().map(String::as_str).collect();
+        let pollutant_of = |column: &str| scales.iter().find(|(p, _)| p.to_lowercase() == column);
+        let pollutants: Vec<(usize, String, u32)> = table
             .columns()
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| pollutant_of(c).map(|p| (i, p.clone())))
+            .filter_map(|(i, c)| pollutant_of(c).map(|(p, scale)| (i, p.clone(), *scale)))
             .collect();
         if pollutants.is_empty() {
             return Err(FormatError::file(
@@ -417,8 +420,9 @@ impl AppColumns {
 
 fn read_applications(
     input: Input<impl Read>,
-    pollutant_ids: &[String],
+    scales: &BTreeMap<String, u32>,
 ) -> Result<Applications, FormatError> {
+    let pollutant_ids: Vec<String> = scales.keys().cloned().collect();
     let mut table = Table::open(&input.label, input.reader)?;
     let pollutant_of = |column: &str| pollutant_ids.iter().find(|p| p.to_lowercase() == column);
     let listing = format!(
@@ -430,7 +434,7 @@ fn read_applications(
         |c| APPLICATION_COLUMNS.contains(&c) || pollutant_of(c).is_some(),
         &listing,
     )?;
-    let columns = AppColumns::of(&table, pollutant_ids)?;
+    let columns = AppColumns::of(&table, scales)?;
     let filed_at = table.column("filed_at_unix_s");
     let mut read = Applications {
         applications: Vec::new(),
@@ -465,8 +469,8 @@ fn note(set: &mut BTreeSet<String>, id: &str) {
 fn application(row: &Row<'_>, c: &AppColumns) -> Result<Application, FormatError> {
     let [tier, tags, credit, zone, river, share, jobs, project] = c.optional;
     let mut requests = Vec::with_capacity(c.pollutants.len());
-    for (column, pollutant) in &c.pollutants {
-        match row.decimal(*column)? {
+    for (column, pollutant, scale) in &c.pollutants {
+        match row.decimal_at_scale(*column, *scale)? {
             Some(quantity) if !quantity.is_zero() => requests.push(Request {
                 pollutant: pollutant.clone(),
                 quantity,
