@@ -3,8 +3,11 @@
 
 use crate::compare::compare;
 use crate::mc::run_mc;
-use crate::numbers::{cell, fixed, signed};
-use crate::output::{LONG_HEADER, Manifest, create, write_json, write_long_csv, write_long_rows};
+use crate::numbers::{fixed, signed};
+use crate::output::{
+    LONG_HEADER, Manifest, McSummary, create, write_json, write_long_csv, write_long_rows,
+    write_mc_draws, write_sweep_long, write_sweep_runs,
+};
 use crate::params::parse_assignment;
 use crate::plots;
 use crate::run::RunOptions;
@@ -34,7 +37,8 @@ pub enum ScenarioCommand {
     ///
     /// Example: --param cap.linear_reduction_factor=0.02:0.05:0.01
     /// --param banking.discount_rate=0.03,0.05. Writes OUT/sweep_runs.csv (one row per
-    /// grid point), OUT/results_long.csv (market rows by run_id) and OUT/manifest.json.
+    /// grid point), OUT/results_long.csv (market rows by run_id), OUT/manifest.json and
+    /// OUT/plots/sweep.svg|png (prices over one parameter, a heat map over two).
     Sweep(SweepArgs),
     /// Monte Carlo over the scenario's uncertain parameters, seeded and parallel.
     ///
@@ -92,6 +96,9 @@ pub struct SweepArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Skip the plot (a line for one swept parameter, a heat map for two).
+    #[arg(long)]
+    pub no_plots: bool,
 }
 
 #[derive(Debug, Args)]
@@ -275,23 +282,6 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The header of `sweep_runs.csv`: one column per swept parameter between the run id and totals.
-fn sweep_header(axes: &[SweepAxis]) -> Vec<&str> {
-    let mut header = vec!["run_id"];
-    header.extend(axes.iter().map(|a| a.path.as_str()));
-    header.extend([
-        "status",
-        "abatement_cost",
-        "abatement_cost_pv",
-        "emissions_t",
-        "auction_revenue",
-        "first_year_price",
-        "last_year_price",
-        "error",
-    ]);
-    header
-}
-
 fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
     let (scenario, _) = load(&args.scenario, &[])?;
     let axes = args
@@ -303,45 +293,9 @@ fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
     let bar = progress(total, "sweep");
     let runs = run_sweep(&scenario, &axes, Some(&bar))?;
     bar.finish_and_clear();
-    let path = args.out.join("sweep_runs.csv");
-    let mut writer = ::csv::Writer::from_writer(create(&path)?);
-    writer.write_record(sweep_header(&axes))?;
-    let long_path = args.out.join("results_long.csv");
-    let mut long = create(&long_path)?;
-    writeln!(long, "{LONG_HEADER}")?;
-    let mut failed = 0;
-    for run in &runs {
-        let mut record = vec![run.run_id.to_string()];
-        record.extend(run.overrides.iter().map(|(_, v)| cell(*v)));
-        match &run.outcome {
-            Ok(result) => {
-                let prices = result.prices();
-                let totals = &result.totals;
-                record.push("ok".into());
-                record.extend(
-                    [
-                        totals.abatement_cost,
-                        totals.abatement_cost_pv,
-                        totals.emissions_t,
-                        totals.auction_revenue,
-                        prices.first().copied().unwrap_or(f64::NAN),
-                        prices.last().copied().unwrap_or(f64::NAN),
-                    ]
-                    .map(cell),
-                );
-                record.push(String::new());
-                write_long_rows(&mut long, result, &run.run_id.to_string())?;
-            }
-            Err(error) => {
-                failed += 1;
-                record.push("failed".into());
-                record.extend(std::iter::repeat_n(String::new(), 6));
-                record.push(error.clone());
-            }
-        }
-        writer.write_record(&record)?;
-    }
-    writer.flush()?;
+    let failed = write_sweep_runs(create(&args.out.join("sweep_runs.csv"))?, &axes, &runs)?;
+    let mut long = create(&args.out.join("results_long.csv"))?;
+    write_sweep_long(&mut long, &runs)?;
     long.flush()?;
     let mut manifest = Manifest::new(
         "sweep",
@@ -350,6 +304,15 @@ fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
     );
     manifest.created_unix_s = now_unix_s();
     manifest.files = vec!["sweep_runs.csv".into(), "results_long.csv".into()];
+    if !args.no_plots {
+        let name = &scenario.model().name;
+        match plots::sweep(&args.out.join("plots"), name, &axes, &runs) {
+            Ok(paths) => manifest
+                .files
+                .extend(paths.iter().map(|p| relative(&args.out, p))),
+            Err(error) => eprintln!("warning: plots skipped: {error}"),
+        }
+    }
     write_json(&args.out.join("manifest.json"), &manifest)?;
     writeln!(
         std::io::stdout(),
@@ -373,35 +336,20 @@ fn mc_command(args: &McArgs) -> anyhow::Result<()> {
     let bar = progress(u64::from(draws), "monte carlo");
     let mc = run_mc(&scenario, draws, seed, Some(&bar))?;
     bar.finish_and_clear();
-    write_mc_draws(&args.out.join("mc_draws.csv"), &mc)?;
-    #[derive(serde::Serialize)]
-    struct Summary<'a> {
-        seed: u64,
-        draws: u32,
-        failed_draws: usize,
-        years: &'a [i32],
-        parameter_paths: &'a [String],
-        price: &'a crate::mc::Bands,
-        emissions_t: &'a crate::mc::Bands,
-        bank_t: &'a crate::mc::Bands,
-    }
+    write_mc_draws(create(&args.out.join("mc_draws.csv"))?, &mc)?;
     write_json(
         &args.out.join("mc_summary.json"),
-        &Summary {
-            seed,
-            draws,
-            failed_draws: mc.failed_draws,
-            years: &mc.years,
-            parameter_paths: &mc.parameter_paths,
-            price: &mc.price_bands,
-            emissions_t: &mc.emissions_bands,
-            bank_t: &mc.bank_bands,
-        },
+        &McSummary::of(&mc, draws),
     )?;
     let mut files = vec!["mc_draws.csv".to_string(), "mc_summary.json".to_string()];
     let central = scenario.run(&RunOptions::default()).ok();
     if let (false, Some(central)) = (args.no_plots, central.as_ref()) {
-        match plots::price_path(&args.out.join("plots"), central, Some(&mc)) {
+        match plots::price_path(
+            &args.out.join("plots"),
+            scenario.model(),
+            central,
+            Some(&mc),
+        ) {
             Ok(paths) => files.extend(paths.iter().map(|p| relative(&args.out, p))),
             Err(error) => eprintln!("warning: plots skipped: {error}"),
         }
@@ -434,37 +382,6 @@ fn mc_command(args: &McArgs) -> anyhow::Result<()> {
         mc.failed_draws,
         args.out.display()
     )?;
-    Ok(())
-}
-
-/// One row per draw and year (failed draws: one row with the error).
-fn write_mc_draws(path: &Path, mc: &crate::mc::McResult) -> anyhow::Result<()> {
-    let mut writer = ::csv::Writer::from_writer(create(path)?);
-    let mut header = vec!["draw"];
-    header.extend(mc.parameter_paths.iter().map(String::as_str));
-    header.extend(["year", "price", "emissions_t", "bank_t", "error"]);
-    writer.write_record(&header)?;
-    for draw in &mc.draws {
-        let mut head = vec![draw.index.to_string()];
-        head.extend(draw.parameters.iter().map(|v| cell(*v)));
-        match &draw.error {
-            None => {
-                for (t, year) in mc.years.iter().enumerate() {
-                    let mut record = head.clone();
-                    record.push(year.to_string());
-                    record.extend([draw.prices[t], draw.emissions_t[t], draw.bank_t[t]].map(cell));
-                    record.push(String::new());
-                    writer.write_record(&record)?;
-                }
-            }
-            Some(error) => {
-                head.extend(std::iter::repeat_n(String::new(), 4));
-                head.push(error.clone());
-                writer.write_record(&head)?;
-            }
-        }
-    }
-    writer.flush()?;
     Ok(())
 }
 

@@ -4,9 +4,11 @@
 //! variable, unit, value`, the shape pandas, polars and R's tidyverse pivot directly.
 
 use crate::error::{Result, ScenarioError};
+use crate::mc::{Bands, McResult};
 use crate::numbers::{cell as cell_text, unsign_json_zeros};
 use crate::results::RunResult;
 use crate::scenario::Scenario;
+use crate::sweep::{SweepAxis, SweepRun};
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -40,11 +42,9 @@ pub fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
 
 /// Writes `value` as pretty JSON to `path` (negative zeros written as `0.0`).
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
-    let mut json = serde_json::to_value(value).map_err(|e| output_error(path, e))?;
-    unsign_json_zeros(&mut json);
+    let text = json_text(value).map_err(|e| output_error(path, e))?;
     let mut writer = create(path)?;
-    serde_json::to_writer_pretty(&mut writer, &json).map_err(|e| output_error(path, e))?;
-    writer.write_all(b"\n").map_err(|e| output_error(path, e))?;
+    writeln!(writer, "{text}").map_err(|e| output_error(path, e))?;
     writer.flush().map_err(|e| output_error(path, e))
 }
 
@@ -245,6 +245,144 @@ impl Manifest {
             },
             created_unix_s: None,
             files: Vec::new(),
+        }
+    }
+}
+
+/// `value` as pretty JSON text, negative zeros written as `0.0` (what [`write_json`] writes).
+pub fn json_text(value: &impl Serialize) -> std::result::Result<String, serde_json::Error> {
+    let mut json = serde_json::to_value(value)?;
+    unsign_json_zeros(&mut json);
+    serde_json::to_string_pretty(&json)
+}
+
+/// The header of `sweep_runs.csv`: one column per swept parameter between the run id and totals.
+pub fn sweep_header(axes: &[SweepAxis]) -> Vec<&str> {
+    let mut header = vec!["run_id"];
+    header.extend(axes.iter().map(|a| a.path.as_str()));
+    header.extend([
+        "status",
+        "abatement_cost",
+        "abatement_cost_pv",
+        "emissions_t",
+        "auction_revenue",
+        "first_year_price",
+        "last_year_price",
+        "error",
+    ]);
+    header
+}
+
+/// Writes `sweep_runs.csv` (one row per grid point) and returns how many points failed.
+pub fn write_sweep_runs(
+    out: impl Write,
+    axes: &[SweepAxis],
+    runs: &[SweepRun],
+) -> ::csv::Result<usize> {
+    let mut writer = ::csv::Writer::from_writer(out);
+    writer.write_record(sweep_header(axes))?;
+    let mut failed = 0;
+    for run in runs {
+        let mut record = vec![run.run_id.to_string()];
+        record.extend(run.overrides.iter().map(|(_, v)| cell_text(*v)));
+        match &run.outcome {
+            Ok(result) => {
+                let prices = result.prices();
+                let totals = &result.totals;
+                record.push("ok".into());
+                record.extend(
+                    [
+                        totals.abatement_cost,
+                        totals.abatement_cost_pv,
+                        totals.emissions_t,
+                        totals.auction_revenue,
+                        prices.first().copied().unwrap_or(f64::NAN),
+                        prices.last().copied().unwrap_or(f64::NAN),
+                    ]
+                    .map(cell_text),
+                );
+                record.push(String::new());
+            }
+            Err(error) => {
+                failed += 1;
+                record.push("failed".into());
+                record.extend(std::iter::repeat_n(String::new(), 6));
+                record.push(error.clone());
+            }
+        }
+        writer.write_record(&record)?;
+    }
+    writer.flush()?;
+    Ok(failed)
+}
+
+/// The long table of a sweep: the header, then every successful point's rows by run id.
+pub fn write_sweep_long(out: &mut impl Write, runs: &[SweepRun]) -> std::io::Result<()> {
+    writeln!(out, "{LONG_HEADER}")?;
+    for run in runs {
+        if let Ok(result) = &run.outcome {
+            write_long_rows(out, result, &run.run_id.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// `mc_draws.csv`: one row per draw and year (a failed draw: one row with its error).
+pub fn write_mc_draws(out: impl Write, mc: &McResult) -> ::csv::Result<()> {
+    let mut writer = ::csv::Writer::from_writer(out);
+    let mut header = vec!["draw"];
+    header.extend(mc.parameter_paths.iter().map(String::as_str));
+    header.extend(["year", "price", "emissions_t", "bank_t", "error"]);
+    writer.write_record(&header)?;
+    for draw in &mc.draws {
+        let mut head = vec![draw.index.to_string()];
+        head.extend(draw.parameters.iter().map(|v| cell_text(*v)));
+        match &draw.error {
+            None => {
+                for (t, year) in mc.years.iter().enumerate() {
+                    let mut record = head.clone();
+                    record.push(year.to_string());
+                    let values = [draw.prices[t], draw.emissions_t[t], draw.bank_t[t]];
+                    record.extend(values.map(cell_text));
+                    record.push(String::new());
+                    writer.write_record(&record)?;
+                }
+            }
+            Some(error) => {
+                head.extend(std::iter::repeat_n(String::new(), 4));
+                head.push(error.clone());
+                writer.write_record(&head)?;
+            }
+        }
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// `mc_summary.json`: the seed, the draw count and the p5/p50/p95 bands per year.
+#[derive(Serialize)]
+pub struct McSummary<'a> {
+    pub seed: u64,
+    pub draws: u32,
+    pub failed_draws: usize,
+    pub years: &'a [i32],
+    pub parameter_paths: &'a [String],
+    pub price: &'a Bands,
+    pub emissions_t: &'a Bands,
+    pub bank_t: &'a Bands,
+}
+
+impl<'a> McSummary<'a> {
+    pub fn of(mc: &'a McResult, draws: u32) -> McSummary<'a> {
+        McSummary {
+            seed: mc.seed,
+            draws,
+            failed_draws: mc.failed_draws,
+            years: &mc.years,
+            parameter_paths: &mc.parameter_paths,
+            price: &mc.price_bands,
+            emissions_t: &mc.emissions_bands,
+            bank_t: &mc.bank_bands,
         }
     }
 }

@@ -207,6 +207,7 @@ fn cli_run_writes_tables_manifest_and_plots() {
         ],
         out: dir.path().join("sweep"),
         threads: Some(2),
+        no_plots: false,
     }))
     .expect("sweep");
     let runs = std::fs::read_to_string(dir.path().join("sweep/sweep_runs.csv")).expect("runs");

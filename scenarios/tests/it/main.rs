@@ -2,6 +2,7 @@
 
 mod features;
 mod invariants;
+mod plots;
 mod reallocation;
 mod validation;
 
