@@ -148,7 +148,10 @@ pub fn solve(args: SolveArgs) -> Result<()> {
     }
     let manifest = serde_json::json!({
         "tool": "ets round solve",
-        "version": env!("CARGO_PKG_VERSION"),
+        "version": scenarios::output::VERSION,
+        "commit": commit(),
+        // HiGHS runs on one thread (optimizer/src/solve/highs_lp.rs), so results never depend on it.
+        "threads": 1,
         "inputs_sha256": hashes(&inputs)?,
         "policy": args.policy,
         "policy_version": allocation.policy_version,
@@ -159,6 +162,14 @@ pub fn solve(args: SolveArgs) -> Result<()> {
     write_json(&args.out, "manifest.json", &manifest)?;
     print_summary(&summary, &args.out);
     Ok(())
+}
+
+/// The git commit of this build, or null when it was built outside a checkout.
+fn commit() -> serde_json::Value {
+    let commit = scenarios::output::COMMIT;
+    (!commit.is_empty())
+        .then(|| commit.into())
+        .unwrap_or_default()
 }
 
 /// Seconds to the millisecond, for the manifest (no `1.1098648309999999`).
@@ -218,7 +229,8 @@ pub fn auction(command: AuctionCommand) -> Result<()> {
     offline::auction::write_awards(&outcome, out, &name)?;
     let mut clearing = serde_json::to_value(&outcome)?;
     clearing["inputs_sha256"] = hashes(&[&args.rules, &args.bids])?;
-    clearing["version"] = env!("CARGO_PKG_VERSION").into();
+    clearing["version"] = scenarios::output::VERSION.into();
+    clearing["commit"] = commit();
     write_json(&args.out, "clearing.json", &clearing)?;
     match outcome.clearing_price {
         Some(price) => println!(

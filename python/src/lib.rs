@@ -357,7 +357,8 @@ fn auction_clear(py: Python<'_>, rules: Named, bids: Named) -> PyResult<(String,
 
 #[pymodule]
 fn _ets(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    module.add("__version__", scenarios::output::VERSION)?;
+    module.add("__commit__", scenarios::output::COMMIT)?;
     module.add_function(wrap_pyfunction!(scenario_run, module)?)?;
     module.add_function(wrap_pyfunction!(scenario_compare, module)?)?;
     module.add_function(wrap_pyfunction!(scenario_sweep, module)?)?;

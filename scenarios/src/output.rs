@@ -13,6 +13,12 @@ use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
 
+/// The engine's version, recorded in every manifest.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The git commit the engine was built from (`build.rs`); empty when built outside a checkout.
+pub const COMMIT: &str = env!("ETS_GIT_COMMIT");
+
 /// Header of the long table.
 pub const LONG_HEADER: &str = "scenario,run_id,year,region,sector,entity,variable,unit,value";
 
@@ -208,6 +214,10 @@ pub struct SolverSettingsRecord {
 pub struct Manifest {
     pub engine: &'static str,
     pub version: &'static str,
+    /// The git commit of the build, when known.
+    pub commit: Option<&'static str>,
+    /// Worker threads the run had (rayon's pool); results never depend on it.
+    pub threads: usize,
     pub mode: String,
     pub scenario: String,
     /// SHA-256 of the canonical scenario (see `Scenario::content_hash`).
@@ -227,7 +237,9 @@ impl Manifest {
         let solver = &scenario.model().solver;
         Manifest {
             engine: "scenarios",
-            version: env!("CARGO_PKG_VERSION"),
+            version: VERSION,
+            commit: (!COMMIT.is_empty()).then_some(COMMIT),
+            threads: rayon::current_num_threads(),
             mode: mode.to_string(),
             scenario: scenario.model().name.clone(),
             scenario_hash: scenario.content_hash(),

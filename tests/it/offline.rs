@@ -165,6 +165,18 @@ fn round_from_the_peer_files_grants_what_the_analyst_grants() {
         manifest["inputs_sha256"].as_object().expect("hashes").len(),
         2
     );
+    assert_eq!(manifest["threads"], 1);
+    // Built from a git checkout (CI's clone, a developer's tree), the manifest names its commit.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if let Some(head) = head {
+        assert_eq!(manifest["commit"], head.as_str(), "{manifest}");
+    }
 }
 
 /// Commas, quotes and Chinese names survive the round trip; tiers come from the `tier` column.

@@ -195,6 +195,11 @@ fn cli_run_writes_tables_manifest_and_plots() {
     )
     .expect("json");
     assert_eq!(manifest["scenario_hash"].as_str().map(str::len), Some(64));
+    assert!(
+        manifest["threads"].as_u64().is_some_and(|t| t >= 1),
+        "{manifest}"
+    );
+    assert_eq!(manifest["version"], "0.1.0");
     let csv = std::fs::read_to_string(dir.path().join("results_long.csv")).expect("csv");
     assert!(csv.starts_with("scenario,run_id,year,region,sector,entity,variable,unit,value"));
     assert!(csv.contains("policy,0,2026,all,all,market,price,CNY/t,"));
