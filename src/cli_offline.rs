@@ -166,10 +166,10 @@ pub fn solve(args: SolveArgs) -> Result<()> {
 
 /// The git commit of this build, or null when it was built outside a checkout.
 fn commit() -> serde_json::Value {
-    let commit = scenarios::output::COMMIT;
-    (!commit.is_empty())
-        .then(|| commit.into())
-        .unwrap_or_default()
+    match scenarios::output::COMMIT {
+        "" => serde_json::Value::Null,
+        commit => commit.into(),
+    }
 }
 
 /// Seconds to the millisecond, for the manifest (no `1.1098648309999999`).
