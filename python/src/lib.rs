@@ -7,13 +7,11 @@
 //! The GIL is released while the engine works. Errors become the exceptions of
 //! `ets.errors`, with the field, file and line they name.
 
-use std::io::Write;
-
 use offline::FormatError;
 use offline::round::{Input, report};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use scenarios::output::{self, LONG_HEADER};
+use scenarios::output;
 use scenarios::{RunOptions, RunResult, Scenario, ScenarioError};
 
 /// An input text and the label it is known by (a path, or `applications (DataFrame)`).
@@ -186,10 +184,7 @@ fn scenario(source: &Named, overrides: &[(String, f64)]) -> Result<Scenario, Pro
 
 fn long_table(runs: &[(&RunResult, &str)]) -> Result<String, Problem> {
     let mut out = Vec::new();
-    writeln!(out, "{LONG_HEADER}").map_err(engine)?;
-    for (result, run_id) in runs {
-        output::write_long_rows(&mut out, result, run_id).map_err(engine)?;
-    }
+    output::write_long_table(&mut out, runs).map_err(engine)?;
     text(out)
 }
 
@@ -246,9 +241,9 @@ fn scenario_sweep(
         })?;
         let mut table = Vec::new();
         output::write_sweep_runs(&mut table, &axes, &runs).map_err(engine)?;
-        let mut long = Vec::new();
-        output::write_sweep_long(&mut long, &runs).map_err(engine)?;
-        Ok((text(table)?, text(long)?))
+        let long = output::sweep_long_runs(&runs);
+        let long: Vec<(&RunResult, &str)> = long.iter().map(|(r, id)| (*r, id.as_str())).collect();
+        Ok((text(table)?, long_table(&long)?))
     })
 }
 

@@ -45,6 +45,18 @@ def test_the_long_table_equals_the_cli_file(repo, ets_bin, tmp_path):
     pd.testing.assert_frame_equal(ets.scenario.run(path).long, from_file)
 
 
+def test_the_parquet_table_equals_the_csv(repo, ets_bin, tmp_path):
+    path = repo / "scenarios/examples/policy.toml"
+    cli = run_ets(ets_bin, "scenario", "run", str(path), "--out", str(tmp_path), "--no-plots", "--format", "csv,parquet")
+    assert cli.returncode == 0, cli.stderr
+    parquet = pd.read_parquet(tmp_path / "results_long.parquet")
+    csv = pd.read_csv(tmp_path / "results_long.csv", dtype={"run_id": str})
+    assert list(parquet.columns) == LONG_COLUMNS
+    assert str(parquet["year"].dtype) == "int32" and str(parquet["value"].dtype) == "float64"
+    parquet["year"] = parquet["year"].astype("int64")
+    pd.testing.assert_frame_equal(parquet.astype({"run_id": object}), csv.astype({"run_id": object}), check_dtype=False)
+
+
 NAMES = ['Jialing "Green" Pharma, Ltd.', "重庆钢铁股份有限公司", "Fuling Power; Unit 3"]
 
 

@@ -5,11 +5,12 @@ use crate::compare::compare;
 use crate::mc::run_mc;
 use crate::numbers::{fixed, signed};
 use crate::output::{
-    LONG_HEADER, Manifest, McSummary, create, write_json, write_long_csv, write_long_rows,
-    write_mc_draws, write_sweep_long, write_sweep_runs,
+    Manifest, McSummary, TableFormat, create, sweep_long_runs, write_json, write_long_files,
+    write_mc_draws, write_sweep_runs,
 };
 use crate::params::parse_assignment;
 use crate::plots;
+use crate::results::RunResult;
 use crate::run::RunOptions;
 use crate::scenario::Scenario;
 use crate::sweep::{SweepAxis, run_sweep};
@@ -25,7 +26,8 @@ pub enum ScenarioCommand {
     /// Run one scenario and write its tables, summary, manifest and plots.
     ///
     /// Writes OUT/results_long.csv (scenario, run_id, year, region, sector, entity,
-    /// variable, unit, value), OUT/summary.json, OUT/manifest.json and OUT/plots/*.svg|png.
+    /// variable, unit, value; or .parquet with --format parquet), OUT/summary.json,
+    /// OUT/manifest.json and OUT/plots/*.svg|png.
     Run(RunArgs),
     /// Compare a scenario with a baseline scenario: deltas, winners and losers.
     ///
@@ -57,6 +59,9 @@ pub struct RunArgs {
     /// Output directory.
     #[arg(short, long, default_value = "scenario-out")]
     pub out: PathBuf,
+    /// Formats of the long table: csv, parquet, or both (`--format csv,parquet`).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "csv")]
+    pub format: Vec<TableFormat>,
     /// Override a scalar: PATH=VALUE, e.g. cap.linear_reduction_factor=0.03 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
@@ -75,6 +80,9 @@ pub struct CompareArgs {
     /// Output directory.
     #[arg(short, long, default_value = "scenario-out")]
     pub out: PathBuf,
+    /// Formats of the long table: csv, parquet, or both (`--format csv,parquet`).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "csv")]
+    pub format: Vec<TableFormat>,
     /// Override a scalar of the scenario (not the baseline): PATH=VALUE (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
@@ -93,6 +101,9 @@ pub struct SweepArgs {
     /// Output directory.
     #[arg(short, long, default_value = "scenario-out")]
     pub out: PathBuf,
+    /// Formats of the long table: csv, parquet, or both (`--format csv,parquet`).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "csv")]
+    pub format: Vec<TableFormat>,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -188,9 +199,9 @@ fn progress(length: u64, message: &str) -> ProgressBar {
 fn run_command(args: &RunArgs) -> anyhow::Result<()> {
     let (scenario, overrides) = load(&args.scenario, &args.set)?;
     let result = scenario.run(&RunOptions::default())?;
-    let mut files = vec!["results_long.csv".to_string(), "summary.json".to_string()];
-    write_long_csv(&args.out.join("results_long.csv"), &result, "0")?;
+    let mut files = write_long_files(&args.out, &args.format, &[(&result, "0")])?;
     write_json(&args.out.join("summary.json"), &result)?;
+    files.push("summary.json".to_string());
     if !args.no_plots {
         // Plots are a convenience: a machine without fonts still gets its tables.
         match plots::all(&args.out.join("plots"), scenario.model(), &result, None) {
@@ -241,16 +252,9 @@ fn compare_command(args: &CompareArgs) -> anyhow::Result<()> {
     let baseline_result = baseline.run(&RunOptions::default())?;
     let comparison = compare(&result, &baseline_result);
     write_json(&args.out.join("comparison.json"), &comparison)?;
-    let path = args.out.join("results_long.csv");
-    let mut writer = create(&path)?;
-    writeln!(writer, "{LONG_HEADER}")?;
-    write_long_rows(&mut writer, &result, "scenario")?;
-    write_long_rows(&mut writer, &baseline_result, "baseline")?;
-    writer.flush()?;
-    let mut files = vec![
-        "comparison.json".to_string(),
-        "results_long.csv".to_string(),
-    ];
+    let runs = [(&result, "scenario"), (&baseline_result, "baseline")];
+    let mut files = vec!["comparison.json".to_string()];
+    files.extend(write_long_files(&args.out, &args.format, &runs)?);
     if !args.no_plots {
         let dir = args.out.join("plots");
         let drawn = plots::price_comparison(&dir, &result, &baseline_result).and_then(|mut p| {
@@ -294,16 +298,17 @@ fn sweep_command(args: &SweepArgs) -> anyhow::Result<()> {
     let runs = run_sweep(&scenario, &axes, Some(&bar))?;
     bar.finish_and_clear();
     let failed = write_sweep_runs(create(&args.out.join("sweep_runs.csv"))?, &axes, &runs)?;
-    let mut long = create(&args.out.join("results_long.csv"))?;
-    write_sweep_long(&mut long, &runs)?;
-    long.flush()?;
+    let long = sweep_long_runs(&runs);
+    let long: Vec<(&RunResult, &str)> = long.iter().map(|(r, id)| (*r, id.as_str())).collect();
+    let long_files = write_long_files(&args.out, &args.format, &long)?;
     let mut manifest = Manifest::new(
         "sweep",
         &scenario,
         runs.iter().find_map(|r| r.outcome.as_ref().ok()),
     );
     manifest.created_unix_s = now_unix_s();
-    manifest.files = vec!["sweep_runs.csv".into(), "results_long.csv".into()];
+    manifest.files = vec!["sweep_runs.csv".into()];
+    manifest.files.extend(long_files);
     if !args.no_plots {
         let name = &scenario.model().name;
         match plots::sweep(&args.out.join("plots"), name, &axes, &runs) {

@@ -31,6 +31,7 @@ pub mod model;
 pub mod numbers;
 pub mod output;
 pub mod params;
+pub mod parquet_table;
 pub mod plots;
 pub mod reallocation;
 pub mod results;

@@ -27,6 +27,12 @@ pub fn cell(value: f64) -> String {
     }
 }
 
+/// The number a reader of a CSV cell gets back: `value` rounded as [`cell`] prints it, so a
+/// typed table (Parquet) holds the same numbers as the CSV beside it.
+pub fn cell_value(value: f64) -> f64 {
+    cell(value).parse().unwrap_or(value)
+}
+
 /// `value` to `places` decimals; a value that rounds to zero prints without a sign.
 pub fn fixed(value: f64, places: usize) -> String {
     unsign_zero(format!("{value:.places$}"))

@@ -54,12 +54,12 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
     writer.flush().map_err(|e| output_error(path, e))
 }
 
-/// Tags identifying where a value belongs.
-struct Row<'a> {
-    year: i32,
-    region: &'a str,
-    sector: &'a str,
-    entity: &'a str,
+/// Tags identifying where a value of the long table belongs.
+pub struct Row<'a> {
+    pub year: i32,
+    pub region: &'a str,
+    pub sector: &'a str,
+    pub entity: &'a str,
 }
 
 /// One row of the long table.
@@ -84,19 +84,28 @@ pub fn write_long_rows(
     result: &RunResult,
     run_id: &str,
 ) -> std::io::Result<()> {
-    let currency = result.currency.as_str();
-    let per_t = format!("{currency}/t");
     let mut csv = ::csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(writer);
-    let mut put = |row: &Row<'_>, variable: &str, unit: &str, value: f64| {
+    for_each_long_row(result, |row, variable, unit, value| {
         put_long(
             &mut csv,
             (&result.scenario, run_id),
             row,
             (variable, unit, value),
         )
-    };
+    })?;
+    csv.flush()
+}
+
+/// Calls `put(tags, variable, unit, value)` for every value of the long table of one run, in
+/// the table's order: market, sectors, regions, firms. The CSV and Parquet writers share it.
+pub fn for_each_long_row(
+    result: &RunResult,
+    mut put: impl FnMut(&Row<'_>, &str, &str, f64) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let currency = result.currency.as_str();
+    let per_t = format!("{currency}/t");
     for y in &result.market {
         let row = Row {
             year: y.year,
@@ -187,15 +196,55 @@ pub fn write_long_rows(
             }
         }
     }
-    csv.flush()
+    Ok(())
 }
 
-/// Writes the long CSV of one run to `path`.
-pub fn write_long_csv(path: &Path, result: &RunResult, run_id: &str) -> Result<()> {
-    let mut writer = create(path)?;
-    writeln!(writer, "{LONG_HEADER}").map_err(|e| output_error(path, e))?;
-    write_long_rows(&mut writer, result, run_id).map_err(|e| output_error(path, e))?;
-    writer.flush().map_err(|e| output_error(path, e))
+/// Writes the long table of `runs` (each with its run id) as CSV: the header, then every row.
+pub fn write_long_table(out: &mut impl Write, runs: &[(&RunResult, &str)]) -> std::io::Result<()> {
+    writeln!(out, "{LONG_HEADER}")?;
+    for (result, run_id) in runs {
+        write_long_rows(out, result, run_id)?;
+    }
+    Ok(())
+}
+
+/// A file format of the long table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    /// `results_long.csv`
+    Csv,
+    /// `results_long.parquet`
+    Parquet,
+}
+
+/// Writes the long table of `runs` into `dir` in each of `formats`; returns the file names.
+pub fn write_long_files(
+    dir: &Path,
+    formats: &[TableFormat],
+    runs: &[(&RunResult, &str)],
+) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for format in formats {
+        let name = match format {
+            TableFormat::Csv => "results_long.csv",
+            TableFormat::Parquet => "results_long.parquet",
+        };
+        if names.iter().any(|n| n == name) {
+            continue;
+        }
+        let path = dir.join(name);
+        let mut writer = create(&path)?;
+        match format {
+            TableFormat::Csv => {
+                write_long_table(&mut writer, runs).map_err(|e| output_error(&path, e))
+            }
+            TableFormat::Parquet => crate::parquet_table::write_long_parquet(&mut writer, runs)
+                .map_err(|e| output_error(&path, e)),
+        }?;
+        writer.flush().map_err(|e| output_error(&path, e))?;
+        names.push(name.to_string());
+    }
+    Ok(names)
 }
 
 /// Solver settings recorded for reproducibility.
@@ -328,15 +377,11 @@ pub fn write_sweep_runs(
     Ok(failed)
 }
 
-/// The long table of a sweep: the header, then every successful point's rows by run id.
-pub fn write_sweep_long(out: &mut impl Write, runs: &[SweepRun]) -> std::io::Result<()> {
-    writeln!(out, "{LONG_HEADER}")?;
-    for run in runs {
-        if let Ok(result) = &run.outcome {
-            write_long_rows(out, result, &run.run_id.to_string())?;
-        }
-    }
-    Ok(())
+/// The successful points of a sweep with their run ids, for the long table.
+pub fn sweep_long_runs(runs: &[SweepRun]) -> Vec<(&RunResult, String)> {
+    (runs.iter())
+        .filter_map(|run| Some((run.outcome.as_ref().ok()?, run.run_id.to_string())))
+        .collect()
 }
 
 /// `mc_draws.csv`: one row per draw and year (a failed draw: one row with its error).

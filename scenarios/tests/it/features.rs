@@ -3,6 +3,7 @@
 use crate::{assert_close, example, run};
 use scenarios::cli::{McArgs, RunArgs, ScenarioCommand, SweepArgs, ValidateArgs, run_cli};
 use scenarios::compare::compare;
+use scenarios::output::TableFormat;
 use scenarios::{Scenario, ScenarioError};
 
 fn error_of(text: &str) -> String {
@@ -179,6 +180,7 @@ fn cli_run_writes_tables_manifest_and_plots() {
         out: dir.path().to_path_buf(),
         set: vec!["cap.linear_reduction_factor=0.03".into()],
         no_plots: false,
+        format: vec![TableFormat::Csv, TableFormat::Parquet],
     }))
     .expect("run");
     for name in [
@@ -203,6 +205,13 @@ fn cli_run_writes_tables_manifest_and_plots() {
     let csv = std::fs::read_to_string(dir.path().join("results_long.csv")).expect("csv");
     assert!(csv.starts_with("scenario,run_id,year,region,sector,entity,variable,unit,value"));
     assert!(csv.contains("policy,0,2026,all,all,market,price,CNY/t,"));
+    assert_parquet_holds_the_csv(&dir.path().join("results_long.parquet"), &csv);
+    assert!(
+        manifest["files"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|n| n == "results_long.parquet")),
+        "{manifest}"
+    );
 
     run_cli(ScenarioCommand::Sweep(SweepArgs {
         scenario: scenario.clone(),
@@ -213,6 +222,7 @@ fn cli_run_writes_tables_manifest_and_plots() {
         out: dir.path().join("sweep"),
         threads: Some(2),
         no_plots: false,
+        format: vec![TableFormat::Csv],
     }))
     .expect("sweep");
     let runs = std::fs::read_to_string(dir.path().join("sweep/sweep_runs.csv")).expect("runs");
@@ -338,6 +348,7 @@ fn outputs_never_print_a_negative_zero() {
             out: out.clone(),
             set: vec![],
             no_plots: true,
+            format: vec![TableFormat::Csv],
         }))
         .expect("run");
         let csv = std::fs::read_to_string(out.join("results_long.csv")).expect("csv");
@@ -373,6 +384,7 @@ fn cli_compare_writes_deltas_and_both_price_paths() {
         out: dir.path().to_path_buf(),
         set: vec![],
         no_plots: false,
+        format: vec![TableFormat::Csv],
     }))
     .expect("compare");
     for name in [
@@ -424,4 +436,31 @@ fn long_csv_quotes_names_and_prints_plain_decimals() {
         );
     }
     assert!(firm_rows > 0, "the firm's rows carry its name");
+}
+
+/// The Parquet long table has the CSV's rows, in order, with the same tags and values.
+fn assert_parquet_holds_the_csv(path: &std::path::Path, csv: &str) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::RowAccessor;
+    let reader =
+        SerializedFileReader::new(std::fs::File::open(path).expect("parquet")).expect("read");
+    let mut records = ::csv::Reader::from_reader(csv.as_bytes());
+    let expected: Vec<::csv::StringRecord> = records.records().map(|r| r.expect("row")).collect();
+    assert_eq!(
+        reader.metadata().file_metadata().num_rows() as usize,
+        expected.len()
+    );
+    let rows = reader.get_row_iter(None).expect("rows");
+    for (row, want) in rows.zip(&expected) {
+        let row = row.expect("row");
+        for (column, index) in [(0, 0), (1, 1), (3, 3), (4, 4), (5, 5), (6, 6), (7, 7)] {
+            assert_eq!(row.get_string(column).expect("text"), &want[index]);
+        }
+        assert_eq!(
+            row.get_int(2).expect("year").to_string(),
+            want[2].to_string()
+        );
+        let value: f64 = want[8].parse().expect("value");
+        assert_eq!(row.get_double(8).expect("value"), value, "{want:?}");
+    }
 }
