@@ -104,6 +104,15 @@ pub fn for_each_long_row(
     result: &RunResult,
     mut put: impl FnMut(&Row<'_>, &str, &str, f64) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    market_rows(result, &mut put)?;
+    group_rows(result, &mut put)?;
+    firm_rows(result, &mut put)
+}
+
+/// A `put` of [`for_each_long_row`]: (tags, variable, unit, value).
+type Put<'p> = dyn FnMut(&Row<'_>, &str, &str, f64) -> std::io::Result<()> + 'p;
+
+fn market_rows(result: &RunResult, put: &mut Put<'_>) -> std::io::Result<()> {
     let currency = result.currency.as_str();
     let per_t = format!("{currency}/t");
     for y in &result.market {
@@ -147,6 +156,11 @@ pub fn for_each_long_row(
         put(&row, "abatement_cost", currency, y.abatement_cost)?;
         put(&row, "cac_abatement_cost", currency, y.cac_abatement_cost)?;
     }
+    Ok(())
+}
+
+fn group_rows(result: &RunResult, put: &mut Put<'_>) -> std::io::Result<()> {
+    let currency = result.currency.as_str();
     for (groups, is_sector) in [(&result.sectors, true), (&result.regions, false)] {
         for group in groups {
             for (t, year) in result.years.iter().enumerate() {
@@ -167,6 +181,11 @@ pub fn for_each_long_row(
             }
         }
     }
+    Ok(())
+}
+
+fn firm_rows(result: &RunResult, put: &mut Put<'_>) -> std::io::Result<()> {
+    let currency = result.currency.as_str();
     let years = result.years.len();
     if result.firm_years.len() == result.firms.len() * years {
         for (index, firm) in result.firms.iter().enumerate() {
