@@ -1,8 +1,8 @@
 //! Records the git commit the crate is built from (`ETS_GIT_COMMIT`, empty outside a git
-//! checkout, e.g. from a source archive) so run manifests can name it. It reruns when HEAD or
-//! the branch it points to moves, not on every build.
+//! checkout, e.g. from a source archive) so run manifests can name it. It names the commit,
+//! not uncommitted changes on top of it. It reruns when HEAD or a branch moves (loose refs,
+//! packed refs, worktrees' common directory), not on every build.
 
-use std::path::Path;
 use std::process::Command;
 
 fn git(args: &[&str]) -> Option<String> {
@@ -22,16 +22,13 @@ fn main() {
         .unwrap_or_default();
     println!("cargo:rustc-env=ETS_GIT_COMMIT={commit}");
     println!("cargo:rerun-if-env-changed=ETS_GIT_COMMIT");
-    if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
-        let dir = Path::new(&dir);
-        let head = dir.join("HEAD");
-        let branch = git(&["symbolic-ref", "-q", "HEAD"]).map(|r| dir.join(r));
-        for path in [Some(head), branch, Some(dir.join("packed-refs"))]
-            .into_iter()
-            .flatten()
-            .filter(|p| p.exists())
+    // `--git-path` resolves each into the right directory, in a worktree too; a directory is
+    // watched whole, so a branch whose ref is not a loose file yet still triggers a rerun.
+    for name in ["HEAD", "packed-refs", "refs/heads"] {
+        if let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", name])
+            && std::path::Path::new(&path).exists()
         {
-            println!("cargo:rerun-if-changed={}", path.display());
+            println!("cargo:rerun-if-changed={path}");
         }
     }
 }

@@ -16,7 +16,6 @@ the same key is answered once. Only the standard library is used for HTTP.
 
 from __future__ import annotations
 
-import io
 import json
 import urllib.error
 import urllib.parse
@@ -150,7 +149,11 @@ def _decode(content_type: str, raw: bytes) -> Any:
     if kind.endswith("json"):
         return json.loads(raw) if raw else None
     if kind == "text/csv":
-        return pd.read_csv(io.BytesIO(raw))
+        # The long table, typed as ets.scenario.run types it (tags stay text, "NA" is a name).
+        from ._frames import frame
+        from .scenario import LONG_TEXT
+
+        return frame(raw.decode("utf-8"), keep_text=LONG_TEXT)
     return raw.decode("utf-8", "replace")
 
 

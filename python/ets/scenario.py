@@ -76,7 +76,7 @@ def sweep(scenario: Any, params: Mapping[str, Any], *, threads: int | None = Non
     """
     axes = [f"{path}={_values(v)}" for path, v in params.items()]
     runs, long = _ets.scenario_sweep(_source(scenario), axes, threads)
-    return frame(runs, keep_text=("status", "error")), frame(long, keep_text=LONG_TEXT)
+    return frame(runs, keep_text=("run_id", "status", "error")), frame(long, keep_text=LONG_TEXT)
 
 
 def _values(values: Any) -> str:
@@ -91,7 +91,10 @@ def mc(scenario: Any, *, draws: int | None = None, seed: int | None = None, thre
     Results do not depend on ``threads``: draw i is seeded from (seed, i).
     """
     table, summary = _ets.scenario_mc(_source(scenario), draws, seed, threads)
-    return frame(table, keep_text=("error",)), json.loads(summary)
+    draws_table = frame(table, keep_text=("error",))
+    # A failed draw has one row without a year: keep the column integral.
+    draws_table["year"] = draws_table["year"].astype("Int64")
+    return draws_table, json.loads(summary)
 
 
 def validate_cases() -> pd.DataFrame:

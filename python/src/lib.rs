@@ -110,9 +110,11 @@ impl From<FormatError> for Problem {
             FormatError::Setting { file, field, .. } => {
                 Problem::input(message).field(field).file(file)
             }
-            FormatError::File { file, .. } | FormatError::Csv { file, .. } => {
-                Problem::input(message).file(file)
-            }
+            FormatError::File { file, .. } => Problem::input(message).file(file),
+            FormatError::Csv { file, source } => Problem {
+                line: source.position().map(|p| p.line()),
+                ..Problem::input(message).file(file)
+            },
             FormatError::Refused(_) => Problem::input(message),
         }
     }
@@ -120,7 +122,11 @@ impl From<FormatError> for Problem {
 
 impl From<optimizer::Error> for Problem {
     fn from(error: optimizer::Error) -> Problem {
-        Problem::input(error.to_string())
+        match error {
+            optimizer::Error::InvalidRound(_) => Problem::input(error.to_string()),
+            // HiGHS failing on a model we built is a bug, not the caller's input.
+            optimizer::Error::Solver { .. } => engine(error),
+        }
     }
 }
 

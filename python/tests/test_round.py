@@ -73,7 +73,63 @@ def test_more_places_than_the_scale_is_refused_naming_the_cell(repo):
     assert "2.0001" in str(error)
 
 
-def test_a_whole_round_document_under_a_policy_dict(repo):
-    policy = {"version": "analyst-1", "tiers": [{"tier": 1, "any_tag": ["high-tech"], "cite": "analyst"}]}
+def round_document() -> dict:
+    def application(id: str, tonnes: str, value: str) -> dict:
+        return {
+            "id": id,
+            "enterprise": f"E-{id}",
+            "requests": [{"pollutant": "COD", "quantity": tonnes}],
+            "location": {"district": "fuling", "basin": "wujiang", "airshed": "east", "zone": "general"},
+            "credit": "good",
+            "value_added_cny_per_year": value,
+            "filed_at_unix_s": 0,
+        }
+
+    return {
+        "id": "doc-1",
+        "districts": ["fuling"],
+        "basins": ["wujiang"],
+        "airsheds": ["east"],
+        "pollutants": [{"id": "COD", "medium": "water", "scale": 3}],
+        "pools": [
+            {"id": "cod-wujiang", "pollutant": "COD", "area": "wujiang",
+             "sources": [{"reduction_id": "R-1", "quantity": "10.000"}]}
+        ],
+        "applications": [application("A", "6.000", "900"), application("B", "6.000", "800")],
+        "policy": {"version": "inline", "default_tier": 4},
+    }
+
+
+def test_a_whole_round_document_and_a_replacing_policy():
+    solved = ets.round.solve(round=round_document(), exact=True)
+    assert list(zip(solved.grants["application"], solved.grants["COD_granted"])) == [
+        ("A", Decimal("6.000")),
+        ("B", Decimal("4.000")),
+    ]
+    held = ets.round.solve(round=round_document(), policy='version = "reserve"\nreserve_share = "0.05"\ndefault_tier = 4\n', exact=True)
+    assert (held.pools.loc[0, "held_back"], held.pools.loc[0, "available"]) == (Decimal("0.500"), Decimal("9.500"))
+    assert held.summary["policy_version"] == "reserve"
+
+
+def test_pandas_default_dtypes_are_accepted(repo, tmp_path):
+    """pd.read_csv makes a column with a blank into floats (tier 1.0, NaN): still read as the
+    integers the clerk wrote."""
+    text = (repo / EXAMPLES / "applications.csv").read_text(encoding="utf-8").splitlines()
+    header, first, *rest = text
+    columns = header.split(",")
+    cells = first.split(",")
+    cells[columns.index("tier")] = ""
+    path = tmp_path / "applications.csv"
+    path.write_text("\n".join([header, ",".join(cells), *rest]) + "\n", encoding="utf-8")
+    applications = pd.read_csv(path)
+    assert applications["tier"].dtype == "float64"
+    from_frame = ets.round.solve(applications, repo / EXAMPLES / "pools.csv", repo / EXAMPLES / "strict-priority.toml")
+    from_file = ets.round.solve(path, repo / EXAMPLES / "pools.csv", repo / EXAMPLES / "strict-priority.toml")
+    pd.testing.assert_frame_equal(from_frame.grants, from_file.grants)
+
+
+def test_a_mistyped_path_is_not_read_as_text(repo):
+    with pytest.raises(FileNotFoundError):
+        ets.round.solve(repo / EXAMPLES / "applications.csv", repo / EXAMPLES / "pools.csv", "strict-priorty.toml")
     with pytest.raises(ets.InputError):
-        ets.round.solve(round={"id": "r"}, policy=policy)
+        ets.round.solve(round={"id": "r"})

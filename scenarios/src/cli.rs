@@ -5,8 +5,8 @@ use crate::compare::compare;
 use crate::mc::run_mc;
 use crate::numbers::{fixed, signed};
 use crate::output::{
-    Manifest, McSummary, TableFormat, create, sweep_long_runs, write_json, write_long_files,
-    write_mc_draws, write_sweep_runs,
+    Manifest, McSummary, TableFormat, create, sweep_long_runs, write_firm_years, write_json,
+    write_long_files, write_mc_draws, write_sweep_runs,
 };
 use crate::params::parse_assignment;
 use crate::plots;
@@ -26,8 +26,8 @@ pub enum ScenarioCommand {
     /// Run one scenario and write its tables, summary, manifest and plots.
     ///
     /// Writes OUT/results_long.csv (scenario, run_id, year, region, sector, entity,
-    /// variable, unit, value; or .parquet with --format parquet), OUT/summary.json,
-    /// OUT/manifest.json and OUT/plots/*.svg|png.
+    /// variable, unit, value; or .parquet with --format parquet), OUT/firms_yearly.csv (one
+    /// row per firm and year), OUT/summary.json, OUT/manifest.json and OUT/plots/*.svg|png.
     Run(RunArgs),
     /// Compare a scenario with a baseline scenario: deltas, winners and losers.
     ///
@@ -202,6 +202,12 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
     let mut files = write_long_files(&args.out, &args.format, &[(&result, "0")])?;
     write_json(&args.out.join("summary.json"), &result)?;
     files.push("summary.json".to_string());
+    if !result.firm_years.is_empty() {
+        let mut firms = create(&args.out.join("firms_yearly.csv"))?;
+        write_firm_years(&mut firms, &result)?;
+        firms.flush()?;
+        files.push("firms_yearly.csv".to_string());
+    }
     if !args.no_plots {
         // Plots are a convenience: a machine without fonts still gets its tables.
         match plots::all(&args.out.join("plots"), scenario.model(), &result, None) {

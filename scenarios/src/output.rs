@@ -218,6 +218,73 @@ fn firm_rows(result: &RunResult, put: &mut Put<'_>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `firms_yearly.csv`: one row per firm and year (`firm, region, sector, year`, then one column
+/// per firm variable of the long table, in its order), the wide table a paper's per-firm results
+/// come from. Written from the long rows, so the two tables always agree. Empty (no file) for a
+/// run without firm detail.
+pub fn write_firm_years(out: impl Write, result: &RunResult) -> std::io::Result<()> {
+    let mut wide = Wide {
+        csv: ::csv::Writer::from_writer(out),
+        header: ["firm", "region", "sector", "year"]
+            .map(String::from)
+            .to_vec(),
+        record: Vec::new(),
+        rows: 0,
+    };
+    let mut key: Option<(String, i32)> = None;
+    firm_rows(result, &mut |row, variable, _unit, value| {
+        if key
+            .as_ref()
+            .is_none_or(|(firm, year)| firm != row.entity || *year != row.year)
+        {
+            wide.end_row()?;
+            key = Some((row.entity.to_owned(), row.year));
+            let year = row.year.to_string();
+            let tags = [row.entity, row.region, row.sector, year.as_str()];
+            wide.record.extend(tags.map(String::from));
+        }
+        if wide.rows == 0 {
+            wide.header.push(variable.to_owned());
+        }
+        wide.record.push(cell_text(value));
+        Ok(())
+    })?;
+    wide.end_row()?;
+    wide.csv.flush()
+}
+
+/// A wide table being written: the header is complete once the first row is.
+struct Wide<W: Write> {
+    csv: ::csv::Writer<W>,
+    header: Vec<String>,
+    record: Vec<String>,
+    rows: usize,
+}
+
+impl<W: Write> Wide<W> {
+    fn end_row(&mut self) -> std::io::Result<()> {
+        if self.record.is_empty() {
+            return Ok(());
+        }
+        if self.rows == 0 {
+            self.csv
+                .write_record(&self.header)
+                .map_err(std::io::Error::other)?;
+        }
+        assert_eq!(
+            self.record.len(),
+            self.header.len(),
+            "every firm-year has the same variables"
+        );
+        self.csv
+            .write_record(&self.record)
+            .map_err(std::io::Error::other)?;
+        self.record.clear();
+        self.rows += 1;
+        Ok(())
+    }
+}
+
 /// Writes the long table of `runs` (each with its run id) as CSV: the header, then every row.
 pub fn write_long_table(out: &mut impl Write, runs: &[(&RunResult, &str)]) -> std::io::Result<()> {
     writeln!(out, "{LONG_HEADER}")?;

@@ -801,10 +801,12 @@ fn draw_sweep_line<DB: DrawingBackend>(root: &Area<'_, DB>, data: &SweepLine) ->
         .map_err(|e| e.to_string())?;
     for (index, (label, values)) in data.lines.iter().enumerate() {
         let style = PALETTE[index % PALETTE.len()].stroke_width(2);
-        let line: Vec<(f64, f64)> = (data.x.iter().copied())
+        let mut line: Vec<(f64, f64)> = (data.x.iter().copied())
             .zip(values.iter().copied())
             .filter(|(_, v)| v.is_finite())
             .collect();
+        // Values may be given in any order (`100,90,110`): the line runs left to right.
+        line.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart
             .draw_series(line.iter().map(|p| Circle::new(*p, 4, style.filled())))
             .map_err(|e| e.to_string())?;

@@ -19,9 +19,11 @@ pub struct SweepAxis {
 impl SweepAxis {
     /// Parses `path=v1,v2,...` or `path=start:stop:step` (stop included).
     pub fn parse(text: &str) -> Result<SweepAxis> {
+        // The error names the parameter (the text before `=`), or the whole text without one.
+        let named = text.split_once('=').map_or(text, |(path, _)| path).trim();
         let error = |reason: &str| ScenarioError::Parameter {
-            path: text.to_string(),
-            reason: reason.to_string(),
+            path: named.to_string(),
+            reason: format!("{reason} (in `{text}`)"),
         };
         let (path, values) = text
             .split_once('=')

@@ -206,6 +206,7 @@ fn cli_run_writes_tables_manifest_and_plots() {
     assert!(csv.starts_with("scenario,run_id,year,region,sector,entity,variable,unit,value"));
     assert!(csv.contains("policy,0,2026,all,all,market,price,CNY/t,"));
     assert_parquet_holds_the_csv(&dir.path().join("results_long.parquet"), &csv);
+    assert_firm_years_match_the_long_table(&dir.path().join("firms_yearly.csv"), &csv);
     assert!(
         manifest["files"]
             .as_array()
@@ -463,4 +464,42 @@ fn assert_parquet_holds_the_csv(path: &std::path::Path, csv: &str) {
         let value: f64 = want[8].parse().expect("value");
         assert_eq!(row.get_double(8).expect("value"), value, "{want:?}");
     }
+}
+
+/// `firms_yearly.csv` holds one row per firm and year, each cell equal to the long table's.
+fn assert_firm_years_match_the_long_table(path: &std::path::Path, long: &str) {
+    let mut long_values = std::collections::BTreeMap::new();
+    for row in ::csv::Reader::from_reader(long.as_bytes()).records() {
+        let row = row.expect("row");
+        if !["market", "sector", "region"].contains(&&row[5]) {
+            long_values.insert(
+                (row[5].to_owned(), row[2].to_owned(), row[6].to_owned()),
+                row[8].to_owned(),
+            );
+        }
+    }
+    let mut wide = ::csv::Reader::from_path(path).expect("firms_yearly.csv");
+    let header = wide.headers().expect("header").clone();
+    assert_eq!(
+        &header.iter().take(5).collect::<Vec<_>>(),
+        &["firm", "region", "sector", "year", "emissions"]
+    );
+    let mut cells = 0;
+    for row in wide.records() {
+        let row = row.expect("row");
+        for (variable, value) in header.iter().zip(row.iter()).skip(4) {
+            let key = (row[0].to_owned(), row[3].to_owned(), variable.to_owned());
+            assert_eq!(
+                long_values.get(&key).map(String::as_str),
+                Some(value),
+                "{key:?}"
+            );
+            cells += 1;
+        }
+    }
+    assert_eq!(
+        cells,
+        long_values.len(),
+        "every firm value of the long table is in a cell"
+    );
 }

@@ -98,14 +98,47 @@ fn a_sweep_is_a_line_over_one_parameter_and_a_heat_map_over_two() {
     ];
     let runs = run_sweep(&scenario, &two, None).expect("sweep");
     plots::sweep(&dir.path().join("two"), "policy", &two, &runs).expect("plot");
-    let labels = texts(&svg(&dir.path().join("two"), "sweep.svg"));
+    let map = svg(&dir.path().join("two"), "sweep.svg");
+    let labels = texts(&map);
     for value in ["0.02", "0.04", "0.03", "0.05", "0.07"] {
         assert_eq!(count(&labels, value), 1, "{value} in {labels:?}");
     }
-    // One labelled cell per grid point, holding that point's last-year price.
-    for run in &runs {
+    // One labelled cell per grid point, holding that point's last-year price, placed at its
+    // parameters: the first axis left to right, the second bottom to top.
+    let at = |k: usize| {
+        let run = &runs[k];
         let price = run.outcome.as_ref().expect("ok").prices().last().copied();
         let cell = format!("{:.2}", price.expect("price"));
-        assert!(labels.contains(&cell), "{cell} in {labels:?}");
+        position(&map, &cell).unwrap_or_else(|| panic!("{cell} in {labels:?}"))
+    };
+    for i in 0..2 {
+        for j in 0..3 {
+            let (x, y) = at(i * 3 + j);
+            if i > 0 {
+                assert!(x > at(j).0, "cell ({i}, {j}) right of (0, {j})");
+            }
+            if j > 0 {
+                assert!(y < at(i * 3).1, "cell ({i}, {j}) above ({i}, 0)");
+                assert!(
+                    (x - at(i * 3).0).abs() < 1.0,
+                    "one column per first-axis value"
+                );
+            }
+        }
     }
+}
+
+/// The (x, y) of the `<text>` element whose content is `wanted`.
+fn position(svg: &str, wanted: &str) -> Option<(f64, f64)> {
+    svg.split("<text").skip(1).find_map(|element| {
+        let (tag, rest) = element.split_once('>')?;
+        if rest.split("</text>").next()?.trim() != wanted {
+            return None;
+        }
+        let attribute = |name: &str| -> Option<f64> {
+            let from = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+            tag[from..].split('"').next()?.parse().ok()
+        };
+        Some((attribute("x")?, attribute("y")?))
+    })
 }
