@@ -22,8 +22,10 @@
 //!
 //! Bids: CSV with `bidder, price, quantity` and an optional `bid` label, or a JSON array of
 //! objects with those fields, in submission order. A bid below the reserve price is recorded
-//! unfilled (`below_reserve`), not refused; a price off the tick or a quantity off the lot is
-//! refused with its line, as the registry refuses it.
+//! unfilled (`below_reserve`), not refused; quantity 0 is a withdrawn bid (`withdrawn`: it keeps
+//! its place in the bidders' numbering, as in the registry's public audit of an auction); a
+//! price off the tick or a quantity off the lot is refused with its line, as the registry
+//! refuses it.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -332,9 +334,14 @@ pub fn clear(
             reason: e.to_string(),
         };
         let price_ticks = spec.price_ticks(b.price).map_err(|e| field("price", e))?;
-        let lots = spec
-            .quantity_lots(b.quantity)
-            .map_err(|e| field("quantity", e))?;
+        // Quantity 0 is a withdrawn bid (as the registry's audit lists it): it numbers its
+        // bidder in submission order, as the registry does, and is never filled.
+        let lots = match b.quantity.is_zero() {
+            true => 0,
+            false => spec
+                .quantity_lots(b.quantity)
+                .map_err(|e| field("quantity", e))?,
+        };
         if price_ticks < prepared.rules.reserve_price_ticks {
             entered.push(None);
             continue;
@@ -435,6 +442,7 @@ fn award_lines(
         let amount = pays.map_or(Decimal::new(0, 2), |p| p * tonnes(lots));
         let status = match (entry, clearing) {
             (None, _) => "below_reserve",
+            (Some(_), _) if b.quantity.is_zero() => "withdrawn",
             (Some(_), Clearing::Cancelled { .. }) => "cancelled",
             (Some(_), _) if tonnes(lots) == b.quantity => "filled",
             (Some(_), _) if lots > 0 => "partial",

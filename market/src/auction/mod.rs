@@ -279,9 +279,12 @@ impl Auction {
         hex::encode(self.seed_commitment)
     }
 
-    /// How many bids were submitted (the only thing visible before the result).
+    /// How many bids were submitted, withdrawn ones included (the only thing visible before the
+    /// result); after the close they live in the record.
     pub fn bid_count(&self) -> usize {
-        self.bids.len()
+        self.record
+            .as_ref()
+            .map_or(self.bids.len(), |r| r.bids.len())
     }
 
     /// One bidder's own bids (a withdrawn bid has zero lots): what that bidder may see while the

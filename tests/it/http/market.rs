@@ -424,6 +424,8 @@ async fn every_role_does_its_market_job_and_nothing_more() {
             json!([]),
             "the economist sees awards, never bids"
         );
+        assert_eq!(result.body["bid_count"], 3, "{}", result.body);
+        assert_public_audit_reruns(&result.body, seed, &commitment);
 
         // A bilateral transfer: proposed by A, accepted by B; the economist cannot read it.
         let proposed = s
@@ -678,4 +680,42 @@ async fn a_refused_first_use_writes_nothing() {
             "the mapping and the order: one entry"
         );
     }
+}
+
+/// After the close anyone sees the audit: the revealed seed (matching the commitment), the
+/// bids in submission order under bidder numbers (no names), and rules that `ets auction
+/// clear` reads; clearing them offline gives the registry's price and awards.
+fn assert_public_audit_reruns(view: &Value, seed: [u8; 32], commitment: &str) {
+    let audit = &view["audit"];
+    assert_eq!(audit["rules"]["seed"], hex::encode(seed), "{view}");
+    assert_eq!(audit["rules"]["seed_commitment"], commitment);
+    assert_eq!(
+        audit["bids"],
+        json!([
+            {"bid": "b0", "bidder": "bidder-1", "price": "90.00", "quantity": "50"},
+            {"bid": "b1", "bidder": "bidder-2", "price": "95.00", "quantity": "60"},
+            {"bid": "b2", "bidder": "bidder-1", "price": "85.00", "quantity": "0"},
+        ])
+    );
+    assert!(!audit.to_string().contains(A) && !audit.to_string().contains(B));
+    let input = |label: &str, value: &Value| offline::round::Input {
+        label: label.to_owned(),
+        reader: std::io::Cursor::new(value.to_string()),
+    };
+    let rules = offline::auction::rules_from(input("rules.json", &audit["rules"])).expect("rules");
+    let bids = offline::auction::bids_from(input("bids.json", &audit["bids"])).expect("bids");
+    let outcome = offline::auction::clear(&rules, &bids, "bids.json").expect("clear");
+    assert_eq!(
+        outcome.clearing_price.map(|p| p.to_string()),
+        view["clearing_price"].as_str().map(str::to_owned)
+    );
+    let awarded: Vec<String> = (outcome.awards.iter())
+        .filter(|a| !a.awarded.is_zero())
+        .map(|a| a.awarded.to_string())
+        .collect();
+    let registry: Vec<String> = (view["awards"].as_array().expect("awards").iter())
+        .map(|a| a["quantity"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(awarded, registry);
+    assert_eq!(outcome.awards[2].status, "withdrawn");
 }

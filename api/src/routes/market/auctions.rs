@@ -18,6 +18,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::audit::{AuctionAudit, audit};
 use super::bids::BidView;
 use super::command::{Open, Planned, execute};
 use super::lookup::{
@@ -118,6 +119,10 @@ pub struct AuctionView {
     /// The caller's own bids (an enterprise), every bid after the result (bureau); never
     /// anyone else's sealed bid before the result.
     pub bids: Vec<BidView>,
+    /// Once closed, for everyone: the rules, the revealed seed and the anonymised bids, enough
+    /// to re-run the clearing with `ets auction clear`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuctionAudit>,
 }
 
 fn auction_view(
@@ -147,35 +152,7 @@ fn auction_view(
         ),
         _ => (None, None, Vec::new()),
     };
-    let bids = match (record, viewer) {
-        // After the result the bureau sees every bid, an enterprise its own.
-        (Some(r), _) if bureau || viewer.is_some() => r
-            .bids
-            .iter()
-            .filter(|b| b.lots > 0)
-            .filter_map(|b| {
-                let bidder = r.bidder(b.bidder)?;
-                (bureau || Some(bidder) == viewer).then(|| BidView {
-                    bid: b.bid.0,
-                    bidder: party_name(market, bidder),
-                    price: price(&spec, b.price_ticks),
-                    quantity: tonnes(&spec, b.lots),
-                })
-            })
-            .collect(),
-        (None, Some(me)) => auction
-            .bids_of(me)
-            .into_iter()
-            .filter(|b| b.lots > 0)
-            .map(|b| BidView {
-                bid: b.bid.0,
-                bidder: party_name(market, me),
-                price: price(&spec, b.price_ticks),
-                quantity: tonnes(&spec, b.lots),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let bids = visible_bids(market, auction, &spec, (viewer, bureau));
     Ok(AuctionView {
         auction: config.id.0,
         instrument: code_of(market, config.instrument),
@@ -198,7 +175,48 @@ fn auction_view(
         sold,
         awards,
         bids,
+        audit: audit(auction, &spec),
     })
+}
+
+/// The bids `viewer` may see: after the result the bureau sees every bid and an enterprise its
+/// own; while sealed an enterprise sees its own; nobody else sees any.
+fn visible_bids(
+    market: &DurableMarket,
+    auction: &market::Auction,
+    spec: &InstrumentSpec,
+    (viewer, bureau): (Option<AccountId>, bool),
+) -> Vec<BidView> {
+    let record = auction.record();
+    match (record, viewer) {
+        // After the result the bureau sees every bid, an enterprise its own.
+        (Some(r), _) if bureau || viewer.is_some() => r
+            .bids
+            .iter()
+            .filter(|b| b.lots > 0)
+            .filter_map(|b| {
+                let bidder = r.bidder(b.bidder)?;
+                (bureau || Some(bidder) == viewer).then(|| BidView {
+                    bid: b.bid.0,
+                    bidder: party_name(market, bidder),
+                    price: price(spec, b.price_ticks),
+                    quantity: tonnes(spec, b.lots),
+                })
+            })
+            .collect(),
+        (None, Some(me)) => auction
+            .bids_of(me)
+            .into_iter()
+            .filter(|b| b.lots > 0)
+            .map(|b| BidView {
+                bid: b.bid.0,
+                bidder: party_name(market, me),
+                price: price(spec, b.price_ticks),
+                quantity: tonnes(spec, b.lots),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The view of `auction` right after a command on it (`done`: what the command did).
@@ -300,7 +318,8 @@ pub(super) async fn post_auction(
 }
 
 /// An auction: its terms, state and seed commitment; bid count while sealed; the clearing
-/// price and awards once cleared. An enterprise sees its own bids only; nobody sees another's
+/// price and awards once cleared, and the public `audit` (rules, revealed seed, anonymised bids:
+/// `ets auction clear` re-runs it). An enterprise sees its own bids only; nobody sees another's
 /// sealed bid before the result (everyone).
 #[utoipa::path(
     get, path = "/v1/market/auctions/{auction}", tag = "market",

@@ -22,6 +22,7 @@
 //! bodies several files share.
 
 mod auctions;
+mod audit;
 mod bids;
 mod command;
 mod data;
