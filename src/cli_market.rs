@@ -8,8 +8,9 @@
 
 use anyhow::Result;
 use api::routes::market::{
-    AuctionBody, BidBody, CancelBody, CloseAuctionBody, ListInstrumentBody, MarketFreezeBody,
-    OrderBody, OrderType, PricingBody, SideBody, TimeInForceBody, TransferProposalBody,
+    AuctionBody, BidBody, CancelBody, CloseAuctionBody, ContainmentBody, ListInstrumentBody,
+    MarketFreezeBody, OrderBody, OrderType, PricingBody, SideBody, TimeInForceBody,
+    TransferProposalBody,
 };
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
@@ -160,6 +161,14 @@ enum AuctionCommand {
         /// SHA-256 (hex) of the tie-break seed (see `ets market auction seed`).
         #[arg(long)]
         seed_commitment: String,
+        /// Cost-containment reserve (bureau): sold only if the auction clears at or above this
+        /// price in CNY per tonne; needs --containment-volume.
+        #[arg(long, requires = "containment_volume", value_name = "PRICE")]
+        containment_trigger: Option<rust_decimal::Decimal>,
+        /// Tonnes of the bureau's reserve held back for the cost-containment reserve; needs
+        /// --containment-trigger.
+        #[arg(long, requires = "containment_trigger", value_name = "TONNES")]
+        containment_volume: Option<rust_decimal::Decimal>,
         #[command(flatten)]
         write: WriteKey,
     },
@@ -376,6 +385,48 @@ pub async fn run(args: MarketArgs) -> Result<()> {
     Ok(())
 }
 
+/// The body of `ets market auction open`, from its flags.
+fn open_body(command: AuctionCommand) -> Result<(AuctionBody, WriteKey)> {
+    let AuctionCommand::Open {
+        auction,
+        instrument,
+        volume,
+        reserve_price,
+        bidder_cap_percent,
+        pricing,
+        closes_at,
+        seed_commitment,
+        containment_trigger,
+        containment_volume,
+        write,
+    } = command
+    else {
+        anyhow::bail!("not an auction opening");
+    };
+
+    let containment = containment_trigger
+        .zip(containment_volume)
+        .map(|(trigger_price, volume)| ContainmentBody {
+            trigger_price,
+            volume,
+        });
+    let body = AuctionBody {
+        auction,
+        instrument,
+        volume,
+        reserve_price,
+        bidder_cap_percent,
+        pricing: match pricing {
+            PricingArg::Uniform => PricingBody::Uniform,
+            PricingArg::PayAsBid => PricingBody::PayAsBid,
+        },
+        closes_at,
+        seed_commitment,
+        containment,
+    };
+    Ok((body, write))
+}
+
 async fn auction(client: &Client, command: AuctionCommand) -> Result<Value> {
     Ok(match command {
         AuctionCommand::Seed => {
@@ -386,30 +437,8 @@ async fn auction(client: &Client, command: AuctionCommand) -> Result<Value> {
                 "seed_commitment": hex::encode(Sha256::digest(seed)),
             })
         }
-        AuctionCommand::Open {
-            auction,
-            instrument,
-            volume,
-            reserve_price,
-            bidder_cap_percent,
-            pricing,
-            closes_at,
-            seed_commitment,
-            write,
-        } => {
-            let body = AuctionBody {
-                auction,
-                instrument,
-                volume,
-                reserve_price,
-                bidder_cap_percent,
-                pricing: match pricing {
-                    PricingArg::Uniform => PricingBody::Uniform,
-                    PricingArg::PayAsBid => PricingBody::PayAsBid,
-                },
-                closes_at,
-                seed_commitment,
-            };
+        open @ AuctionCommand::Open { .. } => {
+            let (body, write) = open_body(open)?;
             client.post("/v1/market/auctions", &body, &write).await?
         }
         AuctionCommand::Show { auction } => {

@@ -312,11 +312,27 @@ async fn every_role_does_its_market_job_and_nothing_more() {
                 Some(&s.bureau),
                 Some("a1"),
                 &json!({"auction": 1, "instrument": COD, "volume": "100", "reserve_price": "80.00",
-                        "bidder_cap_percent": 50, "closes_at": closes_at, "seed_commitment": commitment}),
+                        "bidder_cap_percent": 50, "closes_at": closes_at, "seed_commitment": commitment,
+                        "containment": {"trigger_price": "92.00", "volume": "10"}}),
             )
             .await;
         assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.body);
         assert_eq!(opened.body["seed_commitment"], commitment.as_str());
+        // An enterprise's one-way auction has no cost-containment reserve: refused, by field.
+        let refused = s
+            .post(
+                "/v1/market/auctions",
+                Some(&s.enterprise_a),
+                Some("a2"),
+                &json!({"auction": 2, "instrument": COD, "volume": "10", "reserve_price": "80.00",
+                        "bidder_cap_percent": 50, "closes_at": closes_at, "seed_commitment": commitment,
+                        "containment": {"trigger_price": "92.00", "volume": "10"}}),
+            )
+            .await;
+        assert_eq!(
+            refused.problem(422, "invalid_field")["field"],
+            "/containment"
+        );
         for (key, who, price, quantity) in [
             ("b1", &s.enterprise_a, "90.00", "50"),
             ("b2", &s.enterprise_b, "95.00", "60"),
@@ -698,6 +714,12 @@ fn assert_public_audit_reruns(view: &Value, seed: [u8; 32], commitment: &str) {
         ])
     );
     assert!(!audit.to_string().contains(A) && !audit.to_string().contains(B));
+    // The cost-containment reserve (trigger 92.00) stays unsold: the auction cleared at 90.00.
+    assert_eq!(
+        audit["rules"]["containment"],
+        json!({"trigger_price": "92.00", "volume": "10"})
+    );
+    assert_eq!(audit["containment_sold"], "0");
     let input = |label: &str, value: &Value| offline::round::Input {
         label: label.to_owned(),
         reader: std::io::Cursor::new(value.to_string()),

@@ -9,7 +9,7 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use exchange::DurableMarket;
 use exchange::durable::MarketCommand;
-use market::auction::{Pricing, UndersubscribedPolicy};
+use market::auction::{ContainmentReserve, Pricing, UndersubscribedPolicy};
 use market::{
     AccountId, AuctionConfig, AuctionId, AuctionKind, AuctionState, InstrumentId, InstrumentSpec,
     MarketError, Timestamp,
@@ -62,6 +62,23 @@ pub struct AuctionBody {
     pub closes_at: DateTime<Utc>,
     /// SHA-256 (hex) of the seed that breaks ties, revealed at the close.
     pub seed_commitment: String,
+    /// A cost-containment reserve (reserve auctions only): more tonnes from the bureau's
+    /// reserve, sold only when the auction clears at or above the trigger price.
+    #[serde(default)]
+    pub containment: Option<ContainmentBody>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContainmentBody {
+    /// CNY per tonne, at or above the reserve price.
+    #[serde(with = "ledger::amount::plain")]
+    #[schema(value_type = String)]
+    pub trigger_price: Decimal,
+    /// Tonnes held back for it, a multiple of the instrument's lot.
+    #[serde(with = "ledger::amount::plain")]
+    #[schema(value_type = String)]
+    pub volume: Decimal,
 }
 
 fn uniform() -> PricingBody {
@@ -262,7 +279,15 @@ fn open_command(
                 PricingBody::Uniform => Pricing::Uniform,
                 PricingBody::PayAsBid => Pricing::PayAsBid,
             },
-            containment: None,
+            containment: match &body.containment {
+                // Held from the seller, the bureau's reserve (only the bureau may add one).
+                Some(c) => Some(ContainmentReserve {
+                    account: seller,
+                    trigger_price_ticks: spec.price_ticks(c.trigger_price)?,
+                    volume_lots: spec.quantity_lots(c.volume)?,
+                }),
+                None => None,
+            },
             undersubscribed: UndersubscribedPolicy::SellAvailable,
             closes_at: Timestamp(body.closes_at.timestamp_millis()),
             bids_max: 100_000,
@@ -296,6 +321,12 @@ pub(super) async fn post_auction(
         .ok_or_else(|| ApiError::field("seed_commitment", "must be 64 hex digits (SHA-256)"))?;
     if body.bidder_cap_percent == 0 || body.bidder_cap_percent > 100 {
         return Err(ApiError::field("bidder_cap_percent", "must be 1 to 100"));
+    }
+    if body.containment.is_some() && caller.role() != Role::Bureau {
+        return Err(ApiError::field(
+            "containment",
+            "only the bureau's reserve auctions have a cost-containment reserve",
+        ));
     }
     execute(
         &state,

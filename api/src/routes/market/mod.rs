@@ -41,7 +41,9 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub use auctions::{AuctionBody, AuctionView, AwardBody, CloseAuctionBody, PricingBody};
+pub use auctions::{
+    AuctionBody, AuctionView, AwardBody, CloseAuctionBody, ContainmentBody, PricingBody,
+};
 pub use bids::{BidAckBody, BidBody, BidView};
 pub use data::{
     BookBody, DailyBody, InstrumentQuery, LevelBody, TradeBody, TradesPage, TradesQuery,
