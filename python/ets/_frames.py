@@ -26,7 +26,8 @@ def frame(text: str, *, keep_text: Iterable[str] = (), exact: Iterable[str] = ()
         io.StringIO(text),
         dtype={c: str for c in keep},
         keep_default_na=False,
-        na_values={c: [""] for c in header(text) if c not in keep},
+        # Empty, and the engine's `NaN` (a value it could not compute), are missing numbers.
+        na_values={c: ["", "NaN"] for c in header(text) if c not in keep},
     )
     for column in exact:
         if column in table.columns:
