@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::auctions::ContainmentBody;
 use super::units::{price, tonnes};
 
 /// A closed auction, re-runnable by anyone (see the module's documentation).
@@ -53,17 +54,8 @@ pub struct AuditRules {
     /// The revealed seed (hex).
     pub seed: String,
     pub seed_commitment: String,
-    pub containment: Option<AuditContainment>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AuditContainment {
-    #[serde(with = "ledger::amount::plain")]
-    #[schema(value_type = String)]
-    pub trigger_price: Decimal,
-    #[serde(with = "ledger::amount::plain")]
-    #[schema(value_type = String)]
-    pub volume: Decimal,
+    /// As the auction was opened with it.
+    pub containment: Option<ContainmentBody>,
 }
 
 /// One bid as the audit shows it: `bidder-N` is the Nth bidder to bid.
@@ -140,7 +132,7 @@ fn rules(record: &AuctionRecord, spec: &InstrumentSpec) -> AuditRules {
         .into(),
         seed: hex::encode(record.seed),
         seed_commitment: hex::encode(record.seed_commitment),
-        containment: config.containment.as_ref().map(|c| AuditContainment {
+        containment: config.containment.as_ref().map(|c| ContainmentBody {
             trigger_price: price(spec, c.trigger_price_ticks),
             volume: tonnes(spec, c.volume_lots),
         }),
