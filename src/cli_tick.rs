@@ -89,4 +89,11 @@ fn print_report(report: &api::services::duties::DutyReport) {
     println!("transfers expired:  {}", list(transfers.collect()));
     let auctions = report.auctions_to_close.iter().map(ToString::to_string);
     println!("auctions to close:  {}", list(auctions.collect()));
+    let written_off = report.written_off.iter().map(|w| {
+        format!(
+            "{} {} (valid to {}, {} holders, entry {})",
+            w.instrument, w.amount, w.valid_to, w.holders, w.entry
+        )
+    });
+    println!("written off:        {}", list(written_off.collect()));
 }

@@ -354,25 +354,12 @@ impl Machine<'_> {
                 from,
                 amount,
                 reason,
-            } => {
-                if reason.trim().is_empty() {
-                    return Err(invalid("reason", "a cancellation needs a reason".into()));
-                }
-                // Expired rights may still be cancelled: that is how they leave the books.
-                let instrument = self.instrument(instrument)?;
-                not_cash(&instrument, "cancel")?;
-                let units = to_units(&instrument.code, amount.0, instrument.scale)?;
-                let from = self.party_account(from, &instrument.code)?;
-                let to = AccountKey::bureau(AccountKind::Cancellation, &instrument.code);
-                self.post(
-                    &instrument,
-                    &from,
-                    &to,
-                    units,
-                    PostingCode::Cancel,
-                    Some(reason.clone()),
-                )
-            }
+            } => self.cancel(instrument, from, *amount, reason),
+            Action::WriteOff {
+                instrument,
+                holders,
+                reason,
+            } => self.write_off(instrument, holders, reason),
             Action::Freeze {
                 instrument,
                 holder,
@@ -656,6 +643,93 @@ impl Machine<'_> {
     }
 
     /// Freezes (`Some`, with what the freeze said about itself) or unfreezes (`None`).
+    fn cancel(
+        &mut self,
+        code: &str,
+        from: &Party,
+        amount: Quantity,
+        reason: &str,
+    ) -> Result<(), LedgerError> {
+        if reason.trim().is_empty() {
+            return Err(invalid("reason", "a cancellation needs a reason".into()));
+        }
+        // Expired rights may still be cancelled: that is how they leave the books.
+        let instrument = self.instrument(code)?;
+        not_cash(&instrument, "cancel")?;
+        let units = to_units(&instrument.code, amount.0, instrument.scale)?;
+        let from = self.party_account(from, &instrument.code)?;
+        let to = AccountKey::bureau(AccountKind::Cancellation, &instrument.code);
+        let reference = Some(reason.to_owned());
+        self.post(
+            &instrument,
+            &from,
+            &to,
+            units,
+            PostingCode::Cancel,
+            reference,
+        )
+    }
+
+    /// Moves each holder's whole balance of an expired instrument to cancellation, frozen
+    /// holders included (a freeze keeps value from leaving; an expired unit has none). The
+    /// amounts are read here, so the entry writes off exactly what was left.
+    fn write_off(
+        &mut self,
+        code: &str,
+        holders: &[Party],
+        reason: &str,
+    ) -> Result<(), LedgerError> {
+        if reason.trim().is_empty() {
+            return Err(invalid("reason", "a write-off needs a reason".into()));
+        }
+        if holders.is_empty() {
+            return Err(invalid("holders", "name at least one holder".into()));
+        }
+        let instrument = self.instrument(code)?;
+        not_cash(&instrument, "write_off")?;
+        let today = self.now.date_naive();
+        if instrument
+            .valid_to()
+            .is_none_or(|valid_to| today <= valid_to)
+        {
+            let until = instrument
+                .valid_to()
+                .map_or("it does not expire".to_owned(), |d| {
+                    format!("it is valid to {d}")
+                });
+            return Err(invalid(
+                "instrument",
+                format!("{code} has not expired ({until}): use cancel"),
+            ));
+        }
+        let to = AccountKey::bureau(AccountKind::Cancellation, code);
+        let mut seen = std::collections::BTreeSet::new();
+        for holder in holders {
+            if !seen.insert(holder) {
+                return Err(invalid("holders", format!("{holder} is listed twice")));
+            }
+            let from = self.party_account(holder, code)?;
+            let left = self
+                .book
+                .accounts
+                .get(&from.id())
+                .map_or(0, Account::balance);
+            let units = Units::try_from(left).expect("a holding is never negative");
+            if units > 0 {
+                let reference = Some(reason.to_owned());
+                self.move_units(
+                    &instrument,
+                    &from,
+                    &to,
+                    units,
+                    PostingCode::Cancel,
+                    reference,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     fn set_frozen(
         &mut self,
         instrument: &str,

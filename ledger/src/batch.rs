@@ -56,13 +56,8 @@ impl Needs {
             .insert(AccountKey::id_of(crate::account::BUREAU, kind, instrument));
     }
 
-    /// First pass: everything an action names directly.
-    fn add_action(&mut self, action: &Action, now: DateTime<Utc>) {
-        let instrument = |needs: &mut Needs, code: &str| {
-            if !needs.instruments.contains(code) {
-                needs.instruments.insert(code.to_owned());
-            }
-        };
+    /// Definitions and the register: what a record action names.
+    fn add_record(&mut self, action: &Action) {
         match action {
             Action::DefinePollutant { pollutant } => {
                 self.pollutants.insert(pollutant.code.clone());
@@ -86,6 +81,23 @@ impl Needs {
                 self.enterprises
                     .insert(enterprise.credit_code.trim().to_owned());
             }
+            _ => debug_assert!(false, "not a record action: {}", action.name()),
+        }
+    }
+
+    /// First pass: everything an action names directly.
+    fn add_action(&mut self, action: &Action, now: DateTime<Utc>) {
+        let instrument = |needs: &mut Needs, code: &str| {
+            if !needs.instruments.contains(code) {
+                needs.instruments.insert(code.to_owned());
+            }
+        };
+        match action {
+            Action::DefinePollutant { .. }
+            | Action::DefineRegion { .. }
+            | Action::DefineInstrument { .. }
+            | Action::RegisterEnterprise { .. }
+            | Action::UpdateEnterprise { .. } => self.add_record(action),
             Action::Issue {
                 instrument: i, to, ..
             } => {
@@ -158,6 +170,15 @@ impl Needs {
             } => {
                 instrument(self, i);
                 self.party(from, i);
+                self.bureau(AccountKind::Cancellation, i);
+            }
+            Action::WriteOff {
+                instrument: i,
+                holders,
+                ..
+            } => {
+                instrument(self, i);
+                holders.iter().for_each(|holder| self.party(holder, i));
                 self.bureau(AccountKind::Cancellation, i);
             }
             Action::Freeze {

@@ -202,6 +202,15 @@ pub enum Action {
         amount: Quantity,
         reason: String,
     },
+    /// Writes off what is left of an expired instrument: each listed holder's whole balance
+    /// goes to the cancellation account, frozen holders included, with `reason` on every
+    /// posting. Refused while the instrument is still valid (use `cancel`). Units on hold are
+    /// not touched; they come home when the hold ends and a later write-off takes them.
+    WriteOff {
+        instrument: String,
+        holders: Vec<Party>,
+        reason: String,
+    },
     /// Stops the holder's account from sending: transfers, holds, surrenders, and deliveries out
     /// of holds it placed earlier. `reason` and `reference` (a case or decision number) are
     /// optional and named in every refusal the freeze causes.
@@ -249,6 +258,7 @@ pub const ACTION_NAMES: &[&str] = &[
     "annotate",
     "surrender",
     "cancel",
+    "write_off",
     "freeze",
     "unfreeze",
     "certify_reduction",
@@ -276,6 +286,7 @@ impl Action {
             Action::Annotate { .. } => "annotate",
             Action::Surrender { .. } => "surrender",
             Action::Cancel { .. } => "cancel",
+            Action::WriteOff { .. } => "write_off",
             Action::Freeze { .. } => "freeze",
             Action::Unfreeze { .. } => "unfreeze",
             Action::CertifyReduction { .. } => "certify_reduction",

@@ -189,6 +189,7 @@ fn check_action(action: &Action) -> Result<(), Found> {
         | Action::Surrender { .. } => check_movement(action),
         Action::Annotate { .. }
         | Action::Cancel { .. }
+        | Action::WriteOff { .. }
         | Action::Freeze { .. }
         | Action::Unfreeze { .. }
         | Action::CertifyReduction { .. } => check_remark(action),
@@ -302,6 +303,11 @@ fn check_remark(action: &Action) -> Result<(), Found> {
             code("from", party(from)),
             ("reason", reason.as_str(), REASON_CHARS_MAX, Form::Prose),
         ]),
+        Action::WriteOff {
+            instrument,
+            holders,
+            reason,
+        } => check_write_off(instrument, holders, reason),
         Action::Freeze {
             instrument,
             holder,
@@ -344,6 +350,18 @@ fn check_remark(action: &Action) -> Result<(), Found> {
 }
 
 /// The fields of an object inside the action (`pollutant/name`).
+fn check_write_off(instrument: &str, holders: &[Party], reason: &str) -> Result<(), Found> {
+    fields(&[
+        code("instrument", instrument),
+        ("reason", reason, REASON_CHARS_MAX, Form::Prose),
+    ])?;
+    for (index, holder) in holders.iter().enumerate() {
+        check_text(party(holder), CODE_CHARS_MAX, Form::Line)
+            .map_err(|problem| (format!("holders/{index}"), problem))?;
+    }
+    Ok(())
+}
+
 fn nested(object: &'static str, list: &[Field]) -> Result<(), Found> {
     fields(list).map_err(|(field, problem)| (format!("{object}/{field}"), problem))
 }

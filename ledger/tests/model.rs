@@ -90,6 +90,12 @@ enum Op {
         instrument: usize,
         frozen: bool,
     },
+    /// Always refused here: none of the model's instruments expires (a write-off that succeeds
+    /// is checked in `tests/rules.rs`), so the model checks that a refusal changes nothing.
+    WriteOff {
+        instrument: usize,
+        holders: Vec<usize>,
+    },
     /// Under a new code, or under an earlier hold's code (accepted only once it is released).
     PlaceHold {
         from: usize,
@@ -201,6 +207,7 @@ fn move_op() -> impl Strategy<Value = Op> {
         2 => (enterprise.clone(), right.clone(), 1_i64..300).prop_map(|(from, instrument, units)| Op::Surrender { from, instrument, units }),
         1 => (holder.clone(), right.clone(), 1_i64..300, any::<bool>()).prop_map(|(from, instrument, units, reason)| Op::Cancel { from, instrument, units, reason }),
         1 => (holder.clone(), 0..INSTRUMENTS.len(), any::<bool>()).prop_map(|(holder, instrument, frozen)| Op::Freeze { holder, instrument, frozen }),
+        1 => (0..INSTRUMENTS.len(), proptest::collection::vec(holder.clone(), 0..4)).prop_map(|(instrument, holders)| Op::WriteOff { instrument, holders }),
         1 => (enterprise, right, 1_i64..300, proptest::option::weighted(0.3, 0..40_usize), any::<bool>()).prop_map(|(enterprise, instrument, units, reuse, evidence)| Op::CertifyReduction { enterprise, instrument, units, reuse, evidence }),
     ]
 }
@@ -244,6 +251,7 @@ impl Op {
             Op::Surrender { .. } => "surrender",
             Op::Cancel { .. } => "cancel",
             Op::Freeze { .. } => "freeze",
+            Op::WriteOff { .. } => "write_off",
             Op::PlaceHold { .. } => "place_hold",
             Op::PostHold { .. } => "post_hold",
             Op::VoidHold { .. } => "void_hold",
@@ -280,6 +288,7 @@ fn generator_of(action: &Action) -> &'static str {
         Action::Annotate { .. } => "annotate",
         Action::Surrender { .. } => "surrender",
         Action::Cancel { .. } => "cancel",
+        Action::WriteOff { .. } => "write_off",
         Action::Freeze { .. } | Action::Unfreeze { .. } => "freeze",
         Action::CertifyReduction { .. } => "certify_reduction",
     }
@@ -476,6 +485,7 @@ impl Model {
                 units,
                 reason,
             } => reason && self.remove(from, instrument, units),
+            Op::WriteOff { .. } => false,
             Op::Freeze {
                 holder,
                 instrument,
@@ -673,6 +683,7 @@ fn action(op: &Op, i: usize, model: &Model) -> Action {
         | Op::Surrender { .. }
         | Op::Cancel { .. }
         | Op::Freeze { .. }
+        | Op::WriteOff { .. }
         | Op::CertifyReduction { .. } => move_action(op, i, model),
         Op::PlaceHold { .. }
         | Op::PostHold { .. }
@@ -758,6 +769,14 @@ fn move_action(op: &Op, i: usize, model: &Model) -> Action {
             instrument,
             frozen,
         } => freeze_action(holder, instrument, frozen),
+        Op::WriteOff {
+            instrument,
+            ref holders,
+        } => Action::WriteOff {
+            instrument: INSTRUMENTS[instrument].0.into(),
+            holders: holders.iter().map(|&holder| party(holder)).collect(),
+            reason: "validity ended".into(),
+        },
         Op::CertifyReduction {
             enterprise,
             instrument,

@@ -803,3 +803,96 @@ async fn a_freeze_stops_earlier_holds_and_says_why() {
         assert_verified(&ledger).await;
     }
 }
+
+/// An expired instrument's units leave the books in one entry: every listed holder's whole
+/// balance, a frozen one's too, goes to cancellation with the reason; held units stay put until
+/// their hold ends. Before expiry, on cash, or with a holder twice, it is refused and changes
+/// nothing.
+#[tokio::test]
+async fn a_write_off_takes_what_is_left_of_an_expired_instrument() {
+    for (url, _dir) in databases().await {
+        let june = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2024, 6, 1, 8, 0, 0);
+        let clock = TestClock::new(june.unwrap());
+        let ledger = open(&url, &clock).await;
+        let setup = vec![
+            issue(SO2, ent(A), "300.125"),
+            issue(SO2, ent(B), "40"),
+            issue(SO2, Party::Reserve, "100"),
+            Action::PlaceHold {
+                hold: "sell-b".into(),
+                instrument: SO2.into(),
+                from: ent(B),
+                amount: q("15"),
+                expires_at: clock.now() + Duration::days(365),
+            },
+            Action::Freeze {
+                instrument: SO2.into(),
+                holder: ent(A),
+                reason: Some("inspection".into()),
+                reference: None,
+            },
+        ];
+        ledger.submit(req("setup-2", setup)).await.unwrap();
+        let write_off = |instrument: &str, holders: Vec<Party>| Action::WriteOff {
+            instrument: instrument.into(),
+            holders,
+            reason: "validity ended 2024-12-31".into(),
+        };
+        let everyone = || vec![ent(A), ent(B), ent(C), Party::Reserve];
+        let early = ledger
+            .submit(req("early", vec![write_off(SO2, everyone())]))
+            .await;
+        let early = early.unwrap_err().root().to_string();
+        assert!(
+            early.contains("has not expired (it is valid to 2024-12-31)"),
+            "{early}"
+        );
+
+        clock.advance(Duration::days(214));
+        for (key, action, says) in [
+            ("cash", write_off(CNY, vec![ent(A)]), "cash"),
+            ("valid", write_off(COD, vec![ent(A)]), "valid to 2028-12-31"),
+            (
+                "twice",
+                write_off(SO2, vec![ent(A), ent(A)]),
+                "listed twice",
+            ),
+            ("nobody", write_off(SO2, vec![]), "at least one holder"),
+        ] {
+            let error = ledger.submit(req(key, vec![action])).await.unwrap_err();
+            let text = error.root().to_string();
+            assert!(text.contains(says), "{key}: {text}");
+        }
+        assert_eq!(
+            balance(&ledger, &format!("{A}/holding/{SO2}")).await,
+            dec("300.125")
+        );
+
+        let receipt = ledger
+            .submit(req("write-off", vec![write_off(SO2, everyone())]))
+            .await
+            .unwrap();
+        for holder in [A, B, C] {
+            let left = balance(&ledger, &format!("{holder}/holding/{SO2}")).await;
+            assert_eq!(left, Decimal::ZERO, "{holder} {url}");
+        }
+        assert_eq!(
+            balance(&ledger, &format!("bureau/reserve/{SO2}")).await,
+            Decimal::ZERO
+        );
+        assert_eq!(
+            balance(&ledger, &format!("bureau/escrow/{SO2}")).await,
+            dec("15")
+        );
+        let cancelled = balance(&ledger, &format!("bureau/cancellation/{SO2}")).await;
+        assert_eq!(cancelled, dec("425.125"), "{url}");
+        let postings = receipt.postings;
+        assert_eq!(postings.len(), 3, "A, B and the reserve; C held nothing");
+        assert!(
+            postings
+                .iter()
+                .all(|p| p.reference.as_deref() == Some("validity ended 2024-12-31"))
+        );
+        assert_verified(&ledger).await;
+    }
+}

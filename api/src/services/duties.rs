@@ -9,20 +9,29 @@
 //!   seller's rights.
 //! * **Auctions past `closes_at`** are reported to the bureau, never closed: closing needs the
 //!   seed the bureau reveals.
+//! * **Write-off**: what is left of an instrument after its validity ends goes to cancellation,
+//!   one ledger entry per instrument (`write_off`, with the reason on every posting). Units
+//!   still on hold then come home when the hold ends, and the next day's write-off takes them.
 //!
-//! **Exactly once**: each duty runs as a market command tagged with a key derived from the duty
-//! and its period (`duty/day-close/2026-12-04`), so several servers on one database, a restart
-//! in the middle or a `tick` beside a server perform it once; the others find the tag in the
-//! log. Time is the caller's argument; nothing here reads a clock.
+//! **Exactly once**: each duty runs as a market command (or, for a write-off, a ledger request)
+//! keyed by the duty and its period (`duty/day-close/2026-12-04`,
+//! `duty/write-off/SO2.cq-main.2024/2025-01-01`), so several servers on one database, a restart
+//! in the middle or a `tick` beside a server perform it once; the others find the key in the
+//! journal. Time is the caller's argument; nothing here reads a clock (the ledger stamps and
+//! judges a write-off by its own, so a drill ahead of it reports the write-off as failed).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use exchange::DurableMarket;
 use exchange::durable::{CommandTag, MarketCommand};
+use ledger::{AccountKind, Action, Ledger, LedgerError, Party, Request};
 use market::{AuctionState, Timestamp, TradingCalendar, TransferState};
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::services::market::{MarketService, calendar_error, day_end, day_of, internal};
+
+/// Who the journal names for what the registry does on its own because time passed.
+pub const DUTY_ACTOR: &str = "registry";
 
 /// Most day closes one run catches up (a year and a half of trading days); the next run goes on.
 pub const DAY_CLOSES_MAX: usize = 400;
@@ -36,6 +45,8 @@ pub struct DutyReport {
     pub transfers_expired: Vec<u64>,
     /// Open auctions whose `closes_at` has passed: the bureau closes them with the seed.
     pub auctions_to_close: Vec<u64>,
+    /// Expired instruments whose remaining units were written off.
+    pub written_off: Vec<WrittenOff>,
     /// Duties that failed, each with why; the others were still performed, and the next run
     /// tries the failed ones again.
     pub failed: Vec<String>,
@@ -46,19 +57,34 @@ impl DutyReport {
         self.days_closed.is_empty()
             && self.transfers_expired.is_empty()
             && self.auctions_to_close.is_empty()
+            && self.written_off.is_empty()
             && self.failed.is_empty()
     }
 }
 
+/// One expired instrument's write-off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WrittenOff {
+    pub instrument: String,
+    pub valid_to: NaiveDate,
+    /// The units written off, at the instrument's scale.
+    pub amount: String,
+    /// How many holders (enterprises and the reserve) had units left.
+    pub holders: usize,
+    /// The journal entry that wrote them off.
+    pub entry: u64,
+}
+
 /// Performs every duty due at `now`; one that fails does not keep the others from running
-/// (it is named in [`DutyReport::failed`]). No market yet: nothing is due.
+/// (it is named in [`DutyReport::failed`]). No market yet: only write-offs can be due.
 pub async fn run_due(service: &MarketService, now: DateTime<Utc>) -> Result<DutyReport, ApiError> {
+    let mut report = DutyReport::default();
+    write_off_expired(service.ledger(), now, &mut report).await?;
     let mut market = match service.lock(false).await {
         Ok(market) => market,
-        Err(ApiError::NotFound(_)) => return Ok(DutyReport::default()),
+        Err(ApiError::NotFound(_)) => return Ok(report),
         Err(other) => return Err(other),
     };
-    let mut report = DutyReport::default();
     let calendar = service.calendar();
     if let Err(error) = close_due_days(&mut market, calendar, now, &mut report.days_closed).await {
         report.failed.push(format!("day close: {error}"));
@@ -144,6 +170,68 @@ async fn expire_due_transfers(
     let key = format!("duty/expire-transfers/{first}-{last}-{}", due.len());
     run_once(market, MarketCommand::ExpireTransfers { now }, key).await?;
     Ok(due)
+}
+
+/// Writes off every expired instrument that still has units outside holds, one ledger entry
+/// each, into `report` (a refusal is named in its `failed` and tried again on the next run).
+async fn write_off_expired(
+    ledger: &Ledger,
+    now: DateTime<Utc>,
+    report: &mut DutyReport,
+) -> Result<(), ApiError> {
+    let today = now.date_naive();
+    let instruments = ledger.store().instruments().await?;
+    let expired = instruments
+        .iter()
+        .filter(|i| !i.is_cash())
+        .filter_map(|i| Some((i, i.valid_to().filter(|&to| today > to)?)));
+    for (instrument, valid_to) in expired {
+        let left = ledger.store().positive_balances(&instrument.code).await?;
+        let holders: Vec<Party> = left
+            .iter()
+            .filter_map(|b| match b.kind {
+                AccountKind::Holding => Some(Party::Enterprise(b.owner.clone())),
+                AccountKind::Reserve => Some(Party::Reserve),
+                _ => None,
+            })
+            .collect();
+        if holders.is_empty() {
+            continue;
+        }
+        let reason = format!("validity ended {valid_to}: remaining units written off");
+        let request = Request {
+            idempotency_key: format!("duty/write-off/{}/{today}", instrument.code),
+            actor: DUTY_ACTOR.into(),
+            memo: Some(reason.clone()),
+            actions: vec![Action::WriteOff {
+                instrument: instrument.code.clone(),
+                holders: holders.clone(),
+                reason,
+            }],
+        };
+        match ledger.submit(request).await {
+            Ok(receipt) => report.written_off.push(WrittenOff {
+                instrument: instrument.code.clone(),
+                valid_to,
+                amount: written_off_amount(&receipt.postings, instrument.scale),
+                holders: receipt.postings.len(),
+                entry: receipt.seq,
+            }),
+            // Another process wrote this instrument off today, from balances read a moment
+            // earlier: done.
+            Err(error) if matches!(error.root(), LedgerError::IdempotencyConflict { .. }) => {}
+            Err(error) => report
+                .failed
+                .push(format!("write-off of {}: {error}", instrument.code)),
+        }
+    }
+    Ok(())
+}
+
+/// The total of a write-off's postings, at the instrument's scale.
+fn written_off_amount(postings: &[ledger::Posting], scale: u32) -> String {
+    let units: i64 = postings.iter().map(|p| p.units).sum();
+    ledger::amount::to_decimal(units, scale).to_string()
 }
 
 /// Runs `command` tagged with the duty's `key`: once, whichever process gets there first.

@@ -66,6 +66,11 @@ impl MarketService {
         }
     }
 
+    /// The ledger the market settles in.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
     pub fn calendar(&self) -> &TradingCalendar {
         &self.calendar
     }

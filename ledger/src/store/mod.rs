@@ -75,6 +75,29 @@ pub struct Balance {
     pub frozen: bool,
 }
 
+/// A `Balance` from a row of `accounts` joined with its instrument's scale: the same mapping
+/// for both backends' row types.
+macro_rules! balance {
+    ($row:ident) => {{
+        let account = rows::account(
+            $row.try_get("id")?,
+            $row.try_get("debits")?,
+            $row.try_get("credits")?,
+            $row.try_get("frozen")?,
+            None,
+        )?;
+        let scale: i64 = $row.try_get("scale")?;
+        Ok(Balance {
+            account: account.key.id(),
+            owner: account.key.owner.clone(),
+            kind: account.key.kind,
+            instrument: account.key.instrument.clone(),
+            balance: to_decimal(account.credits - account.debits, scale as u32),
+            frozen: account.frozen,
+        })
+    }};
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `url`: `sqlite:PATH` / `sqlite://PATH` or
     /// `postgres://…`. Migrations run on open.
@@ -106,31 +129,20 @@ impl Store {
             "SELECT a.id, a.owner, a.kind, a.instrument, a.debits, a.credits, a.frozen, i.scale
                FROM accounts a JOIN instruments i ON i.code = a.instrument
               WHERE a.owner = $1 ORDER BY a.id";
-        // The same mapping for both backends' row types.
-        macro_rules! balance {
-            ($row:ident) => {{
-                let account = rows::account(
-                    $row.try_get("id")?,
-                    $row.try_get("debits")?,
-                    $row.try_get("credits")?,
-                    $row.try_get("frozen")?,
-                    None,
-                )?;
-                let scale: i64 = $row.try_get("scale")?;
-                Ok(Balance {
-                    account: account.key.id(),
-                    owner: account.key.owner.clone(),
-                    kind: account.key.kind,
-                    instrument: account.key.instrument.clone(),
-                    balance: to_decimal(account.credits - account.debits, scale as u32),
-                    frozen: account.frozen,
-                })
-            }};
-        }
         match owner {
             Some(owner) => read_rows!(self, ONE, [owner], |row| balance!(row)),
             None => read_rows!(self, ALL, [], |row| balance!(row)),
         }
+    }
+
+    /// The accounts holding a positive balance of `instrument`, in account order: who holds
+    /// what is left of an instrument (its expiry's write-off reads this).
+    pub async fn positive_balances(&self, instrument: &str) -> Result<Vec<Balance>, LedgerError> {
+        const SQL: &str =
+            "SELECT a.id, a.owner, a.kind, a.instrument, a.debits, a.credits, a.frozen, i.scale
+               FROM accounts a JOIN instruments i ON i.code = a.instrument
+              WHERE a.instrument = $1 AND a.credits > a.debits ORDER BY a.id";
+        read_rows!(self, SQL, [instrument], |row| balance!(row))
     }
 
     /// Every account with its raw totals, for verification.

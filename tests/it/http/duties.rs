@@ -1,7 +1,8 @@
 //! Time-driven duties on a live registry, on both backends: a week later, two `ets tick`
 //! processes racing beside the running server close every trading day that came due, in order
 //! and once each; day orders expire with their cash released; an expired transfer gives the
-//! seller's rights back; a third tick finds nothing due; the server then keeps trading.
+//! seller's rights back; a third tick finds nothing due; the server then keeps trading. An
+//! instrument whose validity ended is written off once, frozen holders included.
 
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
@@ -149,7 +150,7 @@ async fn a_week_later_every_due_day_closes_once_and_stuck_rights_come_back() {
         let third = tick(&s, &at_text).await;
         assert_eq!(
             third,
-            json!({"days_closed": [], "transfers_expired": [], "auctions_to_close": [], "failed": []})
+            json!({"days_closed": [], "transfers_expired": [], "auctions_to_close": [], "written_off": [], "failed": []})
         );
         let transfers = s.get("/v1/market/transfers", Some(&s.enterprise_a)).await;
         assert_eq!(transfers.body[0]["state"], "expired", "{}", transfers.body);
@@ -200,4 +201,82 @@ async fn the_server_itself_expires_a_transfer_at_its_deadline() {
     }
     assert_eq!(state, "expired");
     assert_eq!(open_holds(&s).await, 0, "the seller's rights are back");
+}
+
+/// A ledger beside the server whose clock reads `at`: how a test puts units into an instrument
+/// that has since expired (the server, on the wall clock, can no longer issue it).
+async fn ledger_at(server: &Server, at: chrono::DateTime<Utc>) -> ledger::Ledger {
+    let options = ledger::LedgerOptions {
+        clock: std::sync::Arc::new(move || at),
+        ..ledger::LedgerOptions::default()
+    };
+    let opened = ledger::Ledger::open(&server.url, options).await;
+    opened.expect("a ledger with a past clock")
+}
+
+/// Ten days ago the bureau issued a right valid to yesterday, to A (since frozen) and to its
+/// reserve. Two ticks racing beside the server write it off in one journal entry; a third finds
+/// nothing left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_instrument_is_written_off_once() {
+    const NOX: &str = "NOx.cq-main.short";
+    for s in servers().await {
+        s.setup().await;
+        let now = Utc::now();
+        let yesterday = (now - Duration::days(1)).date_naive();
+        let past = ledger_at(&s, now - Duration::days(10)).await;
+        let actions = json!([
+            {"type": "define_instrument", "instrument": {"code": NOX, "kind": "discharge_right",
+             "pollutant": "NOx", "region": "cq-main", "valid_from": "2024-01-01",
+             "valid_to": yesterday, "scale": 3, "unit": "t/a"}},
+            {"type": "issue", "instrument": NOX, "to": A, "amount": "120.5"},
+            {"type": "issue", "instrument": NOX, "to": "reserve", "amount": "30"},
+            {"type": "freeze", "instrument": NOX, "holder": A, "reason": "inspection"},
+        ]);
+        let request = ledger::Request {
+            idempotency_key: "short-lived".into(),
+            actor: "bureau".into(),
+            memo: None,
+            actions: serde_json::from_value(actions).expect("actions"),
+        };
+        past.submit(request).await.expect("issued while valid");
+
+        let at = now.to_rfc3339();
+        let (first, second) = tokio::join!(tick(&s, &at), tick(&s, &at));
+        let written: Vec<Value> = [&first, &second]
+            .iter()
+            .flat_map(|r| r["written_off"].as_array().cloned().unwrap_or_default())
+            .collect();
+        assert_eq!(written.len(), 1, "written off once: {first} {second}");
+        assert_eq!(written[0]["instrument"], NOX);
+        assert_eq!(written[0]["amount"], "150.500");
+        assert_eq!(written[0]["holders"], 2);
+        assert_eq!(written[0]["valid_to"], yesterday.to_string());
+        let store = s.ledger().await.store();
+        let left = store.positive_balances(NOX).await.expect("balances");
+        let left: Vec<(String, String)> = left
+            .iter()
+            .map(|b| (b.account.clone(), b.balance.to_string()))
+            .collect();
+        assert_eq!(
+            left,
+            vec![(format!("bureau/cancellation/{NOX}"), "150.500".to_owned())]
+        );
+        let entry = store.journal(0, 1_000).await.expect("journal");
+        let write_offs: Vec<_> = entry
+            .iter()
+            .filter(|e| e.idempotency_key.starts_with("duty/write-off/"))
+            .collect();
+        assert_eq!(write_offs.len(), 1);
+        assert!(
+            write_offs[0].body.contains(r#""actor":"registry""#),
+            "{}",
+            write_offs[0].body
+        );
+        assert!(write_offs[0].body.contains("remaining units written off"));
+
+        let third = tick(&s, &at).await;
+        assert_eq!(third["written_off"], json!([]), "{third}");
+        assert_eq!(third["failed"], json!([]), "{third}");
+    }
 }
