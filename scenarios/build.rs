@@ -24,11 +24,18 @@ fn main() {
     println!("cargo:rerun-if-env-changed=ETS_GIT_COMMIT");
     // `--git-path` resolves each into the right directory, in a worktree too; a directory is
     // watched whole, so a branch whose ref is not a loose file yet still triggers a rerun.
+    let mut watched = 0;
     for name in ["HEAD", "packed-refs", "refs/heads"] {
         if let Some(path) = git(&["rev-parse", "--path-format=absolute", "--git-path", name])
             && std::path::Path::new(&path).exists()
         {
             println!("cargo:rerun-if-changed={path}");
+            watched += 1;
         }
+    }
+    if watched == 0 {
+        // No git to ask (an archive, or git failing for a moment): a path that never exists
+        // makes Cargo run this again on the next build instead of keeping "no commit" for good.
+        println!("cargo:rerun-if-changed=.no-git-checkout");
     }
 }

@@ -9,8 +9,8 @@
 use anyhow::Result;
 use api::routes::market::{
     AuctionBody, BidBody, CancelBody, CloseAuctionBody, ContainmentBody, ListInstrumentBody,
-    MarketFreezeBody, OrderBody, OrderType, PricingBody, SideBody, TimeInForceBody,
-    TransferProposalBody,
+    MarketFreezeBody, MarketRuleBody, OrderBody, OrderType, PricingBody, RuleKind, SideBody,
+    TimeInForceBody, TransferProposalBody,
 };
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
@@ -130,6 +130,67 @@ enum MarketCommand {
         #[command(flatten)]
         write: WriteKey,
     },
+    /// The market's rules: holding and purchase limits, price bands, and their history.
+    #[command(subcommand)]
+    Rule(RuleCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum RuleCommand {
+    /// Every rule set, oldest first, with who set it, when and why.
+    Show,
+    /// Set or lift a holding limit or a daily purchase limit (bureau).
+    #[command(group(clap::ArgGroup::new("limit").required(true)))]
+    Limit {
+        /// Which limit.
+        #[arg(value_enum)]
+        kind: LimitArg,
+        /// Ledger instrument code.
+        instrument: String,
+        /// The enterprise the limit is for (credit code); without it, the default for all.
+        #[arg(long)]
+        enterprise: Option<String>,
+        /// The limit in whole tonnes.
+        #[arg(long, value_name = "T", group = "limit")]
+        tonnes: Option<u64>,
+        /// The limit as a percentage of the instrument's circulation now (rounded down to
+        /// whole tonnes when set).
+        #[arg(long, value_name = "PCT", group = "limit")]
+        share_pct: Option<Decimal>,
+        /// Lift the limit.
+        #[arg(long, group = "limit")]
+        lift: bool,
+        /// Why: kept in the rule's history.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        write: WriteKey,
+    },
+    /// Set an instrument's price bands (bureau): the regular band from the next day's close,
+    /// the block band at once.
+    Bands {
+        /// Ledger instrument code.
+        instrument: String,
+        /// Orders within ± this percentage of the previous close.
+        #[arg(long, value_name = "PCT")]
+        regular_pct: Decimal,
+        /// Block trades within ± this percentage of the previous close.
+        #[arg(long, value_name = "PCT")]
+        block_pct: Decimal,
+        /// Why: kept in the rule's history.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        write: WriteKey,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum LimitArg {
+    /// Most an enterprise may hold, counting open purchases.
+    Holding,
+    /// Most an enterprise may buy in one trading day.
+    Purchase,
 }
 
 #[derive(Subcommand, Debug)]
@@ -288,6 +349,75 @@ enum PricingArg {
     PayAsBid,
 }
 
+/// `ets market freeze` / `unfreeze`: `what` is the endpoint's last segment.
+async fn oversee(
+    client: &Client,
+    what: &str,
+    enterprise: String,
+    write: &WriteKey,
+) -> Result<Value> {
+    let body = MarketFreezeBody { enterprise };
+    client
+        .post(&format!("/v1/market/{what}"), &body, write)
+        .await
+}
+
+/// `ets market rule …`: one request to `/v1/market/rules`.
+async fn rule(client: &Client, command: RuleCommand) -> Result<Value> {
+    let body = |rule, instrument, reason| MarketRuleBody {
+        rule,
+        instrument,
+        enterprise: None,
+        limit_t: None,
+        limit_share_pct: None,
+        lift: false,
+        regular_band_pct: None,
+        block_band_pct: None,
+        reason,
+    };
+    let (body, write) = match command {
+        RuleCommand::Show => return client.get("/v1/market/rules", &[]).await,
+        RuleCommand::Limit {
+            kind,
+            instrument,
+            enterprise,
+            tonnes,
+            share_pct,
+            lift,
+            reason,
+            write,
+        } => {
+            let kind = match kind {
+                LimitArg::Holding => RuleKind::HoldingLimit,
+                LimitArg::Purchase => RuleKind::PurchaseLimit,
+            };
+            let body = MarketRuleBody {
+                enterprise,
+                limit_t: tonnes,
+                limit_share_pct: share_pct,
+                lift,
+                ..body(kind, instrument, reason)
+            };
+            (body, write)
+        }
+        RuleCommand::Bands {
+            instrument,
+            regular_pct,
+            block_pct,
+            reason,
+            write,
+        } => {
+            let body = MarketRuleBody {
+                regular_band_pct: Some(regular_pct),
+                block_band_pct: Some(block_pct),
+                ..body(RuleKind::Bands, instrument, reason)
+            };
+            (body, write)
+        }
+    };
+    client.post("/v1/market/rules", &body, &write).await
+}
+
 pub async fn run(args: MarketArgs) -> Result<()> {
     let client = Client::new(&args.connection)?;
     let answer = match args.command {
@@ -373,13 +503,12 @@ pub async fn run(args: MarketArgs) -> Result<()> {
         MarketCommand::Auction(command) => auction(&client, command).await?,
         MarketCommand::Transfer(command) => transfer(&client, command).await?,
         MarketCommand::Freeze { enterprise, write } => {
-            let body = MarketFreezeBody { enterprise };
-            client.post("/v1/market/freezes", &body, &write).await?
+            oversee(&client, "freezes", enterprise, &write).await?
         }
         MarketCommand::Unfreeze { enterprise, write } => {
-            let body = MarketFreezeBody { enterprise };
-            client.post("/v1/market/unfreezes", &body, &write).await?
+            oversee(&client, "unfreezes", enterprise, &write).await?
         }
+        MarketCommand::Rule(command) => rule(&client, command).await?,
     };
     println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(())

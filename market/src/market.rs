@@ -74,6 +74,20 @@ impl Market {
             .ok_or(MarketError::UnknownInstrument(instrument))
     }
 
+    /// Sets an instrument's price bands: see [`Book::set_bands`].
+    pub fn set_bands(
+        &mut self,
+        instrument: InstrumentId,
+        regular_band_bp: u64,
+        block_band_bp: u64,
+    ) -> Result<(), MarketError> {
+        let book = self
+            .books
+            .get_mut(&instrument)
+            .ok_or(MarketError::UnknownInstrument(instrument))?;
+        book.set_bands(regular_band_bp, block_band_bp)
+    }
+
     pub fn rules(&self) -> &AccountRules {
         &self.rules
     }

@@ -23,6 +23,35 @@ impl LimitTable {
         self.per_account_t.insert((instrument, account), limit_t);
     }
 
+    /// Sets (`Some`) or lifts (`None`) the limit of `account`, or the default (`account: None`).
+    pub fn set(
+        &mut self,
+        instrument: InstrumentId,
+        account: Option<AccountId>,
+        limit_t: Option<u64>,
+    ) {
+        match (account, limit_t) {
+            (Some(account), Some(limit_t)) => self.set_for(instrument, account, limit_t),
+            (None, Some(limit_t)) => self.set_default(instrument, limit_t),
+            (Some(account), None) => {
+                self.per_account_t.remove(&(instrument, account));
+            }
+            (None, None) => {
+                self.default_t.remove(&instrument);
+            }
+        }
+    }
+
+    /// Every limit set: `(instrument, account, limit_t)`, defaults (`account: None`) first.
+    pub fn entries(&self) -> impl Iterator<Item = (InstrumentId, Option<AccountId>, u64)> + '_ {
+        let defaults = self.default_t.iter().map(|(&i, &t)| (i, None, t));
+        let overrides = self
+            .per_account_t
+            .iter()
+            .map(|(&(i, a), &t)| (i, Some(a), t));
+        defaults.chain(overrides)
+    }
+
     /// Whether any account has a limit for `instrument`.
     pub fn applies_to(&self, instrument: InstrumentId) -> bool {
         if self.per_account_t.is_empty() && self.default_t.is_empty() {

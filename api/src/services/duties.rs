@@ -210,6 +210,8 @@ async fn write_off_expired(
             }],
         };
         match ledger.submit(request).await {
+            // Another process wrote this instrument off today with the same holders: done.
+            Ok(receipt) if receipt.replayed => {}
             Ok(receipt) => report.written_off.push(WrittenOff {
                 instrument: instrument.code.clone(),
                 valid_to,
@@ -217,8 +219,7 @@ async fn write_off_expired(
                 holders: receipt.postings.len(),
                 entry: receipt.seq,
             }),
-            // Another process wrote this instrument off today, from balances read a moment
-            // earlier: done.
+            // Another process wrote it off today from balances read a moment apart: done.
             Err(error) if matches!(error.root(), LedgerError::IdempotencyConflict { .. }) => {}
             Err(error) => report
                 .failed

@@ -47,16 +47,32 @@ pub enum MarketCommand {
         spec: InstrumentSpec,
         previous_close_ticks: u64,
     },
+    /// Sets or lifts a holding limit (most an account may hold, counting open purchases).
     SetHoldingLimit {
         instrument: InstrumentId,
         /// `None`: the default for every account.
         account: Option<AccountId>,
-        limit_t: u64,
+        /// `None` lifts the limit.
+        limit_t: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<RuleNote>,
     },
+    /// Sets or lifts a daily purchase limit.
     SetPurchaseLimit {
         instrument: InstrumentId,
         account: Option<AccountId>,
-        limit_t: u64,
+        limit_t: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<RuleNote>,
+    },
+    /// Sets an instrument's price bands (basis points of the previous close): the block band
+    /// from now, the regular band from the next day's close.
+    SetBands {
+        instrument: InstrumentId,
+        regular_band_bp: u64,
+        block_band_bp: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<RuleNote>,
     },
     SubmitOrder {
         instrument: InstrumentId,
@@ -132,6 +148,14 @@ pub enum MarketCommand {
         seed: [u8; 32],
         now: Timestamp,
     },
+}
+
+/// Who set a market rule, when and why: logged with the rule, and listed with it afterwards.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleNote {
+    pub by: String,
+    pub reason: String,
+    pub at: Timestamp,
 }
 
 /// What an accepted command answered.

@@ -31,7 +31,9 @@
 pub mod command;
 pub mod view;
 
-pub use command::{CommandOutcome, CommandTag, KEY_PREFIX, LOG_VERSION, LogRecord, MarketCommand};
+pub use command::{
+    CommandOutcome, CommandTag, KEY_PREFIX, LOG_VERSION, LogRecord, MarketCommand, RuleNote,
+};
 pub use view::{JournalView, Overlay, View};
 
 use crate::ledger_bridge::{BridgeError, LedgerMapping};
@@ -99,6 +101,8 @@ struct State {
     out: Vec<Settlement>,
     /// Tagged commands: client key → (fingerprint, outcome).
     tagged: std::collections::HashMap<String, (String, CommandOutcome)>,
+    /// Every rule command accepted, oldest first: the rules' history with who and why.
+    rule_log: Vec<MarketCommand>,
 }
 
 impl Default for State {
@@ -116,8 +120,43 @@ impl Default for State {
             pending: Vec::new(),
             out: Vec::new(),
             tagged: std::collections::HashMap::new(),
+            rule_log: Vec::new(),
         }
     }
+}
+
+/// Applies a rule command to the engine (refusing an instrument that is not listed).
+fn set_rule(market: &mut Market, command: &MarketCommand) -> Result<(), BridgeError> {
+    match command {
+        MarketCommand::SetHoldingLimit {
+            instrument,
+            account,
+            limit_t,
+            ..
+        } => {
+            market.book(*instrument)?;
+            let table = &mut market.rules_mut().holding_limits;
+            table.set(*instrument, *account, *limit_t);
+        }
+        MarketCommand::SetPurchaseLimit {
+            instrument,
+            account,
+            limit_t,
+            ..
+        } => {
+            market.book(*instrument)?;
+            let table = &mut market.rules_mut().purchase_limits_per_day;
+            table.set(*instrument, *account, *limit_t);
+        }
+        MarketCommand::SetBands {
+            instrument,
+            regular_band_bp,
+            block_band_bp,
+            ..
+        } => market.set_bands(*instrument, *regular_band_bp, *block_band_bp)?,
+        other => unreachable!("not a rule command: {other:?}"),
+    }
+    Ok(())
 }
 
 fn millis(ms: i64) -> Result<DateTime<Utc>, BridgeError> {
@@ -356,27 +395,9 @@ impl State {
                 market.list_instrument(spec.clone(), *previous_close_ticks)?;
                 CommandOutcome::Done
             }
-            C::SetHoldingLimit {
-                instrument,
-                account,
-                limit_t,
-            }
-            | C::SetPurchaseLimit {
-                instrument,
-                account,
-                limit_t,
-            } => {
-                market.book(*instrument)?;
-                let rules = market.rules_mut();
-                let table = if matches!(command, C::SetHoldingLimit { .. }) {
-                    &mut rules.holding_limits
-                } else {
-                    &mut rules.purchase_limits_per_day
-                };
-                match account {
-                    Some(account) => table.set_for(*instrument, *account, *limit_t),
-                    None => table.set_default(*instrument, *limit_t),
-                }
+            C::SetHoldingLimit { .. } | C::SetPurchaseLimit { .. } | C::SetBands { .. } => {
+                set_rule(market, command)?;
+                self.rule_log.push(command.clone());
                 CommandOutcome::Done
             }
             C::SubmitOrder {
@@ -741,6 +762,11 @@ impl DurableMarket {
 
     pub fn trading_day_end(&self) -> DateTime<Utc> {
         self.state.trading_day_end
+    }
+
+    /// Every rule command accepted (limits, bands), oldest first, each with its note.
+    pub fn rule_log(&self) -> &[MarketCommand] {
+        &self.state.rule_log
     }
 
     /// Settlement deadline of an auction's holds.

@@ -730,7 +730,8 @@ async fn entries_that_settle_nothing_carry_a_note_and_old_expire_holds_carriers_
             commands: vec![MarketCommand::SetHoldingLimit {
                 instrument: RIGHTS,
                 account: None,
-                limit_t: 12_340,
+                limit_t: Some(12_340),
+                note: None,
             }],
             tags: Vec::new(),
         };

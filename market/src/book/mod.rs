@@ -309,6 +309,25 @@ impl Book {
         &self.spec
     }
 
+    /// Sets the price bands in basis points of the previous close. The block band applies from
+    /// now; the regular band from the next day's close, when the book is laid out around the
+    /// new close (resting orders keep the band they were placed in).
+    pub fn set_bands(
+        &mut self,
+        regular_band_bp: u64,
+        block_band_bp: u64,
+    ) -> Result<(), MarketError> {
+        let spec = InstrumentSpec {
+            regular_band_bp,
+            block_band_bp,
+            ..self.spec.clone()
+        };
+        spec.validate()?;
+        checked_band(&spec, self.previous_close_ticks)?;
+        self.spec = spec;
+        Ok(())
+    }
+
     pub fn band(&self) -> Band {
         self.band
     }

@@ -109,6 +109,37 @@ async fn the_cli_trades_through_a_running_server() {
         assert_eq!(again, bought);
         assert_eq!(s.head().await, head, "a retry writes nothing");
 
+        // The bureau sets a rule from the CLI; everyone reads its history.
+        let bands = [
+            "market",
+            "rule",
+            "bands",
+            COD,
+            "--regular-pct",
+            "7.5",
+            "--block-pct",
+            "25",
+            "--reason",
+            "notice 2026-3",
+        ];
+        let (code, set, err) = client(&s, &s.bureau, &bands).await;
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(set["regular_band_pct"], "7.5", "{set}");
+        let limit = [
+            "market",
+            "rule",
+            "limit",
+            "holding",
+            COD,
+            "--reason",
+            "no amount",
+        ];
+        let (code, _, err) = client(&s, &s.bureau, &limit).await;
+        assert_eq!(code, 2, "clap refuses a limit with no amount: {err}");
+        let (code, rules, err) = client(&s, &s.economist, &["market", "rule", "show"]).await;
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(rules["history"][0]["reason"], "notice 2026-3", "{rules}");
+
         let (code, trades, err) = client(&s, &s.economist, &["market", "trades", COD]).await;
         assert_eq!(code, 0, "{err}");
         let trades = trades["trades"].as_array().expect("trades").clone();

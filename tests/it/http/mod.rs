@@ -15,6 +15,7 @@ mod idempotency;
 mod jobs;
 mod late_duties;
 mod market;
+mod market_rules;
 mod openapi;
 mod ops;
 mod process;

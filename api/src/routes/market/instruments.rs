@@ -60,6 +60,15 @@ pub struct MarketInstrumentBody {
     #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub band_upper: Decimal,
+    /// The regular band in percent of the previous close, as set (a change applies from the
+    /// next day's close, so today's `band_lower`/`band_upper` may still follow the old one).
+    #[serde(with = "ledger::amount::plain")]
+    #[schema(value_type = String)]
+    pub regular_band_pct: Decimal,
+    /// The block-trade band in percent of the previous close.
+    #[serde(with = "ledger::amount::plain")]
+    #[schema(value_type = String)]
+    pub block_band_pct: Decimal,
 }
 
 fn instrument_body(market: &DurableMarket, id: InstrumentId) -> Option<MarketInstrumentBody> {
@@ -78,6 +87,8 @@ fn instrument_body(market: &DurableMarket, id: InstrumentId) -> Option<MarketIns
         previous_close: price(spec, book.previous_close_ticks()),
         band_lower: price(spec, band.lower_ticks),
         band_upper: price(spec, band.upper_ticks),
+        regular_band_pct: Decimal::new(spec.regular_band_bp as i64, 2).normalize(),
+        block_band_pct: Decimal::new(spec.block_band_bp as i64, 2).normalize(),
     })
 }
 

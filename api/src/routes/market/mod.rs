@@ -11,13 +11,14 @@
 //! * enterprise: orders (limit/market, day/IOC/FOK), cancels, own orders; bids and own bids;
 //!   transfers it is party to; one-way bidding sessions of its own rights;
 //! * bureau: lists instruments, opens and closes reserve auctions (the seed commitment is
-//!   published at open, the seed at close), vetoes transfers, freezes accounts, reads all;
+//!   published at open, the seed at close), vetoes transfers, freezes accounts, sets the
+//!   market's rules (holding and purchase limits, price bands, with who and why), reads all;
 //! * everyone (economist too): book depth, trades, daily OHLC and VWAP, auction results (never
 //!   sealed bids before the result) and the feed.
 //!
 //! Files: `instruments` (listing), `orders` (orders, cancels), `data` (book, trades, daily),
 //! `auctions` (open, read, close), `bids` (bid, withdraw), `transfers` (propose, decide, list),
-//! `oversight` (freezes), `stream` (the feed); `command` is the write path, `refusal` a market refusal in public words, `lookup` the
+//! `oversight` (freezes), `rules` (limits and bands), `stream` (the feed); `command` is the write path, `refusal` a market refusal in public words, `lookup` the
 //! name ↔ id look-ups under the lock, `units` ticks and lots ↔ CNY and tonnes, `types` the
 //! bodies several files share.
 
@@ -31,6 +32,7 @@ mod lookup;
 mod orders;
 mod oversight;
 mod refusal;
+mod rules;
 mod stream;
 mod transfers;
 mod types;
@@ -53,6 +55,7 @@ pub use orders::{
     CancelBody, OrderAckBody, OrderBody, OrderType, OrdersQuery, RestingOrderBody, TimeInForceBody,
 };
 pub use oversight::MarketFreezeBody;
+pub use rules::{MarketRuleBody, MarketRuleRecord, MarketRulesBody, RuleKind};
 pub use stream::StreamQuery;
 pub use transfers::{TransferProposalBody, TransferView};
 pub use types::{DoneBody, SideBody};
@@ -77,5 +80,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(transfers::post_transfer_decision))
         .routes(routes!(oversight::post_freeze))
         .routes(routes!(oversight::post_unfreeze))
+        .routes(routes!(rules::post_rule, rules::get_rules))
         .routes(routes!(stream::stream_market))
 }
