@@ -139,9 +139,24 @@ impl TradingCalendar {
     /// When the local date `date` closes (the end of its last session), in UTC.
     pub fn close_of(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
         let last = self.sessions.last().ok_or(CalendarError::NoSession)?;
+        self.at_local(date, last.close)
+    }
+
+    /// When the local date `date` opens (the start of its first session), in UTC.
+    pub fn open_of(&self, date: NaiveDate) -> Result<DateTime<Utc>, CalendarError> {
+        let first = self.sessions.first().ok_or(CalendarError::NoSession)?;
+        self.at_local(date, first.open)
+    }
+
+    /// The local time `time` on `date`, in UTC.
+    pub fn at_local(
+        &self,
+        date: NaiveDate,
+        time: NaiveTime,
+    ) -> Result<DateTime<Utc>, CalendarError> {
         let local = self
             .offset()?
-            .from_local_datetime(&date.and_time(last.close))
+            .from_local_datetime(&date.and_time(time))
             .single()
             .expect("a fixed offset maps every local time once");
         Ok(local.with_timezone(&Utc))

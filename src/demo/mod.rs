@@ -3,6 +3,7 @@
 //! journal is verified at the end. The database is left in place for `ets ledger …` to explore.
 
 mod dataset;
+mod days;
 pub(crate) mod round;
 mod session;
 
@@ -13,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{Duration, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use ledger::{Action, Ledger, LedgerOptions, Measure, Party, Purpose, Quantity, Request};
+use ledger::{Action, Ledger, Measure, Party, Purpose, Quantity, Request};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
@@ -46,14 +47,7 @@ pub async fn run(args: DemoArgs, database_url: &str) -> Result<()> {
     if args.fresh {
         remove_sqlite_file(database_url)?;
     }
-    let ledger = Ledger::open(database_url, LedgerOptions::default())
-        .await
-        .with_context(|| format!("opening the ledger at {database_url}"))?;
-    if ledger.store().head().await?.0 > 1 {
-        bail!(
-            "{database_url} already holds a ledger; run `ets demo --fresh` to start over, or pass another --database-url"
-        );
-    }
+    let (ledger, clock, days) = open_ledger(database_url).await?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let firms = dataset::firms(&mut rng, args.enterprises as usize);
     let mut report = Report::default();
@@ -79,10 +73,14 @@ pub async fn run(args: DemoArgs, database_url: &str) -> Result<()> {
     step("bilateral trades settle delivery-versus-payment through holds");
     trade(&ledger, &firms, &mut rng, args.trades, &mut report).await?;
 
-    step(
-        "market: reserve auction of carbon allowances, then continuous trading (durable command log)",
-    );
-    let market = session::session(&ledger, &firms, &mut rng).await?;
+    step("a seasonal NOx permit, valid through the first trading day only");
+    days::issue_seasonal(&ledger, &firms, days[0]).await?;
+
+    step(&format!(
+        "market: reserve auction of carbon allowances, then {} trading days with their closes (durable command log)",
+        days.len()
+    ));
+    let market = session::session(&ledger, &clock, &days, &firms, &mut rng).await?;
 
     step("year-end compliance: carbon allowances surrendered against verified emissions");
     comply(&ledger, &firms, &mut rng, &mut report).await?;
@@ -104,6 +102,25 @@ pub async fn run(args: DemoArgs, database_url: &str) -> Result<()> {
         bail!("verification found {} problem(s)", verified.problem_count);
     }
     Ok(())
+}
+
+/// The demo's ledger, empty, on the demo's clock set before its first trading day (it replays
+/// the last few: see `days.rs`).
+async fn open_ledger(
+    database_url: &str,
+) -> Result<(Ledger, days::DemoClock, Vec<chrono::NaiveDate>)> {
+    let calendar = market::TradingCalendar::default();
+    let days = days::demo_days(&calendar, Utc::now())?;
+    let clock = days::DemoClock::starting(calendar.open_of(days[0])? - Duration::hours(1));
+    let ledger = Ledger::open(database_url, clock.options())
+        .await
+        .with_context(|| format!("opening the ledger at {database_url}"))?;
+    if ledger.store().head().await?.0 > 1 {
+        bail!(
+            "{database_url} already holds a ledger; run `ets demo --fresh` to start over, or pass another --database-url"
+        );
+    }
+    Ok((ledger, clock, days))
 }
 
 #[derive(Default)]

@@ -21,8 +21,12 @@ fn demo_runs_the_full_cycle_and_leaves_a_verifiable_ledger() {
         "reserve auction of CEA.2025",
         "clearing price CNY",
         "award:",
-        "continuous trading in CEA.2025",
+        "continuous trading in CEA.2025 over 3 trading days",
         "OHLC",
+        "closed at CNY",
+        "expired: the seller's allowances are back",
+        "written off: 110.000 t of NOx.cq-main.season-",
+        "left open",
         "compliance 2025",
         "verified:",
     ] {
@@ -380,6 +384,16 @@ fn bad_requests_are_refused_by_name_and_change_nothing() {
     assert_eq!(malformed.status.code(), Some(2), "bad usage exits 2");
 }
 
+/// An enterprise that holds CNY in `accounts` (the bureau's `/v1/accounts` page).
+fn book_owner(accounts: &Value) -> String {
+    let rows = accounts["accounts"].as_array().expect("accounts");
+    let row = rows
+        .iter()
+        .find(|a| a["instrument"] == "CNY" && a["kind"] == "holding")
+        .expect("an enterprise with cash");
+    row["owner"].as_str().expect("owner").to_owned()
+}
+
 /// The demo's database behind a real `ets serve`: the journal verifies, the reallocation round is
 /// in the journal (and its id is taken), the reserve auction is cleared, the allowance book and the
 /// day's trades are there, and the anonymised holdings statistics cover the demo's districts.
@@ -463,5 +477,50 @@ async fn the_demo_world_over_http(url: &str) {
         !stats.to_string().contains("91500"),
         "no credit code in the statistics"
     );
+
+    // Trading goes on after the demo: its last day is the one open now; a tick at that day's
+    // close ends it, and an enterprise's order rests in the next day's book.
+    let calendar = market::TradingCalendar::default();
+    let open_day = calendar
+        .open_day_at(chrono::Utc::now())
+        .expect("a trading day");
+    let close = calendar.close_of(open_day).expect("its close") + chrono::Duration::minutes(1);
+    let at = close.to_rfc3339();
+    let tick = crate::http::common::ets(url, &["tick", "--at", &at, "--json"]).await;
+    assert!(
+        tick.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tick.stderr)
+    );
+    let report: Value = serde_json::from_slice(&tick.stdout).expect("tick JSON");
+    assert_eq!(
+        report["days_closed"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    let book = get("/v1/market/book?instrument=CEA.2025", &economist).await;
+    assert_eq!(
+        book["bids"],
+        serde_json::json!([]),
+        "day orders expired: {book}"
+    );
+    let buyer = book_owner(&get("/v1/accounts", &bureau).await);
+    let key = create_key(url, "enterprise", Some(&buyer), "demo-buyer").await;
+    let listed = get("/v1/market/instruments", &economist).await;
+    let close = &listed[0]["previous_close"];
+    let order = serde_json::json!({"instrument": "CEA.2025", "side": "buy", "type": "limit",
+                                   "price": close, "quantity": "100"});
+    let placed = client
+        .post(format!("{base}/v1/market/orders"))
+        .bearer_auth(&key)
+        .header("idempotency-key", "after-the-demo")
+        .json(&order)
+        .send()
+        .await
+        .expect("send");
+    let status = placed.status().as_u16();
+    let body: Value = placed.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "resting", "{body}");
     drop(server);
 }
