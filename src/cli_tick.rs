@@ -13,8 +13,9 @@ use clap::Args;
 pub struct CalendarArgs {
     /// The market's trading calendar, a TOML file: `utc_offset_minutes = 480`, `sessions =
     /// [{ open = "09:30:00", close = "11:30:00" }, …]`, `weekends_closed = true`, `holidays =
-    /// ["2027-02-08", …]`. Default: Chongqing's, 09:30–11:30 and 13:00–15:00 at +08:00,
-    /// weekends closed, no holidays listed.
+    /// ["2027-02-08", …]`, `orders_in_sessions_only = true` (refuse orders outside the
+    /// sessions; by default one placed at night rests for the next session). Default:
+    /// Chongqing's, 09:30–11:30 and 13:00–15:00 at +08:00, weekends closed, no holidays listed.
     #[arg(long, env = "ETS_CALENDAR", value_name = "FILE")]
     pub calendar: Option<PathBuf>,
 }

@@ -54,6 +54,9 @@ pub enum ApiError {
     /// The request contradicts the current state (e.g. a round id already committed).
     #[error("{0}")]
     Conflict(String),
+    /// An order outside the trading sessions of a calendar that takes orders in sessions only.
+    #[error("the market takes orders during its sessions only; the next opens at {next_open}")]
+    MarketClosed { next_open: String },
     /// The server is at its limit for this kind of work; retry shortly.
     #[error("{0}")]
     Busy(String),
@@ -151,7 +154,7 @@ impl ApiError {
             ApiError::InvalidField { .. }
             | ApiError::IdempotencyMismatch { .. }
             | ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::MarketClosed { .. } => StatusCode::CONFLICT,
             ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadRequest(_) | ApiError::MissingIdempotencyKey => StatusCode::BAD_REQUEST,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -180,6 +183,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Invalid(_) => "invalid_input",
             ApiError::Conflict(_) => "conflict",
+            ApiError::MarketClosed { .. } => "market_closed",
             ApiError::Busy(_) => "busy",
             ApiError::Ledger(error) => ledger_code(error),
             ApiError::Storage(_) | ApiError::Internal(_) => "internal",

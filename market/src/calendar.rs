@@ -56,6 +56,11 @@ pub struct TradingCalendar {
     /// Local dates that do not trade.
     #[serde(default)]
     pub holidays: BTreeSet<NaiveDate>,
+    /// Whether orders are taken only during sessions (`true`: one placed outside them is
+    /// refused) or at any time (`false`, the default: one placed at night rests in the book of
+    /// the day open next, as on a venue that queues orders before the open).
+    #[serde(default)]
+    pub orders_in_sessions_only: bool,
 }
 
 fn yes() -> bool {
@@ -83,6 +88,7 @@ impl Default for TradingCalendar {
             ],
             weekends_closed: true,
             holidays: BTreeSet::new(),
+            orders_in_sessions_only: false,
         }
     }
 }
@@ -119,7 +125,8 @@ impl TradingCalendar {
         self.trading_day_on_or_after(start).map(drop)
     }
 
-    fn offset(&self) -> Result<FixedOffset, CalendarError> {
+    /// Local time's offset from UTC.
+    pub fn offset(&self) -> Result<FixedOffset, CalendarError> {
         FixedOffset::east_opt(self.utc_offset_minutes * 60)
             .ok_or(CalendarError::Offset(self.utc_offset_minutes))
     }
@@ -162,6 +169,31 @@ impl TradingCalendar {
         Ok(local.with_timezone(&Utc))
     }
 
+    /// Whether `at` falls in a session of a trading day (from its open, before its close).
+    pub fn in_session(&self, at: DateTime<Utc>) -> Result<bool, CalendarError> {
+        let local = at.with_timezone(&self.offset()?);
+        let time = local.time();
+        Ok(self.is_trading_day(local.date_naive())
+            && self
+                .sessions
+                .iter()
+                .any(|s| s.open <= time && time < s.close))
+    }
+
+    /// The first session open after `at`.
+    pub fn next_open(&self, at: DateTime<Utc>) -> Result<DateTime<Utc>, CalendarError> {
+        let today = self.local_date(at)?;
+        if self.is_trading_day(today) {
+            for session in &self.sessions {
+                let open = self.at_local(today, session.open)?;
+                if open > at {
+                    return Ok(open);
+                }
+            }
+        }
+        self.open_of(self.next_trading_day(today)?)
+    }
+
     /// The first trading day on or after `date`.
     pub fn trading_day_on_or_after(&self, date: NaiveDate) -> Result<NaiveDate, CalendarError> {
         (0..=CLOSED_DAYS_MAX)
@@ -193,6 +225,43 @@ impl TradingCalendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_and_the_next_open() {
+        let calendar = TradingCalendar::default();
+        // Friday 2026-12-04, +08:00: lunch break, then the afternoon, then Monday.
+        let cases = [
+            (
+                "2026-12-04T09:29:59+08:00",
+                false,
+                "2026-12-04T09:30:00+08:00",
+            ),
+            (
+                "2026-12-04T09:30:00+08:00",
+                true,
+                "2026-12-04T13:00:00+08:00",
+            ),
+            (
+                "2026-12-04T11:30:00+08:00",
+                false,
+                "2026-12-04T13:00:00+08:00",
+            ),
+            (
+                "2026-12-04T14:59:59+08:00",
+                true,
+                "2026-12-07T09:30:00+08:00",
+            ),
+            (
+                "2026-12-05T10:00:00+08:00",
+                false,
+                "2026-12-07T09:30:00+08:00",
+            ),
+        ];
+        for (at, open, next) in cases {
+            assert_eq!(calendar.in_session(utc(at)).unwrap(), open, "{at}");
+            assert_eq!(calendar.next_open(utc(at)).unwrap(), utc(next), "{at}");
+        }
+    }
 
     fn utc(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().to_utc()

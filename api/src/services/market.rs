@@ -75,6 +75,20 @@ impl MarketService {
         &self.calendar
     }
 
+    /// Refuses an order at `now` outside the sessions when the calendar takes orders in
+    /// sessions only, naming the next open in the market's local time.
+    pub fn check_in_session(&self, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let calendar = &self.calendar;
+        if !calendar.orders_in_sessions_only || calendar.in_session(now).map_err(calendar_error)? {
+            return Ok(());
+        }
+        let next = calendar.next_open(now).map_err(calendar_error)?;
+        let offset = calendar.offset().map_err(calendar_error)?;
+        Err(ApiError::MarketClosed {
+            next_open: next.with_timezone(&offset).to_rfc3339(),
+        })
+    }
+
     /// The market, caught up with the journal. With `create`, a journal that has no market yet
     /// gets one (the bureau listing the first instrument); otherwise that is a 404, so a
     /// caller always holds an open market.

@@ -2,7 +2,8 @@
 //! enterprise refuses the order that would pass it; a purchase limit given as a share of the
 //! circulation is set in whole tonnes; new bands show at once and move the book's band at the
 //! next day's close; every rule is listed with who set it and why; a retry answers the rule as
-//! first set; bad bodies are refused naming the field and change nothing.
+//! first set; bad bodies are refused naming the field and change nothing. A calendar that takes
+//! orders in sessions only refuses one placed outside them.
 
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
@@ -247,4 +248,61 @@ async fn bad_rules_are_refused_naming_the_field_and_change_nothing() {
         let listed = s.get("/v1/market/instruments", Some(&s.economist)).await;
         assert_eq!(listed.body[0]["regular_band_pct"], "10");
     }
+}
+
+/// A server whose calendar takes orders in sessions only, with `open`–`close` (UTC) its one
+/// session every day, on SQLite (the check is made before anything is read or written).
+async fn server_with_session(open: &str, close: &str) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("calendar.toml");
+    let toml = format!(
+        "utc_offset_minutes = 0\nweekends_closed = false\norders_in_sessions_only = true\n\
+         sessions = [{{ open = \"{open}\", close = \"{close}\" }}]\n"
+    );
+    std::fs::write(&path, toml).expect("write the calendar");
+    let flags = Flags {
+        extra: vec!["--calendar".into(), path.display().to_string()],
+        ..limits()
+    };
+    (sqlite_server(flags).await, dir)
+}
+
+/// Outside its sessions the market refuses an order, naming the next open, and writes
+/// nothing; inside them the same order rests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_outside_the_sessions_are_refused_when_the_calendar_says_so() {
+    // One second a day, at midnight UTC: closed now (unless the test runs in that second).
+    let (s, _dir) = server_with_session("00:00:00", "00:00:01").await;
+    market_ready(&s).await;
+    let head = s.head().await;
+    let refused = s
+        .post(
+            "/v1/market/orders",
+            Some(&s.enterprise_b),
+            Some("o1"),
+            &buy("100.00", "10"),
+        )
+        .await;
+    let problem = refused.problem(409, "market_closed");
+    let tomorrow = (Utc::now() + Duration::days(1)).date_naive();
+    let next = format!("the next opens at {tomorrow}T00:00:00+00:00");
+    assert!(
+        problem["detail"].as_str().unwrap_or("").contains(&next),
+        "{problem}"
+    );
+    assert_eq!(s.head().await, head, "a refused order writes nothing");
+
+    // Open all day but the last second: the same order rests.
+    let (s, _dir) = server_with_session("00:00:00", "23:59:59").await;
+    market_ready(&s).await;
+    let placed = s
+        .post(
+            "/v1/market/orders",
+            Some(&s.enterprise_b),
+            Some("o1"),
+            &buy("100.00", "10"),
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.body);
+    assert_eq!(placed.body["status"], "resting", "{}", placed.body);
 }

@@ -150,7 +150,7 @@ fn order_command(
     params(("Idempotency-Key" = String, Header, description = "Chosen by the client, reused on retry")),
     responses(
         (status = 201, body = OrderAckBody),
-        (status = "4XX", description = "Refused (tick, lot, band, balance, frozen, unknown instrument); nothing was held", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "Refused (tick, lot, band, balance, frozen, unknown instrument, outside the sessions of a calendar that takes orders in sessions only); nothing was held", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = []))
 )]
@@ -161,6 +161,7 @@ pub(super) async fn post_order(
     ApiJson(body): ApiJson<OrderBody>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Enterprise], "placing an order")?;
+    state.market().check_in_session(state.now())?;
     execute(
         &state,
         &caller,
