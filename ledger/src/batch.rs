@@ -486,6 +486,25 @@ impl Cache {
     }
 }
 
+impl Needs {
+    /// Moves the cached rows among these needs into `book` (probing every key, found or not:
+    /// see `Table`'s tripwire); returns what is left to read from storage (holds are read
+    /// before, with their dependents).
+    fn take_cached(&self, book: &mut Book, cache: &Cache) -> Needs {
+        book.probe(self);
+        Needs {
+            pollutants: from_cache(&mut book.pollutants, &cache.pollutants, &self.pollutants),
+            regions: from_cache(&mut book.regions, &cache.regions, &self.regions),
+            instruments: from_cache(&mut book.instruments, &cache.instruments, &self.instruments),
+            enterprises: from_cache(&mut book.enterprises, &cache.enterprises, &self.enterprises),
+            accounts: from_cache(&mut book.accounts, &cache.accounts, &self.accounts),
+            holds: BTreeSet::new(),
+            reductions: from_cache(&mut book.reductions, &cache.reductions, &self.reductions),
+            expired_holds_at: None,
+        }
+    }
+}
+
 /// Moves the cached rows among `keys` into `table`; returns the keys left to read from storage.
 fn from_cache<V: Clone>(
     table: &mut crate::book::Table<V>,
@@ -604,24 +623,7 @@ pub(crate) async fn work_timed<B: Backend>(
         }
     }
     needs.add_hold_dependents(requests, book.holds.values());
-    let missing = Needs {
-        pollutants: from_cache(&mut book.pollutants, &cache.pollutants, &needs.pollutants),
-        regions: from_cache(&mut book.regions, &cache.regions, &needs.regions),
-        instruments: from_cache(
-            &mut book.instruments,
-            &cache.instruments,
-            &needs.instruments,
-        ),
-        enterprises: from_cache(
-            &mut book.enterprises,
-            &cache.enterprises,
-            &needs.enterprises,
-        ),
-        accounts: from_cache(&mut book.accounts, &cache.accounts, &needs.accounts),
-        holds: BTreeSet::new(),
-        reductions: from_cache(&mut book.reductions, &cache.reductions, &needs.reductions),
-        expired_holds_at: None,
-    };
+    let missing = needs.take_cached(&mut book, cache);
     B::load(conn, &missing, &mut book).await?;
     let loaded = std::time::Instant::now();
     times.read += loaded - started;
@@ -670,6 +672,7 @@ pub(crate) async fn work_timed<B: Backend>(
         }
     }
     times.apply += loaded.elapsed();
+    book.assert_sound();
     Ok(Worked {
         base,
         results,

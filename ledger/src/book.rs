@@ -2,7 +2,7 @@
 //! rolled back without touching the others in its batch. Storage loads a [`Book`], the state
 //! machine in [`crate::apply`] changes it, storage writes back what changed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,12 +14,20 @@ use crate::instrument::{Instrument, Pollutant, Region};
 use crate::request::Measure;
 
 /// A table of rows keyed by text, remembering what changed and how to undo it.
+///
+/// **The prefetch tripwire**: once a batch has [`Table::probe`]d the keys it asked storage
+/// for (found or not), naming any other key (`get`, `contains`, `put`) is a bug in
+/// `Needs::add_action` (a row never read would be taken as absent, and a balance written from
+/// zero over the stored one); debug builds panic there. A table nobody probed (verification
+/// builds its own) is not checked.
 #[derive(Debug, Clone)]
 pub struct Table<V> {
     rows: HashMap<String, V>,
     loaded: BTreeSet<String>,
     dirty: BTreeSet<String>,
     undo: Vec<(String, Option<V>)>,
+    /// Keys asked of storage this batch; `None` until probed. Kept in debug builds only.
+    probed: Option<HashSet<String>>,
 }
 
 impl<V> Default for Table<V> {
@@ -29,6 +37,7 @@ impl<V> Default for Table<V> {
             loaded: BTreeSet::new(),
             dirty: BTreeSet::new(),
             undo: Vec::new(),
+            probed: None,
         }
     }
 }
@@ -40,15 +49,35 @@ impl<V: Clone> Table<V> {
         self.rows.insert(key, value);
     }
 
+    /// Marks `keys` as asked of storage, found or not: see the tripwire above.
+    pub fn probe<'a>(&mut self, keys: impl IntoIterator<Item = &'a String>) {
+        if cfg!(debug_assertions) {
+            let probed = self.probed.get_or_insert_with(HashSet::new);
+            probed.extend(keys.into_iter().cloned());
+        }
+    }
+
+    fn check_probed(&self, key: &str) {
+        if let Some(probed) = &self.probed {
+            assert!(
+                probed.contains(key) || self.rows.contains_key(key),
+                "{key} was never asked of storage this batch: add it in Needs::add_action"
+            );
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&V> {
+        self.check_probed(key);
         self.rows.get(key)
     }
 
     pub fn contains(&self, key: &str) -> bool {
+        self.check_probed(key);
         self.rows.contains_key(key)
     }
 
     pub fn put(&mut self, key: String, value: V) {
+        self.check_probed(&key);
         let old = self.rows.insert(key.clone(), value);
         // Most rows a batch changes, it changes many times: clone the key only the first time.
         if !self.dirty.contains(&key) {
@@ -235,6 +264,29 @@ impl Book {
         self.accounts.forget_undo();
         self.holds.forget_undo();
         self.reductions.forget_undo();
+    }
+
+    /// Marks every key a batch asked for as probed (the tripwire on [`Table`]).
+    pub fn probe(&mut self, needs: &crate::batch::Needs) {
+        self.pollutants.probe(&needs.pollutants);
+        self.regions.probe(&needs.regions);
+        self.instruments.probe(&needs.instruments);
+        self.enterprises.probe(&needs.enterprises);
+        self.accounts.probe(&needs.accounts);
+        self.holds.probe(&needs.holds);
+        self.reductions.probe(&needs.reductions);
+    }
+
+    /// Panics if a batch is about to write an account below zero that may not go there: the
+    /// rules refuse every such movement, so this never happens.
+    pub fn assert_sound(&self) {
+        for (id, account) in self.accounts.changed() {
+            assert!(
+                account.key.kind.may_go_negative() || account.balance() >= 0,
+                "a batch would write {id} at {} units",
+                account.balance()
+            );
+        }
     }
 
     /// The account's current state, or a new empty one.
