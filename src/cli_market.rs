@@ -166,8 +166,7 @@ enum RuleCommand {
         #[command(flatten)]
         write: WriteKey,
     },
-    /// Set an instrument's price bands (bureau): the regular band from the next day's close,
-    /// the block band at once.
+    /// Set an instrument's price bands (bureau), from the next day's close.
     Bands {
         /// Ledger instrument code.
         instrument: String,

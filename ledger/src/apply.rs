@@ -642,7 +642,6 @@ impl Machine<'_> {
         Ok(())
     }
 
-    /// Freezes (`Some`, with what the freeze said about itself) or unfreezes (`None`).
     fn cancel(
         &mut self,
         code: &str,
@@ -714,7 +713,8 @@ impl Machine<'_> {
                 .accounts
                 .get(&from.id())
                 .map_or(0, Account::balance);
-            let units = Units::try_from(left).expect("a holding is never negative");
+            let units = Units::try_from(left)
+                .map_err(|_| LedgerError::Corrupt(format!("{} holds {left} units", from.id())))?;
             if units > 0 {
                 let reference = Some(reason.to_owned());
                 self.move_units(
@@ -730,6 +730,7 @@ impl Machine<'_> {
         Ok(())
     }
 
+    /// Freezes (`Some`, with what the freeze said about itself) or unfreezes (`None`).
     fn set_frozen(
         &mut self,
         instrument: &str,

@@ -349,7 +349,7 @@ fn check_remark(action: &Action) -> Result<(), Found> {
     }
 }
 
-/// The fields of an object inside the action (`pollutant/name`).
+/// A write-off's instrument, reason and each holder (`holders/2`).
 fn check_write_off(instrument: &str, holders: &[Party], reason: &str) -> Result<(), Found> {
     fields(&[
         code("instrument", instrument),
@@ -362,6 +362,7 @@ fn check_write_off(instrument: &str, holders: &[Party], reason: &str) -> Result<
     Ok(())
 }
 
+/// The fields of an object inside the action (`pollutant/name`).
 fn nested(object: &'static str, list: &[Field]) -> Result<(), Found> {
     fields(list).map_err(|(field, problem)| (format!("{object}/{field}"), problem))
 }

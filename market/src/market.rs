@@ -74,7 +74,7 @@ impl Market {
             .ok_or(MarketError::UnknownInstrument(instrument))
     }
 
-    /// Sets an instrument's price bands: see [`Book::set_bands`].
+    /// Sets an instrument's price bands from the day's close: see [`Book::set_bands`].
     pub fn set_bands(
         &mut self,
         instrument: InstrumentId,

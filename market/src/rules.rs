@@ -24,6 +24,7 @@ impl LimitTable {
     }
 
     /// Sets (`Some`) or lifts (`None`) the limit of `account`, or the default (`account: None`).
+    /// Lifting an account's limit removes its override: the default, if any, applies again.
     pub fn set(
         &mut self,
         instrument: InstrumentId,
@@ -40,16 +41,6 @@ impl LimitTable {
                 self.default_t.remove(&instrument);
             }
         }
-    }
-
-    /// Every limit set: `(instrument, account, limit_t)`, defaults (`account: None`) first.
-    pub fn entries(&self) -> impl Iterator<Item = (InstrumentId, Option<AccountId>, u64)> + '_ {
-        let defaults = self.default_t.iter().map(|(&i, &t)| (i, None, t));
-        let overrides = self
-            .per_account_t
-            .iter()
-            .map(|(&(i, a), &t)| (i, Some(a), t));
-        defaults.chain(overrides)
     }
 
     /// Whether any account has a limit for `instrument`.

@@ -118,17 +118,22 @@ pub async fn session(
         &mut report,
     )
     .await?;
-    report.stale_transfer = propose_stale_transfer(&mut market, &calendar, days).await?;
     let service = MarketService::new(ledger.clone(), calendar.clone());
     for (i, &day) in days.iter().enumerate() {
         // The last day's orders arrive now, as at a server: they rest in the book open now.
-        let start = match i + 1 < days.len() {
-            true => calendar.open_of(day)? + Duration::minutes(5),
-            false => Utc::now(),
+        let start = match (i, i + 1 < days.len()) {
+            // The first day's trading starts once the auction has closed (an hour in).
+            (0, _) => first_open + Duration::minutes(65),
+            (_, true) => calendar.open_of(day)? + Duration::minutes(5),
+            (_, false) => Utc::now(),
         };
         clock.set(start);
         let orders = if i == 0 { 240 } else { 80 };
         let mut line = trade_day(&mut market, &covered, rng, day, start, orders).await?;
+        if i == 0 {
+            // In the afternoon, after the morning's orders: the market's time only goes on.
+            report.stale_transfer = propose_stale_transfer(&mut market, &calendar, days).await?;
+        }
         if i + 1 < days.len() {
             let after_close = calendar.close_of(day)? + Duration::minutes(1);
             clock.set(after_close);
@@ -332,7 +337,7 @@ async fn propose_stale_transfer(
 }
 
 /// Continuous trading on `day` from `start`: `count` limit orders around the close, one every
-/// 20 seconds, in group-committed batches of 40; a tenth are IOC, the rest day orders.
+/// 10 seconds, in group-committed batches of 40; a tenth are IOC, the rest day orders.
 async fn trade_day(
     market: &mut DurableMarket,
     covered: &[&Firm],
@@ -367,7 +372,7 @@ async fn trade_day(
                 lots: rng.random_range(1..=30),
                 time_in_force,
             },
-            now: Timestamp((start + Duration::seconds(20 * k)).timestamp_millis()),
+            now: Timestamp((start + Duration::seconds(10 * k)).timestamp_millis()),
         });
     }
     let (mut accepted, mut refused) = (0, 0);

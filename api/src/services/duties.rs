@@ -79,10 +79,26 @@ pub struct WrittenOff {
 /// (it is named in [`DutyReport::failed`]). No market yet: only write-offs can be due.
 pub async fn run_due(service: &MarketService, now: DateTime<Utc>) -> Result<DutyReport, ApiError> {
     let mut report = DutyReport::default();
-    write_off_expired(service.ledger(), now, &mut report).await?;
+    if let Err(error) = run_market_duties(service, now, &mut report).await {
+        report.failed.push(format!("market: {error}"));
+    }
+    // Last: what a day close or a transfer expiry just released is written off in this run.
+    if let Err(error) = write_off_expired(service.ledger(), now, &mut report).await {
+        report.failed.push(format!("write-off: {error}"));
+    }
+    Ok(report)
+}
+
+/// The market's duties (day closes, transfer expiry, auctions to close), into `report`. No
+/// market yet: none.
+async fn run_market_duties(
+    service: &MarketService,
+    now: DateTime<Utc>,
+    report: &mut DutyReport,
+) -> Result<(), ApiError> {
     let mut market = match service.lock(false).await {
         Ok(market) => market,
-        Err(ApiError::NotFound(_)) => return Ok(report),
+        Err(ApiError::NotFound(_)) => return Ok(()),
         Err(other) => return Err(other),
     };
     let calendar = service.calendar();
@@ -100,7 +116,7 @@ pub async fn run_due(service: &MarketService, now: DateTime<Utc>) -> Result<Duty
         .filter(|a| a.state() == AuctionState::Open && a.config().closes_at <= now_ms)
         .map(|a| a.config().id.0)
         .collect();
-    Ok(report)
+    Ok(())
 }
 
 /// Ends every trading day whose close is at or before `now`, oldest first, into `closed`.

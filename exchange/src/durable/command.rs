@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 /// first command.
 pub const KEY_PREFIX: &str = "market/";
 
-/// Version of the memo format.
+/// Version of the memo format. New commands and optional fields are added within a version
+/// (old entries still read); every process on one database must run the same release, since
+/// an older one cannot read a command it does not know (it reports the entry as unreadable).
 pub const LOG_VERSION: u32 = 1;
 
 /// One market command as logged. Every argument the engine needs is here, including the
@@ -65,8 +67,8 @@ pub enum MarketCommand {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<RuleNote>,
     },
-    /// Sets an instrument's price bands (basis points of the previous close): the block band
-    /// from now, the regular band from the next day's close.
+    /// Sets an instrument's price bands (basis points of the previous close), from the next
+    /// day's close.
     SetBands {
         instrument: InstrumentId,
         regular_band_bp: u64,
@@ -163,6 +165,10 @@ pub struct RuleNote {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum CommandOutcome {
     Done,
+    /// A rule command accepted: the command as logged, note and all (a retry answers it).
+    RuleSet {
+        rule: Box<MarketCommand>,
+    },
     Order {
         ack: OrderAck,
     },

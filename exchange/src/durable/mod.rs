@@ -125,8 +125,13 @@ impl Default for State {
     }
 }
 
-/// Applies a rule command to the engine (refusing an instrument that is not listed).
-fn set_rule(market: &mut Market, command: &MarketCommand) -> Result<(), BridgeError> {
+/// Applies a rule command to the engine (refusing an instrument that is not listed) and keeps
+/// it in `log`, the rules' history.
+fn set_rule(
+    market: &mut Market,
+    log: &mut Vec<MarketCommand>,
+    command: &MarketCommand,
+) -> Result<CommandOutcome, BridgeError> {
     match command {
         MarketCommand::SetHoldingLimit {
             instrument,
@@ -156,7 +161,10 @@ fn set_rule(market: &mut Market, command: &MarketCommand) -> Result<(), BridgeEr
         } => market.set_bands(*instrument, *regular_band_bp, *block_band_bp)?,
         other => unreachable!("not a rule command: {other:?}"),
     }
-    Ok(())
+    log.push(command.clone());
+    Ok(CommandOutcome::RuleSet {
+        rule: Box::new(command.clone()),
+    })
 }
 
 fn millis(ms: i64) -> Result<DateTime<Utc>, BridgeError> {
@@ -268,7 +276,9 @@ impl State {
         );
         for (id, book) in market.books() {
             text += &format!(
-                "book {id}: band={:?} close={} daily={:?} depth={:?}\n bids={:?}\n asks={:?}\n tape={:?}\n",
+                "book {id}: spec={:?} next_bands={:?} band={:?} close={} daily={:?} depth={:?}\n bids={:?}\n asks={:?}\n tape={:?}\n",
+                book.spec(),
+                book.bands_from_next_close(),
                 book.band(),
                 book.previous_close_ticks(),
                 book.daily(),
@@ -396,9 +406,7 @@ impl State {
                 CommandOutcome::Done
             }
             C::SetHoldingLimit { .. } | C::SetPurchaseLimit { .. } | C::SetBands { .. } => {
-                set_rule(market, command)?;
-                self.rule_log.push(command.clone());
-                CommandOutcome::Done
+                set_rule(market, &mut self.rule_log, command)?
             }
             C::SubmitOrder {
                 instrument,

@@ -138,6 +138,8 @@ pub struct Book {
     exposure: Option<FxHashMap<AccountId, Exposure>>,
     /// Sequence number of the first trade of the current day.
     day_first_seq: u64,
+    /// Bands set today, applied at the day's close: `(regular_band_bp, block_band_bp)`.
+    next_bands: Option<(u64, u64)>,
 }
 
 /// A summary: the ladders hold thousands of levels, too many for a log line.
@@ -177,6 +179,7 @@ impl Book {
             self_trade,
             exposure: None,
             day_first_seq: 1,
+            next_bands: None,
         })
     }
 
@@ -283,7 +286,15 @@ impl Book {
     /// the day's VWAP (or the previous close if nothing traded) and the band moves around it.
     pub fn end_day(&mut self, out: &mut Vec<Settlement>) -> Result<DayClose, MarketError> {
         let close_ticks = self.daily.vwap_ticks().unwrap_or(self.previous_close_ticks);
-        let band = checked_band(&self.spec, close_ticks)?;
+        // Bands set today start now, unless they cannot lay out a book around this close.
+        let spec = self
+            .next_bands
+            .map(|bands| self.spec_with(bands))
+            .filter(|spec| checked_band(spec, close_ticks).is_ok())
+            .unwrap_or_else(|| self.spec.clone());
+        let band = checked_band(&spec, close_ticks)?;
+        self.spec = spec;
+        self.next_bands = None;
         let mut expired_orders = 0;
         for slot in self.arena.resting_slots() {
             self.cancel_resting(slot, out);
@@ -309,23 +320,35 @@ impl Book {
         &self.spec
     }
 
-    /// Sets the price bands in basis points of the previous close. The block band applies from
-    /// now; the regular band from the next day's close, when the book is laid out around the
-    /// new close (resting orders keep the band they were placed in).
+    /// Sets the price bands in basis points of the previous close, from the day's close (when
+    /// the book is laid out around the new close): today, orders and block trades keep the
+    /// bands they were placed under. Refused, changing nothing, if the bands are invalid or
+    /// too wide to lay out around today's close.
     pub fn set_bands(
         &mut self,
         regular_band_bp: u64,
         block_band_bp: u64,
     ) -> Result<(), MarketError> {
-        let spec = InstrumentSpec {
+        let spec = self.spec_with((regular_band_bp, block_band_bp));
+        spec.validate()?;
+        checked_band(&spec, self.previous_close_ticks)?;
+        self.next_bands = Some((regular_band_bp, block_band_bp));
+        Ok(())
+    }
+
+    /// The bands from the next close: today's, unless new ones were set.
+    pub fn bands_from_next_close(&self) -> (u64, u64) {
+        let spec = &self.spec;
+        self.next_bands
+            .unwrap_or((spec.regular_band_bp, spec.block_band_bp))
+    }
+
+    fn spec_with(&self, (regular_band_bp, block_band_bp): (u64, u64)) -> InstrumentSpec {
+        InstrumentSpec {
             regular_band_bp,
             block_band_bp,
             ..self.spec.clone()
-        };
-        spec.validate()?;
-        checked_band(&spec, self.previous_close_ticks)?;
-        self.spec = spec;
-        Ok(())
+        }
     }
 
     pub fn band(&self) -> Band {

@@ -337,9 +337,9 @@ fn limits_switched_on_mid_day_count_earlier_open_purchases_and_trades() {
     ));
 }
 
-/// The bureau narrows the bands: the block band moves at once, the regular band at the next
-/// close (around the new close); a block band narrower than the regular one is refused and
-/// changes nothing.
+/// The bureau narrows the bands: both take effect at the next close (around the new close),
+/// so today's orders and block trades keep theirs; a block band narrower than the regular one
+/// is refused and changes nothing.
 #[test]
 fn new_bands_take_effect_at_the_next_close() {
     let mut h = Harness::new(&[1, 2], 1_000, RICH);
@@ -349,14 +349,19 @@ fn new_bands_take_effect_at_the_next_close() {
         matches!(refused, Err(MarketError::InvalidConfig(_))),
         "{refused:?}"
     );
-    assert_eq!(h.market.book(RIGHTS).unwrap().spec().regular_band_bp, 1_000);
+    let book = h.market.book(RIGHTS).unwrap();
+    assert_eq!(book.bands_from_next_close(), (1_000, 3_000));
     h.market.set_bands(RIGHTS, 500, 2_000).unwrap();
     let book = h.market.book(RIGHTS).unwrap();
     assert_eq!(book.band(), before, "today's band stays");
-    let block = book.spec().block_band(book.previous_close_ticks());
-    assert_eq!((block.lower_ticks, block.upper_ticks), (8_000, 12_000));
+    let spec = book.spec();
+    assert_eq!((spec.regular_band_bp, spec.block_band_bp), (1_000, 3_000));
+    assert_eq!(book.bands_from_next_close(), (500, 2_000));
     let mut out = Vec::new();
     h.market.end_day(&mut out).unwrap();
-    let band = h.market.book(RIGHTS).unwrap().band();
+    let book = h.market.book(RIGHTS).unwrap();
+    let band = book.band();
     assert_eq!((band.lower_ticks, band.upper_ticks), (9_500, 10_500));
+    let block = book.spec().block_band(book.previous_close_ticks());
+    assert_eq!((block.lower_ticks, block.upper_ticks), (8_000, 12_000));
 }

@@ -60,12 +60,12 @@ pub struct MarketInstrumentBody {
     #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub band_upper: Decimal,
-    /// The regular band in percent of the previous close, as set (a change applies from the
-    /// next day's close, so today's `band_lower`/`band_upper` may still follow the old one).
+    /// The regular band in percent of the previous close, as set: a change applies from the
+    /// next day's close, so today's `band_lower`/`band_upper` may still follow the old one.
     #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub regular_band_pct: Decimal,
-    /// The block-trade band in percent of the previous close.
+    /// The block-trade band in percent of the previous close, as set (from the next close too).
     #[serde(with = "ledger::amount::plain")]
     #[schema(value_type = String)]
     pub block_band_pct: Decimal,
@@ -75,6 +75,7 @@ fn instrument_body(market: &DurableMarket, id: InstrumentId) -> Option<MarketIns
     let book = market.market().book(id).ok()?;
     let spec = book.spec();
     let band = book.band();
+    let (regular_bp, block_bp) = book.bands_from_next_close();
     Some(MarketInstrumentBody {
         instrument: code_of(market, id),
         tick: {
@@ -87,8 +88,8 @@ fn instrument_body(market: &DurableMarket, id: InstrumentId) -> Option<MarketIns
         previous_close: price(spec, book.previous_close_ticks()),
         band_lower: price(spec, band.lower_ticks),
         band_upper: price(spec, band.upper_ticks),
-        regular_band_pct: Decimal::new(spec.regular_band_bp as i64, 2).normalize(),
-        block_band_pct: Decimal::new(spec.block_band_bp as i64, 2).normalize(),
+        regular_band_pct: Decimal::new(regular_bp as i64, 2).normalize(),
+        block_band_pct: Decimal::new(block_bp as i64, 2).normalize(),
     })
 }
 

@@ -1,13 +1,15 @@
 //! Market rules the bureau sets at run time: holding limits, daily purchase limits and price
 //! bands, each logged as a market command with who set it, when and why, and listed with its
-//! history. A limit given as a share of the instrument's circulation is converted to whole
-//! tonnes when it is set (rounded down), and the basis is kept with it.
+//! history. A limit given as a share of the instrument's circulation (what enterprises hold,
+//! on hold included; not the bureau's reserve) is converted to whole tonnes when it is set,
+//! rounded down. Limits apply at once, bands from the next day's close. Lifting an
+//! enterprise's limit lifts its own: the default for all, if one is set, applies to it again.
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use exchange::DurableMarket;
 use exchange::durable::{MarketCommand, RuleNote};
+use exchange::{CommandOutcome, DurableMarket};
 use ledger::AccountKind;
 use ledger::text::{Form, REASON_CHARS_MAX, check_text};
 use market::AccountId;
@@ -51,20 +53,21 @@ pub struct MarketRuleBody {
     /// Limits: the limit in whole tonnes.
     #[serde(default)]
     pub limit_t: Option<u64>,
-    /// Limits: the limit as a percentage (at most two decimals) of the instrument's units in
-    /// circulation now, converted to whole tonnes (rounded down) when set.
+    /// Limits: the limit as a percentage (at most two decimals) of the instrument's units
+    /// enterprises hold now (on hold included), converted to whole tonnes (rounded down).
     #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub limit_share_pct: Option<Decimal>,
-    /// Limits: lift the limit instead of setting one.
+    /// Limits: lift the limit instead of setting one (an enterprise's own; the default, if
+    /// set, then applies to it).
     #[serde(default)]
     pub lift: bool,
     /// Bands: orders in the book within ± this percentage of the previous close (from the
-    /// next day's close).
+    /// next day's close, like the block band).
     #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub regular_band_pct: Option<Decimal>,
-    /// Bands: block trades within ± this percentage of the previous close (from now).
+    /// Bands: block trades within ± this percentage of the previous close.
     #[serde(default, with = "ledger::amount::plain_option")]
     #[schema(value_type = Option<String>)]
     pub block_band_pct: Option<Decimal>,
@@ -98,8 +101,8 @@ pub struct MarketRuleRecord {
 /// The rules in force and how they came to be.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MarketRulesBody {
-    /// Every rule set, oldest first (the last one per rule, instrument and enterprise is in
-    /// force).
+    /// Every rule set through this API, oldest first (the last one per rule, instrument and
+    /// enterprise is in force).
     pub history: Vec<MarketRuleRecord>,
 }
 
@@ -139,15 +142,13 @@ pub(super) async fn post_rule(
         Open::Existing,
         async |market| {
             let command = rule_command(market, &body, share_base_t, note)?;
-            let planned = timeless(&command);
-            Ok(Planned::new(command, planned))
+            Ok(Planned::new(command, ()))
         },
-        |market, _, planned| {
-            let mut logged = market.rule_log().iter().rev();
-            let logged = logged.find(|command| timeless(command) == planned);
-            logged
-                .and_then(|command| record(market, command))
-                .ok_or_else(|| ApiError::Internal("a rule was set but not logged".into()))
+        // The rule as logged (a retry finds the first outcome under its key).
+        |market, outcome, ()| match outcome {
+            CommandOutcome::RuleSet { rule } => record(market, &rule)
+                .ok_or_else(|| ApiError::Internal("a rule was logged without its note".into())),
+            other => Err(ApiError::Internal(format!("a rule answered {other:?}"))),
         },
     )
     .await
@@ -222,16 +223,13 @@ fn check_shape(body: &MarketRuleBody) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The instrument's units outside the bureau's issuance and retirement accounts (held by
-/// enterprises, the reserve or in escrow), in whole tonnes rounded down.
+/// The instrument's units in enterprises' hands (their holdings and what is on hold from
+/// them, in escrow), in whole tonnes rounded down: not the reserve, nor what was retired.
 async fn circulation_t(state: &AppState, instrument: &str) -> Result<u64, ApiError> {
     let balances = state.ledger().store().positive_balances(instrument).await?;
-    let circulating = balances.iter().filter(|b| {
-        matches!(
-            b.kind,
-            AccountKind::Holding | AccountKind::Reserve | AccountKind::Escrow
-        )
-    });
+    let circulating = balances
+        .iter()
+        .filter(|b| matches!(b.kind, AccountKind::Holding | AccountKind::Escrow));
     let total: Decimal = circulating.map(|b| b.balance).sum();
     Ok(u64::try_from(total.floor().mantissa()).unwrap_or(u64::MAX))
 }
@@ -280,7 +278,10 @@ fn rule_command(
 /// A percentage with at most two decimals, below 100, as basis points.
 fn basis_points(field: &str, pct: Option<Decimal>) -> Result<u64, ApiError> {
     let pct = pct.ok_or_else(|| ApiError::field(field, "is required"))?;
-    let bp = pct * Decimal::ONE_HUNDRED;
+    // Checked: a huge percentage must be refused, not overflow.
+    let bp = pct
+        .checked_mul(Decimal::ONE_HUNDRED)
+        .unwrap_or(Decimal::MAX);
     if pct <= Decimal::ZERO || pct >= Decimal::ONE_HUNDRED || bp.fract() != Decimal::ZERO {
         return Err(ApiError::field(
             field,
@@ -357,18 +358,4 @@ fn record(market: &DurableMarket, command: &MarketCommand) -> Option<MarketRuleR
         at: time_of(note.at),
         reason: note.reason,
     })
-}
-
-/// The command with its note's time cleared: a retry plans the same rule at a later time, and
-/// its answer is the rule as first logged.
-fn timeless(command: &MarketCommand) -> MarketCommand {
-    let mut command = command.clone();
-    if let MarketCommand::SetHoldingLimit { note, .. }
-    | MarketCommand::SetPurchaseLimit { note, .. }
-    | MarketCommand::SetBands { note, .. } = &mut command
-        && let Some(note) = note
-    {
-        note.at = market::Timestamp(0);
-    }
-    command
 }
