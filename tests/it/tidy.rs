@@ -1,7 +1,8 @@
 //! The tree's shape, checked like behaviour: production functions fit on a screen (at most
 //! [`FN_LINES_MAX`] lines, or listed in `tests/it/tidy_allowlist.txt` at no more than their
 //! listed length, a list that may only shrink), every source file opens with a `//!` paragraph,
-//! and `ARCHITECTURE.md` names every workspace member and cites only paths that exist.
+//! `ARCHITECTURE.md` names every workspace member and cites only paths that exist, and the HTTP
+//! error tables are exhaustive matches that never decide by a message's text.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -328,6 +329,87 @@ fn only_the_ledger_runs_sql_on_ledger_tables_and_no_service_reads_the_wall_clock
         if file.starts_with("api/src/services/") && text.contains("Utc::now") {
             problems.push(format!("{file}: reads the wall clock (use `Ledger::now`)"));
         }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The functions that decide a refusal's HTTP status and problem code.
+const HTTP_TABLES: [(&str, &str); 4] = [
+    ("api/src/error.rs", "status"),
+    ("api/src/error.rs", "code"),
+    ("api/src/error.rs", "ledger_refusal"),
+    ("api/src/routes/market/refusal.rs", "refusal"),
+];
+
+/// Finds, in the named functions, match arms whose pattern is `_` and calls that read an error's
+/// text (`to_string`, `contains`, `starts_with`, `ends_with`).
+#[derive(Default)]
+struct TableCheck {
+    wanted: Vec<&'static str>,
+    inside: bool,
+    found: Vec<String>,
+}
+
+impl<'ast> Visit<'ast> for TableCheck {
+    fn visit_item_fn(&mut self, item: &'ast syn::ItemFn) {
+        let name = item.sig.ident.to_string();
+        let inside = self.wanted.contains(&name.as_str());
+        self.inside |= inside;
+        syn::visit::visit_item_fn(self, item);
+        if inside {
+            self.inside = false;
+            self.wanted.retain(|w| *w != name);
+        }
+    }
+
+    fn visit_impl_item_fn(&mut self, item: &'ast syn::ImplItemFn) {
+        let name = item.sig.ident.to_string();
+        let inside = self.wanted.contains(&name.as_str());
+        self.inside |= inside;
+        syn::visit::visit_impl_item_fn(self, item);
+        if inside {
+            self.inside = false;
+            self.wanted.retain(|w| *w != name);
+        }
+    }
+
+    fn visit_arm(&mut self, arm: &'ast syn::Arm) {
+        if self.inside && matches!(arm.pat, syn::Pat::Wild(_)) {
+            let line = syn::spanned::Spanned::span(&arm.pat).start().line;
+            self.found.push(format!("a `_ =>` arm at line {line}"));
+        }
+        syn::visit::visit_arm(self, arm);
+    }
+
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        let name = call.method.to_string();
+        let reads_text = ["to_string", "contains", "starts_with", "ends_with"];
+        if self.inside && reads_text.contains(&name.as_str()) {
+            let line = call.method.span().start().line;
+            self.found.push(format!("`.{name}(…)` at line {line}"));
+        }
+        syn::visit::visit_expr_method_call(self, call);
+    }
+}
+
+/// Every refusal's status and code is an exhaustive match over the error's variants: a new
+/// variant does not compile until it is given its answer, and no answer depends on a message.
+#[test]
+fn http_error_tables_are_exhaustive_and_never_read_a_message() {
+    let mut problems = Vec::new();
+    for file in ["api/src/error.rs", "api/src/routes/market/refusal.rs"] {
+        let wanted = HTTP_TABLES.iter().filter(|(f, _)| *f == file);
+        let mut check = TableCheck {
+            wanted: wanted.map(|(_, name)| *name).collect(),
+            ..TableCheck::default()
+        };
+        check.visit_file(&parse(file));
+        for missing in &check.wanted {
+            problems.push(format!(
+                "{file}: no function `{missing}` (update HTTP_TABLES)"
+            ));
+        }
+        problems.extend(check.found.iter().map(|f| format!("{file}: {f}")));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
